@@ -1,0 +1,80 @@
+//! The command line. Kept in the library so packaging can generate man
+//! pages and completions from the same definitions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::cmd;
+
+/// alma-ext: AlmaLinux extended support on this machine.
+///
+/// Detects what the machine is, shows where its AlmaLinux release stands in
+/// its lifecycle, registers it with the vendor's entitlement server, and
+/// switches dnf to the extended-update repository before community support
+/// ends.
+#[derive(Debug, Parser)]
+#[command(name = "alma-ext", version, about, long_about, after_long_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options shared by commands that read the host.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RootArg {
+    /// Read and write the host under DIR instead of / (a fixture tree, an
+    /// image, a chroot). Nothing outside DIR is read.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what this machine is: physical or virtual, hypervisor, cloud,
+    /// container, KVM guests, OS and hardware, with the evidence.
+    Facts(cmd::facts::Args),
+    /// Show the lifecycle phase of this release, its dates, and what to do
+    /// now; registration and switch state.
+    Status(cmd::status::Args),
+    /// Repoint dnf from the community repositories to the extended-update
+    /// repository (or back, with --revert).
+    Switch(cmd::switch::Args),
+    /// Register this machine with the entitlement server.
+    Register(cmd::register::Args),
+    /// Check in with the entitlement server once.
+    Checkin(cmd::checkin::Args),
+    /// Remove this machine's registration.
+    Unregister(cmd::unregister::Args),
+    /// Run the long-running agent (started by systemd).
+    Agent(cmd::agent::Args),
+}
+
+pub const EXIT_CODES_HELP: &str = "\
+Exit codes:
+  0   success
+  1   unexpected failure
+  2   bad command line
+  3   invalid configuration or input file (the message names file, line, key)
+  4   switch preflight failed or machine not eligible; nothing was changed
+  5   switch did not verify and was rolled back; configuration is as before
+  6   server or repository unreachable (network, TLS, proxy)
+  7   server refused (bad key or credential, revoked contract, not entitled)
+  8   confirmation needed (no terminal and no --yes) or declined
+  9   another switch, dnf or rpm transaction is running
+  10  not registered";
+
+impl Command {
+    /// Run the command.
+    pub fn run(self) -> crate::exit::CmdResult {
+        match self {
+            Command::Facts(a) => cmd::facts::run(a),
+            Command::Status(a) => cmd::status::run(a),
+            Command::Switch(a) => cmd::switch::run(a),
+            Command::Register(a) => cmd::register::run(a),
+            Command::Checkin(a) => cmd::checkin::run(a),
+            Command::Unregister(a) => cmd::unregister::run(a),
+            Command::Agent(a) => cmd::agent::run(a),
+        }
+    }
+}

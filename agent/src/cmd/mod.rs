@@ -1,0 +1,9 @@
+//! One module per subcommand: argument struct and `run`.
+
+pub mod agent;
+pub mod checkin;
+pub mod facts;
+pub mod register;
+pub mod status;
+pub mod switch;
+pub mod unregister;

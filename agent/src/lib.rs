@@ -1,0 +1,13 @@
+//! The `alma-ext` agent: host facts, lifecycle, check-in, the daemon, and
+//! the CLI that drives the switcher.
+//!
+//! Every function that reads the host takes a [`root::HostRoot`], so the
+//! same code runs on `/` and on a fixture tree.
+
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod facts;
+pub mod output;
+pub mod registration;
+pub mod root;

@@ -1,0 +1,187 @@
+//! The agent <-> server HTTP API, version 1. JSON bodies; the machine
+//! credential travels in `Authorization: Bearer`, never in a URL.
+//!
+//! Paths:
+//! - `POST /v1/register`   RegisterRequest  -> RegisterResponse
+//! - `POST /v1/checkin`    CheckinRequest   -> CheckinResponse (Bearer)
+//! - `POST /v1/unregister` (empty)          -> 204 (Bearer)
+//! - `GET  /v1/repo-auth`  for a reverse proxy's auth_request (Basic)
+//!
+//! Errors are `ErrorBody` with a stable `code`.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::facts::Facts;
+use crate::lifecycle::{LifecycleTable, Phase};
+use crate::target::Target;
+
+pub const PATH_REGISTER: &str = "/v1/register";
+pub const PATH_CHECKIN: &str = "/v1/checkin";
+pub const PATH_UNREGISTER: &str = "/v1/unregister";
+pub const PATH_REPO_AUTH: &str = "/v1/repo-auth";
+
+/// `POST /v1/register`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    /// The activation key printed by `alma-ext-server contract create`.
+    pub activation_key: String,
+    /// The admin's label for the platform or cluster this machine is in.
+    #[serde(default)]
+    pub system: Option<String>,
+    pub facts: Facts,
+}
+
+/// Reply to a registration.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The server's id for this machine.
+    pub machine: String,
+    /// Secret bearer credential for later calls. Kept in a 0600 file.
+    pub credential: String,
+    pub entitlement: Entitlement,
+    /// Seconds until the first check-in is due.
+    pub checkin_interval_secs: u64,
+}
+
+impl std::fmt::Debug for RegisterResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisterResponse")
+            .field("machine", &self.machine)
+            .field("credential", &"<redacted>")
+            .field("entitlement", &self.entitlement)
+            .finish()
+    }
+}
+
+/// Where the machine stands in its switch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwitchStatus {
+    /// Community repositories, never switched (or reverted).
+    #[default]
+    Community,
+    /// Switched to the extended-update repository.
+    Extended,
+    /// A journal exists: a switch or revert was interrupted.
+    Interrupted,
+    /// The last attempt failed and was rolled back.
+    Failed,
+}
+
+/// Switch state as recorded by the switcher.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SwitchState {
+    pub status: SwitchStatus,
+    /// When the current status was reached.
+    #[serde(default)]
+    pub since: Option<DateTime<Utc>>,
+    /// Ids of the repos the switch added.
+    #[serde(default)]
+    pub repos: Vec<String>,
+    /// Why the last attempt failed.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// `POST /v1/checkin`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckinRequest {
+    /// When the agent collected this check-in (spooled check-ins are sent
+    /// later with their original time).
+    pub observed_at: DateTime<Utc>,
+    pub facts: Facts,
+    #[serde(default)]
+    pub lifecycle_phase: Option<Phase>,
+    #[serde(default)]
+    pub switch: SwitchState,
+    /// Agent version, for the fleet view.
+    #[serde(default)]
+    pub agent_version: Option<String>,
+}
+
+/// Contract status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntitlementStatus {
+    Active,
+    /// Not started yet (support starts the 1st of the next month).
+    Pending,
+    Expired,
+    Revoked,
+}
+
+/// What the machine is entitled to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entitlement {
+    pub contract: String,
+    pub customer: String,
+    /// physical, virtual or platform.
+    pub product: String,
+    pub status: EntitlementStatus,
+    pub starts: NaiveDate,
+    pub ends: NaiveDate,
+    /// True when the contract gives access to the extended-update repository.
+    pub extended_updates: bool,
+}
+
+/// Reply to a check-in.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CheckinResponse {
+    pub entitlement: Entitlement,
+    /// Lifecycle dates that override the agent's built-in table.
+    #[serde(default)]
+    pub lifecycle: Option<LifecycleTable>,
+    /// The switch target for this machine's major version, with this
+    /// machine's repository credentials in `auth`.
+    #[serde(default)]
+    pub target: Option<Target>,
+    /// Seconds until the next check-in; the agent never checks in sooner
+    /// than it planned, only later.
+    pub checkin_interval_secs: u64,
+}
+
+impl std::fmt::Debug for CheckinResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckinResponse")
+            .field("entitlement", &self.entitlement)
+            .field("target", &self.target)
+            .field("checkin_interval_secs", &self.checkin_interval_secs)
+            .finish()
+    }
+}
+
+/// Every error reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, see `ErrorCode`.
+    pub code: String,
+    /// A sentence for a person.
+    pub message: String,
+    /// The JSON field that was wrong, as a path (`facts.machine.type`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Stable error codes.
+pub mod code {
+    pub const INVALID_REQUEST: &str = "invalid_request";
+    pub const UNAUTHENTICATED: &str = "unauthenticated";
+    pub const FORBIDDEN: &str = "forbidden";
+    pub const NOT_FOUND: &str = "not_found";
+    pub const INVALID_ACTIVATION_KEY: &str = "invalid_activation_key";
+    pub const CONTRACT_REVOKED: &str = "contract_revoked";
+    pub const CONTRACT_FULL: &str = "contract_full";
+    /// The credential is presented by a machine whose machine-id or UUID
+    /// differs from the registered one: a clone. The agent must register
+    /// again.
+    pub const REREGISTER_REQUIRED: &str = "reregister_required";
+    pub const RATE_LIMITED: &str = "rate_limited";
+    pub const PAYLOAD_TOO_LARGE: &str = "payload_too_large";
+    pub const INTERNAL: &str = "internal";
+}

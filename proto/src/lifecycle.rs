@@ -1,0 +1,221 @@
+//! Lifecycle of AlmaLinux major versions: data, and the pure function that
+//! says where a date falls in it.
+
+use chrono::{Datelike, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// Years of extended support after the community's security support ends.
+pub const EXTENDED_YEARS: i32 = 6;
+
+/// The dates of one major version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Release {
+    pub major: u32,
+    /// General availability of the major release.
+    pub ga: NaiveDate,
+    /// Last day of full (active) support.
+    pub active_end: NaiveDate,
+    /// Last day of community security support.
+    pub security_end: NaiveDate,
+    /// Last day of the vendor's extended support; default: 6 years after
+    /// `security_end`.
+    #[serde(default)]
+    pub extended_end: Option<NaiveDate>,
+}
+
+impl Release {
+    /// First day of the extended period: the day after security support ends.
+    pub fn extended_start(&self) -> NaiveDate {
+        self.security_end.succ_opt().expect("date in range")
+    }
+
+    /// Last day of the extended period.
+    pub fn extended_end(&self) -> NaiveDate {
+        self.extended_end.unwrap_or_else(|| {
+            let s = self.security_end;
+            // Same month and day, 6 years later; 29 Feb falls back to 28 Feb.
+            NaiveDate::from_ymd_opt(s.year() + EXTENDED_YEARS, s.month(), s.day())
+                .or_else(|| NaiveDate::from_ymd_opt(s.year() + EXTENDED_YEARS, s.month(), 28))
+                .expect("date in range")
+        })
+    }
+
+    /// The phase on `day`.
+    pub fn phase_on(&self, day: NaiveDate) -> Phase {
+        if day < self.ga {
+            Phase::Prerelease
+        } else if day <= self.active_end {
+            Phase::Full
+        } else if day <= self.security_end {
+            Phase::Security
+        } else if day <= self.extended_end() {
+            Phase::Extended
+        } else {
+            Phase::Ended
+        }
+    }
+
+    /// The first day of the next phase after `day`, if any.
+    pub fn next_boundary(&self, day: NaiveDate) -> Option<(Phase, NaiveDate)> {
+        let next = |d: NaiveDate| d.succ_opt().expect("date in range");
+        match self.phase_on(day) {
+            Phase::Prerelease => Some((Phase::Full, self.ga)),
+            Phase::Full => Some((Phase::Security, next(self.active_end))),
+            Phase::Security => Some((Phase::Extended, self.extended_start())),
+            Phase::Extended => Some((Phase::Ended, next(self.extended_end()))),
+            Phase::Ended | Phase::None => None,
+        }
+    }
+}
+
+/// A lifecycle phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Before general availability.
+    Prerelease,
+    /// Years 1-5: bug and security fixes from the community.
+    Full,
+    /// Years 5-10: security fixes from the community.
+    Security,
+    /// Years 10-16: the vendor's extended-update repository.
+    Extended,
+    /// Past the extended period.
+    Ended,
+    /// No lifecycle: Kitten, another distribution, an unknown major version.
+    None,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Prerelease => "prerelease",
+            Phase::Full => "full",
+            Phase::Security => "security",
+            Phase::Extended => "extended",
+            Phase::Ended => "ended",
+            Phase::None => "none",
+        }
+    }
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The lifecycle table: built in, overridable by a file and by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleTable {
+    pub releases: Vec<Release>,
+}
+
+fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid built-in date")
+}
+
+impl LifecycleTable {
+    /// The table shipped in the binary: AlmaLinux's published dates.
+    pub fn builtin() -> Self {
+        let r = |major, ga, active_end, security_end| Release {
+            major,
+            ga,
+            active_end,
+            security_end,
+            extended_end: None,
+        };
+        LifecycleTable {
+            releases: vec![
+                r(8, ymd(2021, 3, 30), ymd(2024, 5, 31), ymd(2029, 5, 31)),
+                r(9, ymd(2022, 5, 26), ymd(2027, 5, 31), ymd(2032, 5, 31)),
+                r(10, ymd(2025, 5, 27), ymd(2030, 5, 31), ymd(2035, 5, 31)),
+            ],
+        }
+    }
+
+    pub fn release(&self, major: u32) -> Option<&Release> {
+        self.releases.iter().find(|r| r.major == major)
+    }
+
+    /// Overlay `other` on `self`: a release in `other` replaces the one with
+    /// the same major version; new majors are added.
+    pub fn merged_with(&self, other: &LifecycleTable) -> LifecycleTable {
+        let mut out = self.clone();
+        for r in &other.releases {
+            match out.releases.iter_mut().find(|x| x.major == r.major) {
+                Some(slot) => *slot = r.clone(),
+                None => out.releases.push(r.clone()),
+            }
+        }
+        out.releases.sort_by_key(|r| r.major);
+        out
+    }
+
+    /// Check that each release's dates are in order.
+    pub fn validate(&self) -> Result<(), String> {
+        for r in &self.releases {
+            if !(r.ga <= r.active_end && r.active_end <= r.security_end) {
+                return Err(format!(
+                    "releases[major={}]: dates must satisfy ga <= active_end <= security_end",
+                    r.major
+                ));
+            }
+            if r.extended_end() <= r.security_end {
+                return Err(format!(
+                    "releases[major={}]: extended_end must be after security_end",
+                    r.major
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alma9_dates() {
+        let t = LifecycleTable::builtin();
+        let r = t.release(9).unwrap();
+        assert_eq!(r.extended_start(), ymd(2032, 6, 1));
+        assert_eq!(r.extended_end(), ymd(2038, 5, 31));
+        assert_eq!(r.phase_on(ymd(2026, 11, 27)), Phase::Full);
+        assert_eq!(r.phase_on(ymd(2027, 6, 1)), Phase::Security);
+        assert_eq!(r.phase_on(ymd(2032, 5, 31)), Phase::Security);
+        assert_eq!(r.phase_on(ymd(2032, 6, 1)), Phase::Extended);
+        assert_eq!(r.phase_on(ymd(2038, 6, 1)), Phase::Ended);
+        assert_eq!(
+            r.next_boundary(ymd(2030, 1, 1)),
+            Some((Phase::Extended, ymd(2032, 6, 1)))
+        );
+    }
+
+    #[test]
+    fn alma8_is_in_security_today() {
+        let t = LifecycleTable::builtin();
+        let r = t.release(8).unwrap();
+        assert_eq!(r.phase_on(ymd(2026, 11, 27)), Phase::Security);
+        assert_eq!(r.extended_start(), ymd(2029, 6, 1));
+        assert_eq!(r.extended_end(), ymd(2035, 5, 31));
+    }
+
+    #[test]
+    fn overlay_replaces_and_adds() {
+        let base = LifecycleTable::builtin();
+        let over = LifecycleTable {
+            releases: vec![Release {
+                major: 11,
+                ga: ymd(2030, 5, 1),
+                active_end: ymd(2035, 5, 31),
+                security_end: ymd(2040, 5, 31),
+                extended_end: None,
+            }],
+        };
+        let m = base.merged_with(&over);
+        assert_eq!(m.releases.len(), 4);
+        assert!(m.validate().is_ok());
+    }
+}

@@ -1,0 +1,2 @@
+//! alma-ext-server: the entitlement server (API, fleet store) and the
+//! licence engine.

@@ -1,0 +1,5 @@
+//! Switching dnf from AlmaLinux's community repositories to the vendor's
+//! extended-update repository: parse repo files losslessly, plan the switch
+//! as a pure function, apply it atomically with a journal, verify it with
+//! dnf, and revert it byte for byte.
+pub mod state;
