@@ -1,2 +1,3 @@
 //! alma-ext-server: the entitlement server (API, fleet store) and the
 //! licence engine.
+pub mod license;
