@@ -3,10 +3,18 @@
 
 use std::path::Path;
 
-use alma_ext_proto::api::SwitchState;
+use alma_ext_proto::api::{SwitchState, SwitchStatus};
 
-/// The switch state of the host under `root` (community when nothing was
-/// ever recorded). Stub: the switcher fills this in.
-pub fn load(_root: &Path) -> std::io::Result<SwitchState> {
-    Ok(SwitchState::default())
+use crate::journal::Store;
+
+/// The switch state of the host under `root`: `community` when nothing was
+/// ever recorded, `interrupted` while a journal is pending (a switch or
+/// revert was killed; the next `alma-ext switch` finishes or rolls it back).
+pub fn load(root: &Path) -> std::io::Result<SwitchState> {
+    let store = Store::new(root);
+    let mut s = store.state()?.unwrap_or_default();
+    if store.journal_path().exists() {
+        s.status = SwitchStatus::Interrupted;
+    }
+    Ok(s)
 }

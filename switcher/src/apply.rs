@@ -1,0 +1,553 @@
+//! Apply a plan and revert it: journal first, atomic writes, dnf
+//! verification, rollback on any failure.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use alma_ext_proto::api::{SwitchState, SwitchStatus};
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::fsops::{self, FileMeta};
+use crate::journal::{Blob, FileRecord, Journal, Op, Store};
+use crate::plan::{Action, InputFile, Plan, Release};
+use crate::preflight::under_root;
+use crate::system::{drop_caches, PackageTools};
+
+/// What a failpoint does when reached (tests and the fault-injection
+/// suite; set with `ALMA_EXT_FAILPOINT=<name>[=error|kill|pause]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailAction {
+    /// Fail the step with an injected error (the applier rolls back).
+    Error,
+    /// SIGKILL this process, as a crash or power loss would.
+    Kill,
+    /// Print `failpoint <name> reached` on stderr and wait to be killed.
+    Pause,
+}
+
+/// The armed failpoint, if any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Failpoint(pub Option<(String, FailAction)>);
+
+impl Failpoint {
+    /// From `ALMA_EXT_FAILPOINT`.
+    pub fn from_env() -> Failpoint {
+        let Ok(v) = std::env::var("ALMA_EXT_FAILPOINT") else {
+            return Failpoint(None);
+        };
+        let (name, act) = match v.rsplit_once('=') {
+            Some((n, "kill")) => (n, FailAction::Kill),
+            Some((n, "pause")) => (n, FailAction::Pause),
+            Some((n, "error")) => (n, FailAction::Error),
+            _ => (v.as_str(), FailAction::Error),
+        };
+        Failpoint(Some((name.to_string(), act)))
+    }
+
+    /// Reach the point `name`.
+    pub fn hit(&self, name: &str) -> io::Result<()> {
+        let Some((n, act)) = &self.0 else {
+            return Ok(());
+        };
+        if n != name {
+            return Ok(());
+        }
+        match act {
+            FailAction::Error => Err(io::Error::other(format!("injected failure at {name}"))),
+            FailAction::Kill => {
+                // SAFETY: kill(2) on ourselves; nothing after it runs.
+                unsafe {
+                    libc::kill(libc::getpid(), libc::SIGKILL);
+                }
+                loop {
+                    std::thread::park();
+                }
+            }
+            FailAction::Pause => {
+                eprintln!("failpoint {name} reached");
+                loop {
+                    std::thread::sleep(std::time::Duration::from_secs(3600));
+                }
+            }
+        }
+    }
+}
+
+/// The failpoint names of a switch with `n` file changes, in order.
+pub fn switch_failpoints(n: usize) -> Vec<String> {
+    let mut v = vec!["journal-written".to_string(), "keys-imported".to_string()];
+    for i in 0..n {
+        v.push(format!("before-write-{i}"));
+        v.push(format!("after-write-{i}"));
+    }
+    v.extend(["verified", "committed", "finalized"].map(String::from));
+    v
+}
+
+/// The failpoint names of a revert with `n` files, in order.
+pub fn revert_failpoints(n: usize) -> Vec<String> {
+    let mut v = vec!["revert-journal-written".to_string()];
+    for i in 0..n {
+        v.push(format!("revert-before-write-{i}"));
+        v.push(format!("revert-after-write-{i}"));
+    }
+    v.extend(["revert-committed", "revert-finalized"].map(String::from));
+    v
+}
+
+/// Why an apply or revert stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Nothing was changed (a file moved under us, a key did not import).
+    #[error("{0}; nothing was changed")]
+    NothingChanged(String),
+    /// The switch was written, did not verify, and was rolled back.
+    #[error("{0}; the switch was rolled back, the configuration is exactly as before")]
+    RolledBack(String),
+    /// Revert refused: a file differs from what the switch wrote.
+    #[error("{0}")]
+    Refused(String),
+    /// A failure that left the journal in place: the next run completes or
+    /// rolls back.
+    #[error("{0}; the journal in {1} is kept: run `alma-ext switch` or `alma-ext switch --revert` again to finish")]
+    Interrupted(String, PathBuf),
+}
+
+/// How an apply ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Switched,
+    AlreadySwitched,
+    Reverted,
+    NotSwitched,
+}
+
+/// What recovery found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Recovery {
+    /// The interrupted operation.
+    pub op: Op,
+    /// True: rolled back to before it; false: completed it.
+    pub rolled_back: bool,
+    pub started: chrono::DateTime<Utc>,
+}
+
+/// Read the host's release.
+pub fn read_release(root: &Path) -> io::Result<Option<Release>> {
+    for p in ["etc/os-release", "usr/lib/os-release"] {
+        match fs::read_to_string(root.join(p)) {
+            Ok(t) => return Ok(Release::from_os_release(&t)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(fsops::annotate(e, &root.join(p))),
+        }
+    }
+    Ok(None)
+}
+
+/// Read every `*.repo` of the root's `/etc/yum.repos.d`.
+pub fn read_repo_files(root: &Path) -> io::Result<Vec<InputFile>> {
+    let dir = root.join("etc/yum.repos.d");
+    let mut v = Vec::new();
+    let rd = match fs::read_dir(&dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(v),
+        Err(e) => return Err(fsops::annotate(e, &dir)),
+    };
+    for e in rd {
+        let e = e?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.ends_with(".repo") || name.starts_with('.') {
+            continue;
+        }
+        let p = e.path();
+        if !p.is_file() {
+            continue;
+        }
+        let bytes = fs::read(&p).map_err(|e| fsops::annotate(e, &p))?;
+        v.push(InputFile {
+            path: PathBuf::from("/etc/yum.repos.d").join(&name),
+            bytes,
+        });
+    }
+    v.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(v)
+}
+
+/// Applies and reverts switches under one root.
+pub struct Applier<'a> {
+    pub store: Store,
+    pub tools: &'a dyn PackageTools,
+    pub failpoint: Failpoint,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(root: &Path, tools: &'a dyn PackageTools, failpoint: Failpoint) -> Self {
+        Applier {
+            store: Store::new(root),
+            tools,
+            failpoint,
+        }
+    }
+
+    fn root(&self) -> &Path {
+        self.store.root()
+    }
+
+    fn interrupted(&self, e: impl std::fmt::Display) -> ApplyError {
+        ApplyError::Interrupted(e.to_string(), self.store.dir().to_path_buf())
+    }
+
+    /// Finish or roll back an interrupted operation. `toward` is the
+    /// operation the caller is about to run: an interrupted revert is
+    /// completed when reverting again, rolled back otherwise; an
+    /// interrupted switch that passed its commit point is completed, else
+    /// rolled back.
+    pub fn recover(&self, toward: Op) -> Result<Option<Recovery>, ApplyError> {
+        let Some(j) = self.store.pending().map_err(|e| self.interrupted(e))? else {
+            // A step log without a journal is the tail of a finished one.
+            let _ = fsops::remove_durable(&self.store.steps_path());
+            return Ok(None);
+        };
+        let committed = self.store.committed().map_err(|e| self.interrupted(e))?;
+        let now = Utc::now();
+        let forward = committed || (j.op == Op::Revert && toward == Op::Revert);
+        if forward {
+            self.store
+                .roll_forward(&j)
+                .and_then(|_| self.store.finalize(&j, now))
+                .map_err(|e| self.interrupted(e))?;
+        } else {
+            self.store.roll_back(&j).map_err(|e| self.interrupted(e))?;
+            // The state that was in force before the interrupted run.
+            let state = if self.store.applied().ok().flatten().is_some() {
+                SwitchStatus::Extended
+            } else {
+                SwitchStatus::Community
+            };
+            let mut s = self.store.state().ok().flatten().unwrap_or_default();
+            s.status = state;
+            s.error = Some(format!(
+                "an interrupted {} from {} was rolled back",
+                match j.op {
+                    Op::Switch => "switch",
+                    Op::Revert => "revert",
+                },
+                j.created.format("%Y-%m-%d %H:%M:%S UTC")
+            ));
+            if state == SwitchStatus::Community {
+                s.repos.clear();
+            }
+            let _ = self.store.write_state(&s);
+        }
+        Ok(Some(Recovery {
+            op: j.op,
+            rolled_back: !forward,
+            started: j.created,
+        }))
+    }
+
+    fn blob_of(&self, path: &Path) -> io::Result<Option<(Vec<u8>, Blob)>> {
+        let p = self.store.host(path);
+        let Some(meta) = FileMeta::read(&p)? else {
+            return Ok(None);
+        };
+        let bytes = fs::read(&p).map_err(|e| fsops::annotate(e, &p))?;
+        Ok(Some((bytes.clone(), Blob::new(&bytes, meta))))
+    }
+
+    /// Metadata of a file the switch creates: root-owned like its
+    /// directory, labelled like its siblings.
+    fn new_meta(&self, path: &Path, mode: u32) -> FileMeta {
+        let dir = self.store.host(path.parent().unwrap_or(Path::new("/")));
+        let label = fs::read_dir(&dir).ok().and_then(|rd| {
+            rd.flatten()
+                .filter(|e| e.file_name().to_string_lossy().ends_with(".repo"))
+                .find_map(|e| fsops::read_label(&e.path()))
+        });
+        FileMeta {
+            mode,
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+            selinux: label,
+        }
+    }
+
+    fn record_failure(&self, msg: &str) {
+        let mut s = self.store.state().ok().flatten().unwrap_or_default();
+        s.status = if self.store.applied().ok().flatten().is_some() {
+            SwitchStatus::Extended
+        } else {
+            SwitchStatus::Failed
+        };
+        s.error = Some(msg.to_string());
+        s.since = Some(Utc::now());
+        let _ = self.store.write_state(&s);
+    }
+
+    /// Apply `plan` (the caller ran preflight and holds the lock).
+    pub fn apply(&self, plan: &Plan) -> Result<Outcome, ApplyError> {
+        if plan.already_switched {
+            // Make sure the state says so (a lost state file, an old agent).
+            if let Ok(Some(a)) = self.store.applied() {
+                let s = self.store.state().ok().flatten().unwrap_or_default();
+                if s.status != SwitchStatus::Extended {
+                    let _ = self.store.write_state(&SwitchState {
+                        status: SwitchStatus::Extended,
+                        since: Some(Utc::now()),
+                        repos: a.repos,
+                        error: None,
+                    });
+                }
+            }
+            return Ok(Outcome::AlreadySwitched);
+        }
+        let mut files = Vec::new();
+        for c in &plan.changes {
+            let cur = self
+                .blob_of(&c.path)
+                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+            let cur_bytes = cur.as_ref().map(|(b, _)| b.clone());
+            if cur_bytes != c.before {
+                return Err(ApplyError::NothingChanged(format!(
+                    "{} changed while the switch was being planned",
+                    c.path.display()
+                )));
+            }
+            let meta = match &cur {
+                Some((_, b)) => {
+                    let mut m = b.meta.clone();
+                    // A credential file is never left readable by others.
+                    if c.secret {
+                        m.mode &= !0o077;
+                    }
+                    m
+                }
+                None => self.new_meta(&c.path, c.new_mode),
+            };
+            files.push(FileRecord {
+                path: c.path.clone(),
+                before: cur.map(|(_, b)| b),
+                after: Some(Blob::new(&c.after, meta)),
+            });
+        }
+        let replaced: Vec<String> = plan
+            .repos
+            .iter()
+            .filter(|d| {
+                matches!(
+                    d.action,
+                    Action::Replace { .. } | Action::Vault { .. } | Action::Disable
+                )
+            })
+            .map(|d| d.id.clone())
+            .collect();
+        let j = Journal {
+            op: Op::Switch,
+            created: Utc::now(),
+            files,
+            repos: plan.new_repos.iter().map(|r| r.id.clone()).collect(),
+            replaced,
+        };
+        let space_needed: u64 = j
+            .files
+            .iter()
+            .map(|f| (f.before.as_ref().map_or(0, |b| b.data.len()) * 4) as u64)
+            .sum::<u64>()
+            + (1 << 20);
+        if let Some(free) = crate::preflight::free_bytes(self.store.dir()) {
+            if free < space_needed {
+                return Err(ApplyError::NothingChanged(format!(
+                    "{} has {free} bytes free, the backups need {space_needed}",
+                    self.store.dir().display()
+                )));
+            }
+        }
+        self.store
+            .begin(&j)
+            .map_err(|e| ApplyError::NothingChanged(format!("cannot write the journal: {e}")))?;
+
+        let res = self.apply_steps(plan, &j);
+        match res {
+            Ok(()) => {}
+            Err(StepError::Before(msg)) | Err(StepError::After(msg)) => {
+                // Roll back to the exact old bytes.
+                if let Err(e) = self.store.roll_back(&j) {
+                    return Err(self.interrupted(format!("{msg}; rolling back failed: {e}")));
+                }
+                self.record_failure(&msg);
+                return Err(ApplyError::RolledBack(msg));
+            }
+            Err(StepError::Untouched(msg)) => {
+                if let Err(e) = self.store.roll_back(&j) {
+                    return Err(
+                        self.interrupted(format!("{msg}; clearing the journal failed: {e}"))
+                    );
+                }
+                return Err(ApplyError::NothingChanged(msg));
+            }
+            Err(StepError::Committed(msg)) => return Err(self.interrupted(msg)),
+        }
+        // The old repositories' caches: they would only confuse dnf.
+        drop_caches(self.root(), &j.replaced);
+        Ok(Outcome::Switched)
+    }
+
+    fn apply_steps(&self, plan: &Plan, j: &Journal) -> Result<(), StepError> {
+        let before = |e: io::Error| StepError::Before(e.to_string());
+        self.failpoint.hit("journal-written").map_err(before)?;
+        for k in &plan.gpgkeys {
+            let key: PathBuf = if k.starts_with("file://") || k.starts_with('/') {
+                under_root(self.root(), k)
+            } else {
+                PathBuf::from(k)
+            };
+            self.tools
+                .import_key(self.root(), &key)
+                .map_err(|e| StepError::Untouched(format!("importing the key {k} failed: {e}")))?;
+        }
+        self.store.step("keys-imported").map_err(before)?;
+        self.failpoint.hit("keys-imported").map_err(before)?;
+        for (i, f) in j.files.iter().enumerate() {
+            self.failpoint
+                .hit(&format!("before-write-{i}"))
+                .map_err(before)?;
+            self.store.put(&f.path, f.after.as_ref()).map_err(before)?;
+            self.store
+                .step(&format!("wrote {}", f.path.display()))
+                .map_err(before)?;
+            self.failpoint
+                .hit(&format!("after-write-{i}"))
+                .map_err(before)?;
+        }
+        let enabled: Vec<String> = plan
+            .new_repos
+            .iter()
+            .filter(|r| r.enabled)
+            .map(|r| r.id.clone())
+            .collect();
+        if !enabled.is_empty() {
+            self.tools
+                .makecache(self.root(), plan.release.major, &enabled)
+                .map_err(|e| {
+                    StepError::After(format!("dnf could not use the new repositories: {e}"))
+                })?;
+        }
+        self.store.step("verified").map_err(before)?;
+        self.failpoint.hit("verified").map_err(before)?;
+        self.store.step("commit").map_err(before)?;
+        let committed = |e: io::Error| StepError::Committed(e.to_string());
+        self.failpoint.hit("committed").map_err(committed)?;
+        self.store.finalize(j, Utc::now()).map_err(committed)?;
+        self.failpoint.hit("finalized").map_err(committed)?;
+        Ok(())
+    }
+
+    /// The files `--revert` would restore: (host path, current bytes,
+    /// bytes after revert), from the applied record.
+    pub fn revert_plan(&self) -> Result<Option<Journal>, ApplyError> {
+        let Some(rec) = self
+            .store
+            .applied()
+            .map_err(|e| ApplyError::NothingChanged(e.to_string()))?
+        else {
+            return Ok(None);
+        };
+        let mut files = Vec::new();
+        let mut changed = Vec::new();
+        for f in &rec.files {
+            let cur = self
+                .blob_of(&f.path)
+                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+            let cur_sha = cur.as_ref().map(|(_, b)| b.sha256.clone());
+            let after_sha = f.after.as_ref().map(|b| b.sha256.clone());
+            // A file the switch created is ours to remove even if edited;
+            // a community file edited since must not lose the edit.
+            if cur_sha != after_sha && f.before.is_some() {
+                changed.push(f.path.display().to_string());
+                continue;
+            }
+            files.push(FileRecord {
+                path: f.path.clone(),
+                before: cur.map(|(_, b)| b),
+                after: f.before.clone(),
+            });
+        }
+        if !changed.is_empty() {
+            return Err(ApplyError::Refused(format!(
+                "changed since the switch: {}; nothing was reverted. The original bytes are in {}; restore by hand or undo the edits",
+                changed.join(", "),
+                self.store.applied_path().display()
+            )));
+        }
+        Ok(Some(Journal {
+            op: Op::Revert,
+            created: Utc::now(),
+            files,
+            repos: rec.repos.clone(),
+            replaced: vec![],
+        }))
+    }
+
+    /// Revert the switch in force (the caller holds the lock).
+    pub fn revert(&self) -> Result<Outcome, ApplyError> {
+        let Some(j) = self.revert_plan()? else {
+            return Ok(Outcome::NotSwitched);
+        };
+        self.store
+            .begin(&j)
+            .map_err(|e| ApplyError::NothingChanged(format!("cannot write the journal: {e}")))?;
+        let res = (|| -> Result<(), StepError> {
+            let before = |e: io::Error| StepError::Before(e.to_string());
+            self.failpoint
+                .hit("revert-journal-written")
+                .map_err(before)?;
+            for (i, f) in j.files.iter().enumerate() {
+                self.failpoint
+                    .hit(&format!("revert-before-write-{i}"))
+                    .map_err(before)?;
+                self.store.put(&f.path, f.after.as_ref()).map_err(before)?;
+                self.store
+                    .step(&format!("restored {}", f.path.display()))
+                    .map_err(before)?;
+                self.failpoint
+                    .hit(&format!("revert-after-write-{i}"))
+                    .map_err(before)?;
+            }
+            self.store.step("commit").map_err(before)?;
+            let committed = |e: io::Error| StepError::Committed(e.to_string());
+            self.failpoint.hit("revert-committed").map_err(committed)?;
+            self.store.finalize(&j, Utc::now()).map_err(committed)?;
+            self.failpoint.hit("revert-finalized").map_err(committed)?;
+            Ok(())
+        })();
+        match res {
+            Ok(()) => {
+                drop_caches(self.root(), &j.repos);
+                Ok(Outcome::Reverted)
+            }
+            Err(StepError::Before(msg))
+            | Err(StepError::After(msg))
+            | Err(StepError::Untouched(msg)) => {
+                if let Err(e) = self.store.roll_back(&j) {
+                    return Err(self.interrupted(format!("{msg}; rolling back failed: {e}")));
+                }
+                Err(ApplyError::RolledBack(format!("revert failed: {msg}")))
+            }
+            Err(StepError::Committed(msg)) => Err(self.interrupted(msg)),
+        }
+    }
+}
+
+enum StepError {
+    /// Failed before any file was written: nothing changed.
+    Untouched(String),
+    /// Failed before verification: roll back.
+    Before(String),
+    /// dnf did not verify: roll back.
+    After(String),
+    /// Failed after the commit point: the journal completes next run.
+    Committed(String),
+}

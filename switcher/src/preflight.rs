@@ -1,0 +1,428 @@
+//! Checks made before anything changes: the target repositories answer
+//! with the credentials, the keys and certificates are usable, there is
+//! room for the backups.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use alma_ext_proto::target::{Auth, Target};
+use base64::Engine;
+use serde::Serialize;
+
+/// Why a preflight check failed; the class decides the exit code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FailureClass {
+    /// Not reachable: DNS, connection, TLS, proxy.
+    Unreachable,
+    /// The repository refused the credentials (401, 403).
+    Refused,
+    /// Anything else: missing key, expired certificate, 404, no space.
+    Failed,
+}
+
+/// A failed preflight check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct PreflightError {
+    pub class: FailureClass,
+    pub message: String,
+}
+
+fn failed(msg: impl Into<String>) -> PreflightError {
+    PreflightError {
+        class: FailureClass::Failed,
+        message: msg.into(),
+    }
+}
+
+/// What a probe of a URL gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeResult {
+    /// An HTTP status (200 on success).
+    Status(u16),
+    /// No HTTP answer: the reason (connect, TLS, DNS, proxy).
+    NoAnswer(String),
+}
+
+/// Fetches a URL with the target's credentials.
+pub trait RepoProbe {
+    fn probe(&self, url: &str) -> ProbeResult;
+}
+
+/// dnf variables: `$releasever`, `$basearch` and the root's
+/// `/etc/dnf/vars/*`.
+pub fn dnf_vars(root: &Path, releasever: u32) -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    for dir in ["etc/yum/vars", "etc/dnf/vars"] {
+        if let Ok(rd) = fs::read_dir(root.join(dir)) {
+            for e in rd.flatten() {
+                if let Ok(s) = fs::read_to_string(e.path()) {
+                    let val = s.lines().next().unwrap_or("").trim().to_string();
+                    v.insert(e.file_name().to_string_lossy().into_owned(), val);
+                }
+            }
+        }
+    }
+    let arch = match std::env::consts::ARCH {
+        "powerpc64" => "ppc64le",
+        a => a,
+    };
+    v.insert("arch".into(), arch.into());
+    v.insert("basearch".into(), arch.into());
+    v.insert("releasever".into(), releasever.to_string());
+    v
+}
+
+/// Substitute `$var` and `${var}` as dnf does (unknown ones stay).
+pub fn substitute(s: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'$' {
+            let (name, next) = if b.get(i + 1) == Some(&b'{') {
+                match s[i + 2..].find('}') {
+                    Some(e) => (&s[i + 2..i + 2 + e], i + 3 + e),
+                    None => ("", i + 1),
+                }
+            } else {
+                let e = s[i + 1..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(s.len(), |e| i + 1 + e);
+                (&s[i + 1..e], e)
+            };
+            if let Some(v) = vars.get(name) {
+                out.push_str(v);
+                i = next;
+                continue;
+            }
+        }
+        let ch = s[i..].chars().next().unwrap();
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
+/// The URL of a repository's `repodata/repomd.xml`.
+pub fn repomd_url(baseurl: &str) -> String {
+    format!("{}/repodata/repomd.xml", baseurl.trim_end_matches('/'))
+}
+
+/// Resolve a `file://` URL or host path under the root.
+pub fn under_root(root: &Path, p: &str) -> PathBuf {
+    let p = p.strip_prefix("file://").unwrap_or(p);
+    root.join(p.trim_start_matches('/'))
+}
+
+/// Check that the bytes are an ASCII-armored OpenPGP public key block with
+/// a valid checksum and a public-key packet.
+pub fn check_armored_key(text: &[u8]) -> Result<(), String> {
+    let t = String::from_utf8_lossy(text);
+    let begin = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
+    let end = "-----END PGP PUBLIC KEY BLOCK-----";
+    let start = t
+        .find(begin)
+        .ok_or("not an armored OpenPGP public key (no BEGIN PGP PUBLIC KEY BLOCK line)")?;
+    let stop = t[start..]
+        .find(end)
+        .ok_or("armored key is cut short (no END line)")?
+        + start;
+    let body = &t[start + begin.len()..stop];
+    // Headers end at the first empty line.
+    let mut lines = body.lines().skip_while(|l| l.trim().is_empty()).peekable();
+    let mut payload_lines = Vec::new();
+    let mut in_headers = lines.peek().is_some_and(|l| l.contains(": "));
+    for l in lines {
+        let l = l.trim();
+        if in_headers {
+            if l.is_empty() {
+                in_headers = false;
+            }
+            continue;
+        }
+        if !l.is_empty() {
+            payload_lines.push(l);
+        }
+    }
+    let mut crc: Option<&str> = None;
+    if let Some(last) = payload_lines.last() {
+        if let Some(c) = last.strip_prefix('=') {
+            crc = Some(c);
+            payload_lines.pop();
+        }
+    }
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(payload_lines.concat())
+        .map_err(|e| format!("armored key is damaged (base64: {e})"))?;
+    if let Some(c) = crc {
+        let want = base64::engine::general_purpose::STANDARD
+            .decode(c)
+            .map_err(|_| "armored key checksum line is damaged".to_string())?;
+        let got = crc24(&data);
+        if want.len() != 3 || want != [(got >> 16) as u8, (got >> 8) as u8, got as u8] {
+            return Err("armored key is damaged (checksum mismatch)".into());
+        }
+    }
+    let first = *data.first().ok_or("armored key is empty")?;
+    if first & 0x80 == 0 {
+        return Err("armored key does not start with an OpenPGP packet".into());
+    }
+    let tag = if first & 0x40 != 0 {
+        first & 0x3f
+    } else {
+        (first >> 2) & 0x0f
+    };
+    if tag != 6 {
+        return Err(format!(
+            "armored block starts with OpenPGP packet type {tag}, not a public key (6)"
+        ));
+    }
+    Ok(())
+}
+
+fn crc24(data: &[u8]) -> u32 {
+    let mut crc: u32 = 0xB704CE;
+    for &b in data {
+        crc ^= (b as u32) << 16;
+        for _ in 0..8 {
+            crc <<= 1;
+            if crc & 0x1000000 != 0 {
+                crc ^= 0x1864CFB;
+            }
+        }
+    }
+    crc & 0xFFFFFF
+}
+
+/// The expiry of a PEM certificate, when it is already past: Some(text).
+pub fn cert_expired(
+    pem: &[u8],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<String>, String> {
+    let (_, p) =
+        x509_parser::pem::parse_x509_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+    let cert = p
+        .parse_x509()
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let v = cert.validity();
+    let not_after = v.not_after.timestamp();
+    let not_before = v.not_before.timestamp();
+    if now.timestamp() > not_after {
+        return Ok(Some(format!("expired on {}", v.not_after)));
+    }
+    if now.timestamp() < not_before {
+        return Ok(Some(format!("not valid before {}", v.not_before)));
+    }
+    Ok(None)
+}
+
+/// The preflight checks that do not need the network.
+pub fn check_local(
+    root: &Path,
+    target: &Target,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), PreflightError> {
+    for k in &target.gpgkey {
+        if k.starts_with("file://") || k.starts_with('/') {
+            let p = under_root(root, k);
+            let b = fs::read(&p)
+                .map_err(|e| failed(format!("gpgkey {k}: cannot read {}: {e}", p.display())))?;
+            check_armored_key(&b)
+                .map_err(|e| failed(format!("gpgkey {k} ({}): bad key: {e}", p.display())))?;
+        } else if !(k.starts_with("https://") || k.starts_with("http://")) {
+            return Err(failed(format!(
+                "gpgkey {k}: only file://, http:// and https:// keys are supported"
+            )));
+        }
+    }
+    if let Some(a) = &target.auth {
+        for (what, p) in [
+            ("sslclientcert", &a.sslclientcert),
+            ("sslclientkey", &a.sslclientkey),
+            ("sslcacert", &a.sslcacert),
+        ] {
+            if let Some(p) = p {
+                let path = under_root(root, p);
+                let b = fs::read(&path).map_err(|e| {
+                    failed(format!(
+                        "[auth] {what} {p}: cannot read {}: {e}",
+                        path.display()
+                    ))
+                })?;
+                if what == "sslclientcert" {
+                    match cert_expired(&b, now) {
+                        Ok(Some(why)) => {
+                            return Err(failed(format!(
+                                "[auth] sslclientcert {p}: the client certificate {why}"
+                            )))
+                        }
+                        Ok(None) => {}
+                        Err(e) => return Err(failed(format!("[auth] sslclientcert {p}: {e}"))),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Probe `repodata/repomd.xml` of every target repository.
+pub fn check_repos(
+    target: &Target,
+    vars: &BTreeMap<String, String>,
+    probe: &dyn RepoProbe,
+) -> Result<Vec<String>, PreflightError> {
+    let who = describe_credential(target.auth.as_ref());
+    let mut checked = Vec::new();
+    for (key, r) in &target.repos {
+        let url = repomd_url(&substitute(&r.baseurl, vars));
+        match probe.probe(&url) {
+            ProbeResult::Status(200) => checked.push(url),
+            ProbeResult::Status(s @ (401 | 403)) => {
+                return Err(PreflightError {
+                    class: FailureClass::Refused,
+                    message: format!(
+                        "repos.{key} ({}): {url} answered HTTP {s}: the repository refused {who}",
+                        r.id
+                    ),
+                })
+            }
+            ProbeResult::Status(s) => {
+                return Err(failed(format!(
+                    "repos.{key} ({}): {url} answered HTTP {s} (with {who}); expected 200",
+                    r.id
+                )))
+            }
+            ProbeResult::NoAnswer(why) => {
+                return Err(PreflightError {
+                    class: FailureClass::Unreachable,
+                    message: format!(
+                        "repos.{key} ({}): {url} unreachable (with {who}): {why}",
+                        r.id
+                    ),
+                })
+            }
+        }
+    }
+    Ok(checked)
+}
+
+/// Which credential is used, for messages (never the password).
+pub fn describe_credential(a: Option<&Auth>) -> String {
+    let Some(a) = a else {
+        return "no credentials".into();
+    };
+    let mut parts = Vec::new();
+    if let Some(u) = &a.username {
+        parts.push(format!("user {u:?} and its password"));
+    }
+    if let Some(c) = &a.sslclientcert {
+        parts.push(format!("client certificate {c}"));
+    }
+    if parts.is_empty() {
+        "no credentials".into()
+    } else {
+        parts.join(" and ")
+    }
+}
+
+/// Bytes free for unprivileged... for root on the filesystem of `dir`.
+pub fn free_bytes(dir: &Path) -> Option<u64> {
+    let mut d = dir.to_path_buf();
+    while !d.exists() {
+        d = d.parent()?.to_path_buf();
+    }
+    let s = nix::sys::statvfs::statvfs(&d).ok()?;
+    #[allow(clippy::unnecessary_cast)]
+    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
+}
+
+/// HTTP probe with reqwest and rustls: basic auth, client certificate,
+/// custom CA (`sslcacert`), the proxy from `https_proxy`/`http_proxy`.
+pub struct HttpProbe {
+    client: reqwest::blocking::Client,
+    username: Option<String>,
+    password: Option<String>,
+}
+
+impl HttpProbe {
+    /// A probe with the target's credentials; files are read under `root`.
+    pub fn new(root: &Path, auth: Option<&Auth>) -> Result<HttpProbe, PreflightError> {
+        let mut b = reqwest::blocking::Client::builder()
+            .use_rustls_tls()
+            .timeout(Duration::from_secs(30))
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("alma-ext-switch/", env!("CARGO_PKG_VERSION")));
+        let mut username = None;
+        let mut password = None;
+        if let Some(a) = auth {
+            username = a.username.clone();
+            password = a.password.clone();
+            if let Some(ca) = &a.sslcacert {
+                let p = under_root(root, ca);
+                let pem =
+                    fs::read(&p).map_err(|e| failed(format!("[auth] sslcacert {ca}: {e}")))?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                    .map_err(|e| failed(format!("[auth] sslcacert {ca}: {e}")))?;
+                for c in certs {
+                    b = b.add_root_certificate(c);
+                }
+            }
+            if let (Some(c), Some(k)) = (&a.sslclientcert, &a.sslclientkey) {
+                let mut pem = fs::read(under_root(root, c))
+                    .map_err(|e| failed(format!("[auth] sslclientcert {c}: {e}")))?;
+                pem.push(b'\n');
+                pem.extend(
+                    fs::read(under_root(root, k))
+                        .map_err(|e| failed(format!("[auth] sslclientkey {k}: {e}")))?,
+                );
+                let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
+                    failed(format!("[auth] sslclientcert {c} / sslclientkey {k}: {e}"))
+                })?;
+                b = b.identity(id);
+            }
+        }
+        let client = b
+            .build()
+            .map_err(|e| failed(format!("cannot set up HTTPS: {e}")))?;
+        Ok(HttpProbe {
+            client,
+            username,
+            password,
+        })
+    }
+}
+
+impl RepoProbe for HttpProbe {
+    fn probe(&self, url: &str) -> ProbeResult {
+        if let Some(path) = url.strip_prefix("file://") {
+            return if Path::new(path).is_file() {
+                ProbeResult::Status(200)
+            } else {
+                ProbeResult::Status(404)
+            };
+        }
+        let mut req = self.client.get(url);
+        if let Some(u) = &self.username {
+            req = req.basic_auth(u, self.password.as_ref());
+        }
+        match req.send() {
+            Ok(r) => ProbeResult::Status(r.status().as_u16()),
+            Err(e) => {
+                // The whole chain: "error sending request: ... certificate expired".
+                let mut msg = e.to_string();
+                let mut src = std::error::Error::source(&e);
+                while let Some(s) = src {
+                    msg.push_str(": ");
+                    msg.push_str(&s.to_string());
+                    src = s.source();
+                }
+                ProbeResult::NoAnswer(msg)
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! The edges that run programs: dnf and rpm, behind one small trait so the
+//! applier can be tested with fault injection.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// dnf and rpm as the switch needs them.
+pub trait PackageTools {
+    /// Import an armored public key file (a path on this machine) into the
+    /// rpm database of `root`.
+    fn import_key(&self, root: &Path, key: &Path) -> Result<(), String>;
+    /// Download the metadata of `repos` only (`dnf makecache --repo ...`).
+    fn makecache(&self, root: &Path, releasever: u32, repos: &[String]) -> Result<(), String>;
+}
+
+/// The real dnf and rpm.
+#[derive(Debug, Clone)]
+pub struct RealTools {
+    pub dnf: PathBuf,
+    pub rpm: PathBuf,
+}
+
+impl Default for RealTools {
+    fn default() -> Self {
+        RealTools {
+            dnf: PathBuf::from("dnf"),
+            rpm: PathBuf::from("rpm"),
+        }
+    }
+}
+
+fn is_system_root(root: &Path) -> bool {
+    root == Path::new("/")
+}
+
+fn run(mut cmd: Command) -> Result<(), String> {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let err = err
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    Err(format!("{shown} failed ({}): {err}", out.status))
+}
+
+/// The dnf options that keep a run inside `root`: its repo files, vars and
+/// configuration, never the host's.
+pub fn dnf_root_args(root: &Path, releasever: u32) -> Vec<String> {
+    if is_system_root(root) {
+        return vec![];
+    }
+    let r = root.display();
+    let mut v = vec![
+        format!("--installroot={r}"),
+        format!("--releasever={releasever}"),
+        format!("--setopt=reposdir={r}/etc/yum.repos.d"),
+        format!("--setopt=varsdir={r}/etc/dnf/vars,{r}/etc/yum/vars"),
+    ];
+    let conf = root.join("etc/dnf/dnf.conf");
+    v.push(format!(
+        "--config={}",
+        if conf.exists() {
+            conf.display().to_string()
+        } else {
+            // The host's dnf.conf must not leak into the root.
+            "/dev/null".to_string()
+        }
+    ));
+    v
+}
+
+impl PackageTools for RealTools {
+    fn import_key(&self, root: &Path, key: &Path) -> Result<(), String> {
+        let mut c = Command::new(&self.rpm);
+        if !is_system_root(root) {
+            c.arg("--root").arg(root);
+        }
+        c.arg("--import").arg(key);
+        run(c)
+    }
+
+    fn makecache(&self, root: &Path, releasever: u32, repos: &[String]) -> Result<(), String> {
+        let mut c = Command::new(&self.dnf);
+        c.args(dnf_root_args(root, releasever));
+        c.args(["-y", "--quiet", "--setopt=skip_if_unavailable=False"]);
+        for r in repos {
+            c.arg(format!("--repo={r}"));
+        }
+        c.arg("makecache");
+        run(c)
+    }
+}
+
+/// Remove the dnf cache of `ids` under `root` (`var/cache/dnf/<id>-<hash>`
+/// and its `.solv` files). Caches come back on the next run; best effort.
+pub fn drop_caches(root: &Path, ids: &[String]) -> Vec<PathBuf> {
+    let dir = root.join("var/cache/dnf");
+    let mut removed = Vec::new();
+    let Ok(rd) = fs::read_dir(&dir) else {
+        return removed;
+    };
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let hit = ids.iter().any(|id| {
+            if let Some(rest) = name.strip_prefix(&format!("{id}-")) {
+                if rest.len() == 16 && rest.chars().all(|c| c.is_ascii_hexdigit()) {
+                    return true;
+                }
+            }
+            [
+                ".solv",
+                "-filenames.solvx",
+                "-updateinfo.solvx",
+                "-other.solvx",
+                "-presto.solvx",
+            ]
+            .iter()
+            .any(|suf| name == format!("{id}{suf}"))
+        });
+        if hit {
+            let p = e.path();
+            let ok = if p.is_dir() {
+                fs::remove_dir_all(&p)
+            } else {
+                fs::remove_file(&p)
+            };
+            if ok.is_ok() {
+                removed.push(p);
+            }
+        }
+    }
+    removed
+}
+
+/// The rpm database directory (`%_dbpath`), asked from rpm once; the
+/// AlmaLinux default when rpm cannot say.
+pub fn rpm_dbpath(rpm: &Path) -> String {
+    Command::new(rpm)
+        .args(["--eval", "%_dbpath"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| s.starts_with('/'))
+        .unwrap_or_else(|| "/var/lib/rpm".to_string())
+}
+
+/// Who holds a package-manager lock under `root`, if anyone: an rpm
+/// transaction (fcntl lock on `<dbpath>/.rpm.lock`) or a running dnf
+/// (`var/lib/dnf/rpmdb_lock.pid` and friends naming a live dnf process).
+pub fn package_lock_holder(root: &Path, dbpath: &str) -> io::Result<Option<String>> {
+    let lock = root.join(dbpath.trim_start_matches('/')).join(".rpm.lock");
+    if let Ok(f) = fs::OpenOptions::new().read(true).write(true).open(&lock) {
+        let mut fl = libc::flock {
+            l_type: libc::F_WRLCK as _,
+            l_whence: libc::SEEK_SET as _,
+            l_start: 0,
+            l_len: 0,
+            l_pid: 0,
+        };
+        // F_GETLK only asks; it takes nothing.
+        let r = unsafe {
+            libc::fcntl(
+                std::os::fd::AsRawFd::as_raw_fd(&f),
+                libc::F_GETLK,
+                &mut fl as *mut libc::flock,
+            )
+        };
+        if r == 0 && fl.l_type != libc::F_UNLCK as libc::c_short {
+            return Ok(Some(format!(
+                "an rpm transaction (process {}) holds {}",
+                fl.l_pid,
+                lock.display()
+            )));
+        }
+    }
+    for p in [
+        "var/lib/dnf/rpmdb_lock.pid",
+        "var/cache/dnf/metadata_lock.pid",
+        "var/cache/dnf/download_lock.pid",
+    ] {
+        let path = root.join(p);
+        let Ok(s) = fs::read_to_string(&path) else {
+            continue;
+        };
+        let Ok(pid) = s.trim().parse::<i32>() else {
+            continue;
+        };
+        if pid <= 0 || pid == std::process::id() as i32 {
+            continue;
+        }
+        let comm = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if comm.contains("dnf") || comm.contains("yum") {
+            return Ok(Some(format!(
+                "dnf (process {pid}) holds {}",
+                path.display()
+            )));
+        }
+    }
+    Ok(None)
+}
