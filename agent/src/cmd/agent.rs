@@ -1,7 +1,15 @@
-//! `alma-ext agent` (not implemented yet).
+//! `alma-ext agent`: the long-running agent under systemd (`Type=notify`,
+//! watchdog). See `crate::daemon`.
+
+use tokio::signal::unix::{signal, SignalKind};
+use tokio::sync::mpsc;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::cmd::register::runtime;
+use crate::config;
+use crate::daemon::{self, logging, Control};
+use crate::exit::{CmdResult, Exit, ExitContext};
+use crate::root::HostRoot;
 
 /// Arguments of `alma-ext agent`.
 #[derive(Debug, clap::Args)]
@@ -10,6 +18,34 @@ pub struct Args {
     pub root: RootArg,
 }
 
-pub fn run(_args: Args) -> CmdResult {
-    Err(fail(Exit::Failure, "not implemented yet"))
+pub fn run(args: Args) -> CmdResult {
+    let root = HostRoot::new(&args.root.root);
+    let settings = config::load(&root).exit(Exit::Config)?;
+    logging::init(&settings.log_level);
+    let rt = runtime()?;
+    rt.block_on(async move {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut hup = signal(SignalKind::hangup())?;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        let signals = async move {
+            loop {
+                let c = tokio::select! {
+                    _ = hup.recv() => Control::Reload,
+                    _ = term.recv() => Control::Stop,
+                    _ = int.recv() => Control::Stop,
+                };
+                if tx.send(c).is_err() {
+                    break;
+                }
+            }
+        };
+        let daemon = daemon::run(root, settings, daemon::Options::default(), rx);
+        tokio::select! {
+            r = daemon => r,
+            _ = signals => Ok(()),
+        }
+    })
+    .exit(Exit::Failure)?;
+    Ok(Exit::Ok)
 }

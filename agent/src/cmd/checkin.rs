@@ -1,15 +1,95 @@
-//! `alma-ext checkin` (not implemented yet).
+//! `alma-ext checkin`: one check-in with the entitlement server.
+
+use serde::Serialize;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::cmd::register::runtime;
+use crate::config;
+use crate::daemon::{checkin, logging};
+use crate::exit::{fail, CmdResult, Exit, ExitContext};
+use crate::output::{print_json, Format};
+use crate::registration;
+use crate::root::HostRoot;
 
 /// Arguments of `alma-ext checkin`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(flatten)]
     pub root: RootArg,
 }
 
-pub fn run(_args: Args) -> CmdResult {
-    Err(fail(Exit::Failure, "not implemented yet"))
+#[derive(Serialize)]
+struct Output<'a> {
+    machine: &'a str,
+    entitlement: &'a alma_ext_proto::api::Entitlement,
+    target: bool,
+    checkin_interval_secs: u64,
+    spooled_sent: usize,
+    spooled_rejected: usize,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let root = HostRoot::new(&args.root.root);
+    let settings = config::load(&root).exit(Exit::Config)?;
+    logging::init(&settings.log_level);
+    let mut reg = registration::load(&root)
+        .exit(Exit::Failure)?
+        .ok_or_else(|| {
+            fail(
+                Exit::NotRegistered,
+                "not registered: run `alma-ext register --server URL --key KEY` first",
+            )
+        })?;
+    let rt = runtime()?;
+    let now = chrono::Utc::now();
+    let facts = rt
+        .block_on(checkin::collect_facts(&root, &settings, now, true))
+        .map_err(|e| fail(Exit::Failure, format!("collecting facts: {e:#}")))?;
+    let req = checkin::build_request(&root, facts, now);
+    let sent = rt
+        .block_on(checkin::send(&root, &settings, &mut reg, req))
+        .map_err(|e| match e {
+            checkin::CheckinError::Api(a) => {
+                let spooled = if a.retryable() {
+                    " (the check-in is spooled and will be sent later)"
+                } else {
+                    ""
+                };
+                fail(a.exit(), format!("{a}{spooled}"))
+            }
+            checkin::CheckinError::Config(m) => fail(Exit::Config, m),
+            checkin::CheckinError::Local(m) => fail(Exit::Failure, m),
+        })?;
+    let r = &sent.response;
+    match args.format {
+        Format::Json => print_json(&Output {
+            machine: &reg.machine,
+            entitlement: &r.entitlement,
+            target: r.target.is_some(),
+            checkin_interval_secs: r.checkin_interval_secs,
+            spooled_sent: sent.backlog_sent,
+            spooled_rejected: sent.rejected,
+        })?,
+        Format::Text => {
+            let e = &r.entitlement;
+            println!(
+                "Checked in with {} as machine {}: contract {} {:?} until {}.",
+                reg.server, reg.machine, e.contract, e.status, e.ends
+            );
+            if sent.backlog_sent > 0 {
+                println!("Sent {} spooled check-ins.", sent.backlog_sent);
+            }
+            if sent.rejected > 0 {
+                println!(
+                    "{} spooled check-ins were rejected by the server and moved to {}/rejected.",
+                    sent.rejected,
+                    crate::spool::SPOOL_DIR
+                );
+            }
+        }
+    }
+    Ok(Exit::Ok)
 }

@@ -1,15 +1,187 @@
-//! `alma-ext register` (not implemented yet).
+//! `alma-ext register`: register this machine with the entitlement server
+//! and keep the per-machine credential in a 0600 file.
+
+use std::path::PathBuf;
+
+use alma_ext_proto::api::RegisterRequest;
+use serde::Serialize;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::client::{Client, ClientOptions};
+use crate::config::{self, check_server_url, normalize_server_url};
+use crate::daemon::{checkin, logging};
+use crate::exit::{fail, CmdResult, Exit, ExitContext};
+use crate::output::{print_json, Format};
+use crate::registration::{self, Registration, Secret};
+use crate::root::HostRoot;
 
 /// Arguments of `alma-ext register`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// The entitlement server, e.g. https://ext.example.com (https:// is
+    /// assumed; http:// only to 127.0.0.1, [::1] or localhost). Default:
+    /// `server.url` of /etc/alma-ext/agent.toml.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The activation key of the contract (from the vendor). Also read from
+    /// $ALMA_EXT_ACTIVATION_KEY, which keeps it out of `ps`.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "ALMA_EXT_ACTIVATION_KEY",
+        hide_env_values = true
+    )]
+    pub key: String,
+    /// The admin's label for the platform or cluster this machine belongs
+    /// to (e.g. the vCenter or Proxmox cluster name). Default:
+    /// `system.label` of the config.
+    #[arg(long, value_name = "NAME")]
+    pub system: Option<String>,
+    /// Trust the CA certificates in this PEM file for the server (besides
+    /// the built-in roots). Default: `server.ca_file` of the config.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Register again even when this machine is already registered.
+    #[arg(long)]
+    pub force: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(flatten)]
     pub root: RootArg,
 }
 
-pub fn run(_args: Args) -> CmdResult {
-    Err(fail(Exit::Failure, "not implemented yet"))
+#[derive(Serialize)]
+struct Output<'a> {
+    server: &'a str,
+    machine: &'a str,
+    system: Option<&'a str>,
+    entitlement: &'a alma_ext_proto::api::Entitlement,
+    checkin_interval_secs: u64,
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, crate::exit::Failed> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .exit(Exit::Failure)
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let root = HostRoot::new(&args.root.root);
+    let mut settings = config::load(&root).exit(Exit::Config)?;
+    logging::init(&settings.log_level);
+    let server = args
+        .server
+        .clone()
+        .or_else(|| settings.server_url.clone())
+        .ok_or_else(|| {
+            fail(
+                Exit::Usage,
+                "no server: give --server URL (or set server.url in /etc/alma-ext/agent.toml)",
+            )
+        })?;
+    let server = normalize_server_url(&server);
+    check_server_url(&server).map_err(|m| fail(Exit::Usage, format!("--server: {m}")))?;
+    if args.key.trim().is_empty() {
+        return Err(fail(Exit::Usage, "--key: the activation key is empty"));
+    }
+    let existing = registration::load(&root).exit(Exit::Failure)?;
+    let rt = runtime()?;
+    let now = chrono::Utc::now();
+    let facts = rt
+        .block_on(checkin::collect_facts(&root, &settings, now, true))
+        .map_err(|e| fail(Exit::Failure, format!("collecting facts: {e:#}")))?;
+    if let Some(r) = &existing {
+        let clone = r.machine_id.is_some() && r.machine_id != facts.machine.machine_id
+            || r.uuid.is_some() && r.uuid != facts.machine.uuid;
+        if !args.force && !clone {
+            return Err(fail(
+                Exit::Failure,
+                format!(
+                    "already registered with {} as machine {}; use --force to register again",
+                    r.server, r.machine
+                ),
+            ));
+        }
+    }
+    let mut opts = ClientOptions::from_settings(&settings, &root, &server);
+    if let Some(ca) = &args.ca_file {
+        opts.ca_file = Some(ca.clone());
+        settings.ca_file = None;
+    }
+    let client = Client::new(&opts).exit(Exit::Config)?;
+    let system = args.system.clone().or(settings.system.clone());
+    let req = RegisterRequest {
+        activation_key: args.key.trim().to_string(),
+        system: system.clone(),
+        facts: facts.clone(),
+    };
+    let resp = rt
+        .block_on(client.register(&req))
+        .map_err(|e| fail(e.exit(), e))?;
+    let reg = Registration {
+        server: server.clone(),
+        machine: resp.machine.clone(),
+        system: system.clone(),
+        entitlement: Some(resp.entitlement.clone()),
+        target: None,
+        last_checkin: Some(now),
+        credential: Some(Secret::new(resp.credential.clone())),
+        registered_at: Some(now),
+        machine_id: facts.machine.machine_id.clone(),
+        uuid: facts.machine.uuid.clone(),
+        checkin_interval_secs: Some(resp.checkin_interval_secs),
+        last_error: None,
+        last_error_at: None,
+    };
+    registration::save(&root, &reg).exit(Exit::Failure)?;
+    // A --ca-file given here must serve later check-ins too.
+    if let Some(ca) = &args.ca_file {
+        let abs = std::fs::canonicalize(ca).unwrap_or(ca.clone());
+        let dropin = format!(
+            "# Written by `alma-ext register --ca-file`.\n[server]\nca_file = {}\n",
+            toml::Value::String(abs.to_string_lossy().into_owned())
+        );
+        let path = root.join("/etc/alma-ext/agent.d/00-register-ca.toml");
+        if root.is_system() || abs.starts_with(root.path()) {
+            let host_path = abs
+                .strip_prefix(root.path())
+                .map(|p| PathBuf::from("/").join(p))
+                .unwrap_or(abs);
+            let dropin = format!(
+                "# Written by `alma-ext register --ca-file`.\n[server]\nca_file = {}\n",
+                toml::Value::String(host_path.to_string_lossy().into_owned())
+            );
+            registration::write_atomic(&path, dropin.as_bytes(), 0o644).exit(Exit::Failure)?;
+        } else {
+            // The CA lives outside the root: copy it in, so the root is self-contained.
+            let dest = "/etc/alma-ext/ca.pem";
+            let pem = std::fs::read(ca).exit(Exit::Config)?;
+            registration::write_atomic(&root.join(dest), &pem, 0o644).exit(Exit::Failure)?;
+            let _ = dropin;
+            let dropin = format!(
+                "# Written by `alma-ext register --ca-file`.\n[server]\nca_file = \"{dest}\"\n"
+            );
+            registration::write_atomic(&path, dropin.as_bytes(), 0o644).exit(Exit::Failure)?;
+        }
+    }
+    match args.format {
+        Format::Json => print_json(&Output {
+            server: &server,
+            machine: &resp.machine,
+            system: system.as_deref(),
+            entitlement: &resp.entitlement,
+            checkin_interval_secs: resp.checkin_interval_secs,
+        })?,
+        Format::Text => {
+            let e = &resp.entitlement;
+            println!("Registered with {server} as machine {}.", resp.machine);
+            println!(
+                "Contract {} ({}), product {}, {:?} from {} to {}.",
+                e.contract, e.customer, e.product, e.status, e.starts, e.ends
+            );
+        }
+    }
+    Ok(Exit::Ok)
 }
