@@ -1,3 +1,17 @@
 //! alma-ext-server: the entitlement server (API, fleet store) and the
 //! licence engine.
 pub mod license;
+
+pub mod admin;
+pub mod api;
+pub mod auth;
+pub mod cli;
+pub mod engine_link;
+pub mod exit;
+pub mod fleet;
+pub mod metrics;
+pub mod ratelimit;
+pub mod serve;
+pub mod store;
+pub mod validate;
+pub mod writer;

@@ -1,4 +1,4 @@
+//! `alma-ext-server`: see `alma-ext-server --help` and docs/server.md.
 fn main() {
-    eprintln!("alma-ext-server: not implemented yet");
-    std::process::exit(1);
+    alma_ext_server::cli::main()
 }

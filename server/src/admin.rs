@@ -1,0 +1,428 @@
+//! Administration shared by the CLI subcommands and the admin API:
+//! contracts, platforms, targets. Validation errors name the field.
+
+use alma_ext_proto::api::{Entitlement, EntitlementStatus};
+use alma_ext_proto::target::Target;
+use anyhow::Result;
+use chrono::{Datelike, Months, NaiveDate, Utc};
+
+use crate::auth;
+use crate::store::{ContractRow, PlatformRow, Store};
+
+/// A rejected admin input: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct InvalidInput {
+    pub field: String,
+    pub message: String,
+}
+
+pub fn invalid(field: &str, message: impl Into<String>) -> InvalidInput {
+    InvalidInput {
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+/// What can go wrong in an admin operation.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidInput),
+    #[error("no contract {0}")]
+    NoContract(String),
+    #[error("no {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// The products of the licensing spec.
+pub const PRODUCTS: [&str; 3] = ["physical", "virtual", "platform"];
+
+/// Input of `contract create`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewContract {
+    pub customer: String,
+    pub product: String,
+    pub quantity: i64,
+    /// Support start; default the 1st of next month.
+    #[serde(default)]
+    pub starts: Option<NaiveDate>,
+    /// `platform` contracts: include the extended-update repository add-on.
+    #[serde(default)]
+    pub platform_updates: bool,
+}
+
+/// A created contract and its activation key (shown once).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreatedContract {
+    #[serde(flatten)]
+    pub contract: ContractRow,
+    pub activation_key: String,
+}
+
+/// The 1st of the month after `day`: when support starts by default.
+pub fn first_of_next_month(day: NaiveDate) -> NaiveDate {
+    let first = NaiveDate::from_ymd_opt(day.year(), day.month(), 1).expect("valid date");
+    first + Months::new(1)
+}
+
+/// One contract year from `starts`: the day before the anniversary.
+pub fn one_year_from(starts: NaiveDate) -> NaiveDate {
+    (starts + Months::new(12)).pred_opt().expect("valid date")
+}
+
+pub fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+pub fn validate_name(field: &str, s: &str, max: usize) -> Result<(), InvalidInput> {
+    if s.trim().is_empty() {
+        return Err(invalid(field, "must not be empty"));
+    }
+    if s.chars().count() > max {
+        return Err(invalid(field, format!("longer than {max} characters")));
+    }
+    if s.chars().any(|c| c.is_control()) {
+        return Err(invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// An identifier an admin types: platform ids, host names, labels.
+pub fn validate_ident(field: &str, s: &str) -> Result<(), InvalidInput> {
+    if s.is_empty() || s.len() > 128 {
+        return Err(invalid(field, "must be 1 to 128 characters"));
+    }
+    if !s
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '/'))
+    {
+        return Err(invalid(
+            field,
+            format!("{s:?} may only contain letters, digits and - _ . : @ /"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn create_contract(
+    store: &Store,
+    c: &NewContract,
+) -> Result<CreatedContract, AdminError> {
+    validate_name("customer", &c.customer, 200)?;
+    if !PRODUCTS.contains(&c.product.as_str()) {
+        return Err(invalid(
+            "product",
+            format!("{:?} is not one of physical, virtual, platform", c.product),
+        )
+        .into());
+    }
+    if c.quantity < 1 || c.quantity > 10_000_000 {
+        return Err(invalid("quantity", "must be between 1 and 10000000").into());
+    }
+    if c.platform_updates && c.product != "platform" {
+        return Err(invalid(
+            "platform_updates",
+            "the extended-update add-on is only for platform contracts (physical and virtual include it)",
+        )
+        .into());
+    }
+    let starts = c.starts.unwrap_or_else(|| first_of_next_month(today()));
+    let ends = one_year_from(starts);
+    let id = auth::new_id("ct-", 5);
+    let key = auth::new_secret(auth::KEY_PREFIX);
+    let now = Utc::now().timestamp();
+    store
+        .insert_contract(
+            &id,
+            c.customer.trim(),
+            &c.product,
+            c.quantity,
+            &starts.to_string(),
+            &ends.to_string(),
+            c.platform_updates,
+            &auth::sha256_hex(&key),
+            now,
+        )
+        .await?;
+    let contract = store
+        .get_contract(&id)
+        .await?
+        .ok_or_else(|| AdminError::NoContract(id.clone()))?;
+    Ok(CreatedContract {
+        contract,
+        activation_key: key,
+    })
+}
+
+/// How to extend a contract: to a date, or by whole years.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    #[serde(default)]
+    pub until: Option<NaiveDate>,
+    #[serde(default)]
+    pub years: Option<u32>,
+}
+
+pub async fn extend_contract(
+    store: &Store,
+    id: &str,
+    ext: &Extension,
+) -> Result<ContractRow, AdminError> {
+    let c = store
+        .get_contract(id)
+        .await?
+        .ok_or_else(|| AdminError::NoContract(id.to_string()))?;
+    let ends = parse_date("ends", &c.ends)?;
+    let new_end = match (ext.until, ext.years) {
+        (Some(_), Some(_)) => {
+            return Err(invalid("years", "give either until or years, not both").into())
+        }
+        (Some(d), None) => d,
+        (None, Some(y)) if (1..=20).contains(&y) => (ends.succ_opt().expect("valid date")
+            + Months::new(12 * y))
+        .pred_opt()
+        .expect("valid date"),
+        (None, Some(_)) => return Err(invalid("years", "must be between 1 and 20").into()),
+        (None, None) => {
+            return Err(invalid(
+                "until",
+                "give the new end date (until) or a number of years",
+            )
+            .into())
+        }
+    };
+    if new_end <= ends {
+        return Err(invalid(
+            "until",
+            format!("{new_end} is not after the current end {ends}"),
+        )
+        .into());
+    }
+    store.set_contract_end(id, &new_end.to_string()).await?;
+    store
+        .get_contract(id)
+        .await?
+        .ok_or_else(|| AdminError::NoContract(id.to_string()))
+}
+
+pub async fn revoke_contract(store: &Store, id: &str) -> Result<ContractRow, AdminError> {
+    if !store.revoke_contract(id, Utc::now().timestamp()).await? {
+        return Err(AdminError::NoContract(id.to_string()));
+    }
+    store
+        .get_contract(id)
+        .await?
+        .ok_or_else(|| AdminError::NoContract(id.to_string()))
+}
+
+/// Input of `platform set`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformInput {
+    pub hosts: Vec<String>,
+    #[serde(default = "default_choice")]
+    pub choice: String,
+}
+
+fn default_choice() -> String {
+    "cheapest".into()
+}
+
+pub const CHOICES: [&str; 3] = ["cheapest", "per-unit", "platform"];
+
+pub async fn set_platform(
+    store: &Store,
+    id: &str,
+    p: &PlatformInput,
+) -> Result<PlatformRow, AdminError> {
+    validate_ident("id", id)?;
+    if p.hosts.len() > 10_000 {
+        return Err(invalid("hosts", "more than 10000 hosts").into());
+    }
+    let mut hosts = Vec::new();
+    for (i, h) in p.hosts.iter().enumerate() {
+        validate_ident(&format!("hosts[{i}]"), h)?;
+        if hosts.contains(h) {
+            return Err(invalid(&format!("hosts[{i}]"), format!("{h} is listed twice")).into());
+        }
+        hosts.push(h.clone());
+    }
+    if !CHOICES.contains(&p.choice.as_str()) {
+        return Err(invalid(
+            "choice",
+            format!("{:?} is not one of cheapest, per-unit, platform", p.choice),
+        )
+        .into());
+    }
+    // A host belongs to one platform: the engine rejects a VM whose host
+    // is in two, so refuse it here where the admin can fix it.
+    for other in store.list_platforms().await? {
+        if other.id == id {
+            continue;
+        }
+        if let Some(h) = hosts.iter().find(|h| other.hosts.contains(h)) {
+            return Err(invalid(
+                "hosts",
+                format!("host {h} is already in platform {}", other.id),
+            )
+            .into());
+        }
+    }
+    store.set_platform(id, &hosts, &p.choice).await?;
+    Ok(PlatformRow {
+        id: id.to_string(),
+        hosts,
+        choice: p.choice.clone(),
+    })
+}
+
+/// Check a target TOML for `target set`: it must parse, and carry no
+/// credentials (the server fills in each machine's own).
+pub fn check_target(toml_text: &str) -> Result<Target, InvalidInput> {
+    if toml_text.len() > 256 * 1024 {
+        return Err(invalid("target", "larger than 256 KiB"));
+    }
+    let t = Target::from_toml(toml_text)
+        .map_err(|e| invalid("target", e.to_string().replace('\n', " ")))?;
+    if let Some(a) = &t.auth {
+        if a.username.is_some()
+            || a.password.is_some()
+            || a.sslclientkey.is_some()
+            || a.sslclientcert.is_some()
+        {
+            return Err(invalid(
+                "auth",
+                "the target must not contain credentials: the server issues per-machine credentials",
+            ));
+        }
+    }
+    if t.repos.is_empty() {
+        return Err(invalid("repos", "at least one repository is needed"));
+    }
+    for (k, r) in &t.repos {
+        if !(r.baseurl.starts_with("https://") || r.baseurl.starts_with("http://")) {
+            return Err(invalid(
+                &format!("repos.{k}.baseurl"),
+                "must be an http(s) URL",
+            ));
+        }
+    }
+    Ok(t)
+}
+
+pub async fn set_target(store: &Store, major: i64, toml_text: &str) -> Result<Target, AdminError> {
+    if !(8..=99).contains(&major) {
+        return Err(invalid("major", "must be a major version such as 8, 9 or 10").into());
+    }
+    let t = check_target(toml_text)?;
+    store
+        .set_target(major, toml_text, Utc::now().timestamp())
+        .await?;
+    Ok(t)
+}
+
+pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, InvalidInput> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| invalid(field, format!("{s:?} is not a date YYYY-MM-DD")))
+}
+
+/// The entitlement a contract gives on `day`.
+pub fn entitlement(c: &ContractRow, day: NaiveDate) -> Entitlement {
+    let starts = NaiveDate::parse_from_str(&c.starts, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
+    let ends = NaiveDate::parse_from_str(&c.ends, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
+    let status = if c.revoked_at.is_some() {
+        EntitlementStatus::Revoked
+    } else if day < starts {
+        EntitlementStatus::Pending
+    } else if day > ends {
+        EntitlementStatus::Expired
+    } else {
+        EntitlementStatus::Active
+    };
+    Entitlement {
+        contract: c.id.clone(),
+        customer: c.customer.clone(),
+        product: c.product.clone(),
+        status,
+        starts,
+        ends,
+        extended_updates: c.product != "platform" || c.platform_updates,
+    }
+}
+
+/// Start of the contract year that contains `day` (the window of the peak
+/// concurrent-guest count).
+pub fn contract_year_start(c: &ContractRow, day: NaiveDate) -> NaiveDate {
+    let starts = NaiveDate::parse_from_str(&c.starts, "%Y-%m-%d").unwrap_or(day);
+    if day <= starts {
+        return starts;
+    }
+    let mut y = starts;
+    loop {
+        let next = y + Months::new(12);
+        if next > day {
+            return y;
+        }
+        y = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn support_starts_next_month() {
+        assert_eq!(first_of_next_month(d("2026-11-27")), d("2026-12-01"));
+        assert_eq!(first_of_next_month(d("2026-12-01")), d("2027-01-01"));
+        assert_eq!(one_year_from(d("2026-12-01")), d("2027-11-30"));
+    }
+
+    #[test]
+    fn target_must_not_carry_credentials() {
+        let ok = "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Ext\"\nbaseurl = \"https://r.example/9/baseos\"\n";
+        assert!(check_target(ok).is_ok());
+        let bad = format!("{ok}[auth]\nusername = \"u\"\npassword = \"p\"\n");
+        assert_eq!(check_target(&bad).unwrap_err().field, "auth");
+        assert_eq!(check_target("repos = 3").unwrap_err().field, "target");
+    }
+
+    #[test]
+    fn contract_years() {
+        let c = ContractRow {
+            id: "c".into(),
+            customer: "x".into(),
+            product: "virtual".into(),
+            quantity: 1,
+            starts: "2025-01-01".into(),
+            ends: "2027-12-31".into(),
+            platform_updates: false,
+            created_at: 0,
+            revoked_at: None,
+            machines: 0,
+        };
+        assert_eq!(contract_year_start(&c, d("2026-06-01")), d("2026-01-01"));
+        assert_eq!(contract_year_start(&c, d("2024-06-01")), d("2025-01-01"));
+        assert_eq!(
+            entitlement(&c, d("2024-06-01")).status,
+            EntitlementStatus::Pending
+        );
+        assert_eq!(
+            entitlement(&c, d("2026-06-01")).status,
+            EntitlementStatus::Active
+        );
+        assert_eq!(
+            entitlement(&c, d("2028-01-01")).status,
+            EntitlementStatus::Expired
+        );
+    }
+}

@@ -1,0 +1,764 @@
+//! The `alma-ext-server` command line.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, Context};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::admin::{self, AdminError};
+use crate::api::{self, Settings};
+use crate::exit::{Exit, ExitContext, Failed};
+use crate::fleet;
+use crate::store::{self, Store};
+
+/// Entitlement server for AlmaLinux extended support: registers machines,
+/// answers their check-ins, gates the extended-update repository and
+/// counts licences from what the fleet reports.
+#[derive(Debug, Parser)]
+#[command(name = "alma-ext-server", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the fleet lives.
+#[derive(Debug, Clone, Args)]
+pub struct DbArgs {
+    /// Fleet database: sqlite:///path/to/fleet.db (default, created when
+    /// missing) or postgres://user@host/db (large fleets, several replicas).
+    #[arg(long, env = "ALMA_EXT_SERVER_DATABASE", default_value = store::DEFAULT_DATABASE, value_name = "URL")]
+    pub database: String,
+}
+
+/// Output of admin commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For scripts.
+    Json,
+}
+
+/// Output of `licenses`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for people.
+    Text,
+    /// The report JSON (docs/inventory.md).
+    Json,
+    /// One row per system, for a purchasing spreadsheet.
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server (runs database migrations first).
+    Serve(ServeArgs),
+    /// Create, list, extend and revoke support contracts.
+    #[command(subcommand)]
+    Contract(ContractCmd),
+    /// Declare virtualization platforms and their physical hosts.
+    #[command(subcommand)]
+    Platform(PlatformCmd),
+    /// Set the extended-repository switch target per major version.
+    #[command(subcommand)]
+    Target(TargetCmd),
+    /// Licences needed by the fleet (live), or by an inventory file.
+    Licenses(LicensesArgs),
+    /// Print the fleet's licence inventory JSON, which `licenses --inventory` re-runs.
+    Inventory(InventoryArgs),
+    /// Override lifecycle dates sent to agents at check-in.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCmd),
+    /// Write a new random admin token to a file (mode 0600).
+    AdminToken {
+        /// File to create; it must not exist.
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_LISTEN",
+        default_value = "0.0.0.0:8080",
+        value_name = "ADDR"
+    )]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// TLS certificate chain (PEM). With --tls-key: serve HTTPS; without
+    /// both: plain HTTP, for use behind a reverse proxy.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM) of --tls-cert.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// File holding the admin API token (not world-readable). Without it
+    /// the admin API is off; the CLI subcommands still work.
+    #[arg(long, env = "ALMA_EXT_SERVER_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+    /// Seconds between check-ins, told to agents.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_CHECKIN_INTERVAL",
+        default_value_t = 14400,
+        value_name = "SECS"
+    )]
+    pub checkin_interval: u64,
+    /// Check-ins one machine may send in a burst (per replica).
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_RATE_BURST",
+        default_value_t = 10,
+        value_name = "N"
+    )]
+    pub rate_burst: u32,
+    /// After the burst, one check-in per this many seconds per machine
+    /// (per replica); 0 turns the limit off.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_RATE_EVERY",
+        default_value_t = 60.0,
+        value_name = "SECS"
+    )]
+    pub rate_every: f64,
+    /// Largest request body in bytes.
+    #[arg(long, env = "ALMA_EXT_SERVER_BODY_LIMIT", default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub body_limit: usize,
+    /// Machines silent for this many days stop counting as licences.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_AGE_OUT_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub age_out_days: i64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContractCmd {
+    /// Create a contract and print its activation key (shown only once).
+    Create {
+        /// Customer name.
+        #[arg(long)]
+        customer: String,
+        /// Product: physical, virtual or platform.
+        #[arg(long, value_parser = ["physical", "virtual", "platform"])]
+        product: String,
+        /// Licences bought.
+        #[arg(long)]
+        quantity: i64,
+        /// Support start (YYYY-MM-DD); default the 1st of next month.
+        #[arg(long, value_name = "DATE")]
+        starts: Option<NaiveDate>,
+        /// Platform contracts: include the extended-update repository add-on.
+        #[arg(long)]
+        platform_updates: bool,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List contracts.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Extend a contract to a date or by whole years.
+    Extend {
+        /// Contract id (ct-...).
+        id: String,
+        /// New last day of support (YYYY-MM-DD).
+        #[arg(long, value_name = "DATE", conflicts_with = "years")]
+        until: Option<NaiveDate>,
+        /// Years to add to the current end.
+        #[arg(long)]
+        years: Option<u32>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke a contract now: its machines lose repository access.
+    Revoke {
+        /// Contract id (ct-...).
+        id: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PlatformCmd {
+    /// Declare (or replace) a platform: its id is the --system label its
+    /// machines register with.
+    Set {
+        /// Platform id, e.g. vcenter-tokyo.
+        id: String,
+        /// Every physical host its guests may run on (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',', required = true)]
+        hosts: Vec<String>,
+        /// Price as: cheapest, per-unit or platform.
+        #[arg(long, default_value = "cheapest", value_parser = ["cheapest", "per-unit", "platform"])]
+        choice: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List declared platforms.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Remove a declared platform.
+    Remove {
+        id: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetCmd {
+    /// Set the switch target (TOML, without credentials) for a major version.
+    Set {
+        /// Major version: 8, 9, 10...
+        #[arg(long)]
+        major: i64,
+        /// The target TOML file.
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List the targets.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Remove the target of a major version.
+    Remove {
+        #[arg(long)]
+        major: i64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LifecycleCmd {
+    /// Send these lifecycle dates (JSON, the agent's table format) to agents.
+    Set {
+        #[arg(long, value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Stop overriding the agents' built-in lifecycle table.
+    Clear {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct LicensesArgs {
+    /// Price this inventory file instead of the live fleet (no database).
+    #[arg(long, value_name = "FILE")]
+    pub inventory: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Machines silent for this many days are not counted.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_AGE_OUT_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub age_out_days: i64,
+    /// Days of check-in history for the fleet-wide peak of concurrent guests.
+    #[arg(long, default_value_t = 365, value_name = "DAYS")]
+    pub window_days: i64,
+    /// Exit with code 6 when a contract needs more licences than it bought.
+    #[arg(long)]
+    pub fail_on_over_deployment: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InventoryArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Only the machines of this contract, priced as it was bought.
+    #[arg(long, value_name = "ID")]
+    pub contract: Option<String>,
+    /// Machines silent for this many days are left out.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_AGE_OUT_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub age_out_days: i64,
+    /// Days of check-in history for the peak of concurrent guests.
+    #[arg(long, default_value_t = 365, value_name = "DAYS")]
+    pub window_days: i64,
+}
+
+/// Parse the command line, run, and exit.
+pub fn main() -> ! {
+    let cli = Cli::parse();
+    init_logging();
+    let code = match run(cli) {
+        Ok(e) => e,
+        Err(f) => {
+            eprintln!("alma-ext-server: error: {:#}", f.error);
+            f.exit
+        }
+    };
+    std::process::exit(code as i32)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("ALMA_EXT_SERVER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    // No timestamps: journald adds its own.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Run one command.
+pub fn run(cli: Cli) -> Result<Exit, Failed> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run_async(cli))
+}
+
+async fn open(db: &DbArgs) -> Result<Store, Failed> {
+    Store::open(&db.database).await.exit(Exit::Database)
+}
+
+fn admin_failed(e: AdminError) -> Failed {
+    let exit = match &e {
+        AdminError::Invalid(_) => Exit::Invalid,
+        AdminError::NoContract(_) | AdminError::NotFound(_) => Exit::NotFound,
+        AdminError::Store(_) => Exit::Failure,
+    };
+    Failed {
+        exit,
+        error: anyhow!(e),
+    }
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failed> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn contract_text(c: &crate::store::ContractRow) -> String {
+    let status = admin::entitlement(c, admin::today()).status;
+    format!(
+        "{}  {}  {} × {}  {} .. {}  {}  machines: {}{}",
+        c.id,
+        c.customer,
+        c.product,
+        c.quantity,
+        c.starts,
+        c.ends,
+        serde_json::to_value(status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default(),
+        c.machines,
+        if c.platform_updates {
+            "  +platform_updates"
+        } else {
+            ""
+        }
+    )
+}
+
+async fn run_async(cli: Cli) -> Result<Exit, Failed> {
+    match cli.command {
+        Command::Serve(a) => serve(a).await,
+        Command::Contract(c) => contract(c).await,
+        Command::Platform(p) => platform(p).await,
+        Command::Target(t) => target(t).await,
+        Command::Lifecycle(l) => lifecycle(l).await,
+        Command::Licenses(a) => licenses(a).await,
+        Command::Inventory(a) => inventory(a).await,
+        Command::AdminToken { output } => {
+            write_admin_token(&output)?;
+            println!("admin token written to {}", output.display());
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Read the admin token file; refuse one that other users can read.
+pub fn read_admin_token(path: &Path) -> Result<String, Failed> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("reading the admin token file {}", path.display()))
+        .exit(Exit::Invalid)?;
+    if meta.permissions().mode() & 0o004 != 0 {
+        return Err(anyhow!(
+            "the admin token file {} is world-readable: chmod 0600 it",
+            path.display()
+        ))
+        .exit(Exit::Invalid);
+    }
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the admin token file {}", path.display()))
+        .exit(Exit::Invalid)?;
+    let token = token.trim().to_string();
+    if token.len() < 32 {
+        return Err(anyhow!(
+            "the admin token in {} is shorter than 32 characters: make one with `alma-ext-server admin-token --output FILE`",
+            path.display()
+        ))
+        .exit(Exit::Invalid);
+    }
+    Ok(token)
+}
+
+fn write_admin_token(path: &Path) -> Result<(), Failed> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let token = crate::auth::new_secret("aea_");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
+        .exit(Exit::Invalid)?;
+    writeln!(f, "{token}")?;
+    Ok(())
+}
+
+async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
+    let admin_token_hash = match &a.admin_token_file {
+        Some(p) => Some(crate::auth::sha256_hex(&read_admin_token(p)?)),
+        None => None,
+    };
+    let tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(crate::serve::tls_config(c, k).exit(Exit::Invalid)?),
+        _ => None,
+    };
+    if a.rate_every < 0.0 || !a.rate_every.is_finite() {
+        return Err(anyhow!("--rate-every must be 0 or more")).exit(Exit::Invalid);
+    }
+    let store = open(&a.db).await?;
+    tracing::info!(
+        "fleet database: {} ({})",
+        store::redact_url(&a.db.database),
+        store.kind()
+    );
+    let settings = Settings {
+        checkin_interval_secs: a.checkin_interval.max(60),
+        body_limit: a.body_limit.max(4096),
+        rate_burst: a.rate_burst,
+        rate_every_secs: a.rate_every,
+        admin_token_hash,
+        age_out_days: a.age_out_days,
+    };
+    let state = api::AppState::start(store.clone(), settings).await?;
+    let app = api::router(state);
+    let listener = tokio::net::TcpListener::bind(a.listen)
+        .await
+        .with_context(|| format!("listening on {}", a.listen))
+        .exit(Exit::Invalid)?;
+    crate::serve::run(listener, app, tls).await?;
+    store.close().await;
+    Ok(Exit::Ok)
+}
+
+async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
+    match c {
+        ContractCmd::Create {
+            customer,
+            product,
+            quantity,
+            starts,
+            platform_updates,
+            format,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let created = admin::create_contract(
+                &store,
+                &admin::NewContract {
+                    customer,
+                    product,
+                    quantity,
+                    starts,
+                    platform_updates,
+                },
+            )
+            .await
+            .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&created)?,
+                Format::Text => {
+                    println!("contract:       {}", contract_text(&created.contract));
+                    println!("activation key: {}", created.activation_key);
+                    eprintln!("Keep the activation key: it is shown only once (the server stores its hash).");
+                }
+            }
+        }
+        ContractCmd::List { format, db } => {
+            let store = open(&db).await?;
+            let list = store.list_contracts().await?;
+            match format {
+                Format::Json => print_json(&list)?,
+                Format::Text => {
+                    if list.is_empty() {
+                        println!("no contracts");
+                    }
+                    for c in &list {
+                        println!("{}", contract_text(c));
+                    }
+                }
+            }
+        }
+        ContractCmd::Extend {
+            id,
+            until,
+            years,
+            format,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let c = admin::extend_contract(&store, &id, &admin::Extension { until, years })
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&c)?,
+                Format::Text => println!("{}", contract_text(&c)),
+            }
+        }
+        ContractCmd::Revoke { id, format, db } => {
+            let store = open(&db).await?;
+            let c = admin::revoke_contract(&store, &id)
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&c)?,
+                Format::Text => println!("{}", contract_text(&c)),
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
+    match p {
+        PlatformCmd::Set {
+            id,
+            hosts,
+            choice,
+            format,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let row = admin::set_platform(&store, &id, &admin::PlatformInput { hosts, choice })
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&row)?,
+                Format::Text => println!(
+                    "{}  hosts: {}  choice: {}",
+                    row.id,
+                    row.hosts.join(","),
+                    row.choice
+                ),
+            }
+        }
+        PlatformCmd::List { format, db } => {
+            let store = open(&db).await?;
+            let list = store.list_platforms().await?;
+            match format {
+                Format::Json => print_json(&list)?,
+                Format::Text => {
+                    if list.is_empty() {
+                        println!("no platforms declared");
+                    }
+                    for p in list {
+                        println!(
+                            "{}  hosts: {}  choice: {}",
+                            p.id,
+                            p.hosts.join(","),
+                            p.choice
+                        );
+                    }
+                }
+            }
+        }
+        PlatformCmd::Remove { id, db } => {
+            let store = open(&db).await?;
+            if !store.delete_platform(&id).await? {
+                return Err(anyhow!("no platform {id}")).exit(Exit::NotFound);
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn target(t: TargetCmd) -> Result<Exit, Failed> {
+    match t {
+        TargetCmd::Set { major, file, db } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))
+                .exit(Exit::Invalid)?;
+            let store = open(&db).await?;
+            admin::set_target(&store, major, &text)
+                .await
+                .map_err(|e| match e {
+                    AdminError::Invalid(i) => Failed {
+                        exit: Exit::Invalid,
+                        error: anyhow!("{}: {i}", file.display()),
+                    },
+                    e => admin_failed(e),
+                })?;
+            println!("target for AlmaLinux {major} set from {}", file.display());
+        }
+        TargetCmd::List { format, db } => {
+            let store = open(&db).await?;
+            let list = store.list_targets().await?;
+            match format {
+                Format::Json => print_json(
+                    &list
+                        .iter()
+                        .map(|(m, t)| serde_json::json!({"major": m, "toml": t}))
+                        .collect::<Vec<_>>(),
+                )?,
+                Format::Text => {
+                    if list.is_empty() {
+                        println!("no targets set");
+                    }
+                    for (m, t) in list {
+                        println!("# AlmaLinux {m}\n{t}");
+                    }
+                }
+            }
+        }
+        TargetCmd::Remove { major, db } => {
+            let store = open(&db).await?;
+            if !store.delete_target(major).await? {
+                return Err(anyhow!("no target for major {major}")).exit(Exit::NotFound);
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
+    match l {
+        LifecycleCmd::Set { file, db } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))
+                .exit(Exit::Invalid)?;
+            let table: alma_ext_proto::LifecycleTable = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a lifecycle table", file.display()))
+                .exit(Exit::Invalid)?;
+            table
+                .validate()
+                .map_err(|e| anyhow!("{}: {e}", file.display()))
+                .exit(Exit::Invalid)?;
+            let store = open(&db).await?;
+            store
+                .set_setting("lifecycle", &serde_json::to_string(&table)?)
+                .await?;
+        }
+        LifecycleCmd::Clear { db } => {
+            let store = open(&db).await?;
+            store.set_setting("lifecycle", "null").await?;
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
+    if let Some(path) = &a.inventory {
+        let out = crate::engine_link::run_file(path, a.format).exit(Exit::Invalid)?;
+        print!("{out}");
+        return Ok(Exit::Ok);
+    }
+    let store = open(&a.db).await?;
+    let opts = fleet::Options {
+        age_out_days: a.age_out_days,
+        window_days: a.window_days,
+        ..fleet::Options::default()
+    };
+    let report = fleet::live_report(&store, &opts).await?;
+    let out = match a.format {
+        ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ReportFormat::Text => crate::engine_link::live_text(&report),
+        ReportFormat::Csv => crate::engine_link::live_csv(&report),
+    };
+    print!("{out}");
+    if a.fail_on_over_deployment && report.contracts.iter().any(|c| c.over_deployed) {
+        return Ok(Exit::OverDeployed);
+    }
+    Ok(Exit::Ok)
+}
+
+async fn inventory(a: InventoryArgs) -> Result<Exit, Failed> {
+    let store = open(&a.db).await?;
+    let opts = fleet::Options {
+        age_out_days: a.age_out_days,
+        window_days: a.window_days,
+        ..fleet::Options::default()
+    };
+    let built = match &a.contract {
+        None => fleet::build(&store, &opts).await?,
+        Some(id) => {
+            let c = store
+                .get_contract(id)
+                .await?
+                .ok_or_else(|| anyhow!("no contract {id}"))
+                .exit(Exit::NotFound)?;
+            fleet::build_for_contract(&store, &opts, &c).await?
+        }
+    };
+    for w in &built.warnings {
+        eprintln!("alma-ext-server: warning: {w}");
+    }
+    print_json(&built.inventory)?;
+    Ok(Exit::Ok)
+}

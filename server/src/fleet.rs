@@ -1,0 +1,573 @@
+//! The live count: the licence inventory built from what machines report
+//! (facts, `--system` labels, KVM guest lists, check-in history) and what
+//! administrators declare (platforms), then priced by the licence engine.
+//!
+//! `inventory_from` is pure (rows in, inventory out); `build` and
+//! `live_report` read the store around it.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use anyhow::Result;
+use chrono::{NaiveDate, Utc};
+use serde::Serialize;
+
+use crate::admin;
+use crate::license::inventory::{Choice, CloudRef, MachineEntry, MachineType, PlatformEntry};
+use crate::license::{Inventory, Report};
+use crate::store::{ContractRow, FleetRow, PlatformRow, Store};
+
+/// How the live count reads the fleet.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Machines silent for longer than this stop counting.
+    pub age_out_days: i64,
+    /// The fleet-wide peak of concurrent guests looks back this far
+    /// (per-contract counts look back to the start of the contract year).
+    pub window_days: i64,
+    /// The day the count is made for (today by default).
+    pub today: NaiveDate,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            age_out_days: 30,
+            window_days: 365,
+            today: Utc::now().date_naive(),
+        }
+    }
+}
+
+/// Everything the pure part needs.
+#[derive(Debug, Clone, Default)]
+pub struct FleetData {
+    pub machines: Vec<FleetRow>,
+    /// (host machine id, guest DMI UUID).
+    pub host_guests: Vec<(String, String)>,
+    pub platforms: Vec<PlatformRow>,
+    /// (day, group, guests seen that day).
+    pub group_daily: Vec<(i64, String, i64)>,
+}
+
+/// An inventory and the notes made while building it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Built {
+    pub inventory: Inventory,
+    pub warnings: Vec<String>,
+}
+
+/// How platform and cloud-unit choices are set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChoiceMode {
+    /// As declared (`platform set --choice`), cheapest by default.
+    Declared,
+    /// Forced, to price what a contract bought.
+    Forced(Choice),
+}
+
+fn day_of(ts: i64) -> i64 {
+    ts.div_euclid(86400)
+}
+
+fn days_since_epoch(d: NaiveDate) -> i64 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days()
+}
+
+/// Build the inventory of `data` (already filtered to the machines that
+/// count). `since_day`: first day of the peak-guest window.
+pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Built {
+    let mut warnings = Vec::new();
+    let rows = &data.machines;
+
+    // Ids: the host name where it is unique (what admins write in
+    // `platform set --hosts`), else host name + server id.
+    let mut name_count: HashMap<&str, usize> = HashMap::new();
+    for r in rows {
+        if let Some(h) = r.hostname.as_deref().filter(|h| !h.is_empty()) {
+            *name_count.entry(h).or_default() += 1;
+        }
+    }
+    let inv_id: HashMap<&str, String> = rows
+        .iter()
+        .map(|r| {
+            let id = match r.hostname.as_deref().filter(|h| !h.is_empty()) {
+                Some(h) if name_count[h] == 1 => h.to_string(),
+                Some(h) => format!("{h}~{}", r.id),
+                None => r.id.clone(),
+            };
+            (r.id.as_str(), id)
+        })
+        .collect();
+    let by_id: HashMap<&str, &FleetRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
+
+    let kind_of = |r: &FleetRow| -> MachineType {
+        match r.kind.as_str() {
+            "physical" => MachineType::Physical,
+            "virtual" => MachineType::Virtual,
+            // Unknown: a hypervisor name means a VM; otherwise price it as
+            // physical, the conservative reading.
+            _ if r.hypervisor.is_some() => MachineType::Virtual,
+            _ => MachineType::Physical,
+        }
+    };
+    for r in rows
+        .iter()
+        .filter(|r| r.kind != "physical" && r.kind != "virtual")
+    {
+        warnings.push(format!(
+            "machine {}: the agent could not tell physical from virtual; counted as {}",
+            inv_id[r.id.as_str()],
+            if kind_of(r) == MachineType::Virtual {
+                "virtual"
+            } else {
+                "physical"
+            }
+        ));
+    }
+
+    // Guest -> host, from the hosts' guest lists (DMI UUID). A guest listed
+    // by several hosts (migration) goes to the host heard from last.
+    let mut host_of_uuid: HashMap<&str, &FleetRow> = HashMap::new();
+    for (host, uuid) in &data.host_guests {
+        let Some(h) = by_id.get(host.as_str()) else {
+            continue;
+        };
+        match host_of_uuid.get(uuid.as_str()) {
+            Some(prev) if prev.last_seen >= h.last_seen => {}
+            _ => {
+                host_of_uuid.insert(uuid.as_str(), h);
+            }
+        }
+    }
+
+    let declared: BTreeMap<&str, &PlatformRow> =
+        data.platforms.iter().map(|p| (p.id.as_str(), p)).collect();
+    let host_in_declared: HashMap<&str, &str> = data
+        .platforms
+        .iter()
+        .flat_map(|p| p.hosts.iter().map(move |h| (h.as_str(), p.id.as_str())))
+        .collect();
+    // A label is a platform when declared, or when a VM carries it;
+    // otherwise (only physical machines) it names an HA cluster.
+    let mut platform_labels: BTreeSet<&str> = declared.keys().copied().collect();
+    for r in rows {
+        if let Some(l) = r.system_label.as_deref() {
+            if kind_of(r) == MachineType::Virtual && !is_cloud(r) {
+                platform_labels.insert(l);
+            }
+        }
+    }
+
+    let mut machines = Vec::with_capacity(rows.len());
+    // platform id -> hosts found (labelled physical machines, hosts of its guests)
+    let mut found_hosts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    // platform id -> current guests
+    let mut current_guests: BTreeMap<String, u64> = BTreeMap::new();
+    let mut cloud_units: BTreeSet<CloudRef> = BTreeSet::new();
+    for r in rows {
+        let id = inv_id[r.id.as_str()].clone();
+        let kind = kind_of(r);
+        let mut m = MachineEntry::new(id.clone(), kind);
+        m.cluster = r.cluster.clone();
+        let label = r.system_label.as_deref();
+        match kind {
+            MachineType::Physical => {
+                if let Some(l) = label {
+                    if platform_labels.contains(l) {
+                        if !host_in_declared.get(id.as_str()).is_some_and(|p| *p != l) {
+                            found_hosts.entry(l).or_default().insert(id.clone());
+                        }
+                    } else if m.cluster.is_none() {
+                        m.cluster = Some(l.to_string());
+                    }
+                }
+            }
+            MachineType::Virtual => {
+                let host = r
+                    .dmi_uuid
+                    .as_deref()
+                    .and_then(|u| host_of_uuid.get(u))
+                    .map(|h| inv_id[h.id.as_str()].clone());
+                if let Some(c) = cloud_ref(r) {
+                    cloud_units.insert(c.clone());
+                    m.cloud = Some(c);
+                } else if let Some(l) = label {
+                    m.platform = Some(l.to_string());
+                    *current_guests.entry(l.to_string()).or_default() += 1;
+                    if let Some(h) = host {
+                        if !host_in_declared.get(h.as_str()).is_some_and(|p| *p != l) {
+                            found_hosts.entry(l).or_default().insert(h);
+                        }
+                    }
+                } else if let Some(h) = host {
+                    if let Some(p) = host_in_declared.get(h.as_str()) {
+                        *current_guests.entry(p.to_string()).or_default() += 1;
+                    }
+                    m.host = Some(h);
+                }
+            }
+        }
+        machines.push(m);
+    }
+
+    // Peak concurrent guests per platform: per day, the guests seen under
+    // its label or on one of its hosts; the highest day wins.
+    let host_platform = |grp: &str| -> Option<String> {
+        if let Some(l) = grp.strip_prefix("s:") {
+            return Some(l.to_string());
+        }
+        let h = grp.strip_prefix("h:")?;
+        let hid = inv_id.get(h)?;
+        if let Some(p) = host_in_declared.get(hid.as_str()) {
+            return Some(p.to_string());
+        }
+        found_hosts
+            .iter()
+            .find(|(_, hs)| hs.contains(hid))
+            .map(|(p, _)| p.to_string())
+    };
+    let mut per_day: BTreeMap<(String, i64), i64> = BTreeMap::new();
+    for (day, grp, n) in data.group_daily.iter().filter(|(d, _, _)| *d >= since_day) {
+        if let Some(p) = host_platform(grp) {
+            *per_day.entry((p, *day)).or_default() += n;
+        }
+    }
+    let mut peak: BTreeMap<String, u64> = BTreeMap::new();
+    for ((p, _), n) in per_day {
+        let e = peak.entry(p).or_default();
+        *e = (*e).max(n.max(0) as u64);
+    }
+
+    let choice_for = |declared: Choice| match mode {
+        ChoiceMode::Declared => declared,
+        ChoiceMode::Forced(c) => c,
+    };
+    let mut platforms = Vec::new();
+    for id in &platform_labels {
+        let mut hosts: Vec<String> = declared
+            .get(id)
+            .map(|p| p.hosts.clone())
+            .unwrap_or_default();
+        for h in found_hosts.get(id).into_iter().flatten() {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
+        }
+        let declared_choice = declared
+            .get(id)
+            .and_then(|p| {
+                serde_json::from_value::<Choice>(serde_json::Value::String(p.choice.clone())).ok()
+            })
+            .unwrap_or_default();
+        let current = current_guests.get(*id).copied().unwrap_or(0);
+        let peak_guests = peak.get(*id).map(|p| (*p).max(current));
+        platforms.push(PlatformEntry {
+            id: id.to_string(),
+            hosts,
+            peak_guests,
+            choice: choice_for(declared_choice),
+        });
+    }
+    let cloud_units = match mode {
+        ChoiceMode::Declared => Vec::new(),
+        ChoiceMode::Forced(c) => cloud_units
+            .into_iter()
+            .map(|u| crate::license::inventory::CloudUnitEntry {
+                provider: u.provider,
+                unit: u.unit,
+                choice: c,
+            })
+            .collect(),
+    };
+    let clones = rows.iter().filter(|r| r.state == "clone").count();
+    if clones > 0 {
+        warnings.push(format!(
+            "{clones} cloned machine(s) are counted although they have not registered again yet"
+        ));
+    }
+    Built {
+        inventory: Inventory {
+            machines,
+            platforms,
+            cloud_units,
+            ..Inventory::default()
+        },
+        warnings,
+    }
+}
+
+fn is_cloud(r: &FleetRow) -> bool {
+    cloud_ref(r).is_some()
+}
+
+/// The cloud resource-management unit of a VM: the unit from the cloud's
+/// metadata, else the account.
+fn cloud_ref(r: &FleetRow) -> Option<CloudRef> {
+    let provider = r.cloud_provider.clone()?;
+    let unit = r.cloud_unit.clone().or_else(|| r.cloud_account.clone())?;
+    Some(CloudRef { provider, unit })
+}
+
+/// Read what the live count needs from the store.
+pub async fn load(store: &Store, opts: &Options) -> Result<FleetData> {
+    let since = (days_since_epoch(opts.today) - opts.age_out_days) * 86400;
+    let since_day = days_since_epoch(opts.today) - opts.window_days.max(366);
+    Ok(FleetData {
+        machines: store.fleet(since).await?,
+        host_guests: store.host_guests().await?,
+        platforms: store.list_platforms().await?,
+        group_daily: store.group_daily(since_day).await?,
+    })
+}
+
+/// The fleet-wide inventory (`alma-ext-server inventory`).
+pub async fn build(store: &Store, opts: &Options) -> Result<Built> {
+    let data = load(store, opts).await?;
+    let since_day = days_since_epoch(opts.today) - opts.window_days;
+    Ok(inventory_from(&data, since_day, ChoiceMode::Declared))
+}
+
+/// One contract's inventory, priced as the contract was bought
+/// (`inventory --contract`).
+pub async fn build_for_contract(store: &Store, opts: &Options, c: &ContractRow) -> Result<Built> {
+    let mut data = load(store, opts).await?;
+    data.machines.retain(|r| r.contract_id == c.id);
+    Ok(contract_inventory(&data, c, opts.today))
+}
+
+fn contract_inventory(data: &FleetData, c: &ContractRow, today: NaiveDate) -> Built {
+    let choice = if c.product == "platform" {
+        Choice::Platform
+    } else {
+        Choice::PerUnit
+    };
+    let since_day = days_since_epoch(admin::contract_year_start(c, today));
+    inventory_from(data, since_day, ChoiceMode::Forced(choice))
+}
+
+/// Licences bought against licences needed, for one contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractUsage {
+    pub contract: String,
+    pub customer: String,
+    pub product: String,
+    pub status: alma_ext_proto::api::EntitlementStatus,
+    pub ends: NaiveDate,
+    /// Machines of this contract that count (registered or clones, not aged out).
+    pub machines: u64,
+    /// Licences bought.
+    pub bought: u64,
+    /// Licences of the contract's product the machines need.
+    pub needed: u64,
+    /// Needed licences of the other products (machines the product does
+    /// not cover, e.g. physical servers under a virtual contract).
+    pub other_needed: BTreeMap<String, u64>,
+    /// True when more is needed than bought.
+    pub over_deployed: bool,
+}
+
+/// The live report: the fleet priced by the engine, and per contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct LiveReport {
+    pub version: u32,
+    pub generated_at: chrono::DateTime<Utc>,
+    pub age_out_days: i64,
+    pub window_days: i64,
+    pub machines: u64,
+    pub clones: u64,
+    pub fleet: Report,
+    pub contracts: Vec<ContractUsage>,
+    pub warnings: Vec<String>,
+}
+
+/// Run the licence engine.
+pub fn run_engine(inv: &Inventory) -> Result<Report> {
+    crate::engine_link::report(inv)
+}
+
+/// Per-contract use, from the fleet data.
+pub fn contract_usage(
+    data: &FleetData,
+    contracts: &[ContractRow],
+    today: NaiveDate,
+) -> Result<Vec<ContractUsage>> {
+    let mut out = Vec::new();
+    for c in contracts {
+        let rows: Vec<FleetRow> = data
+            .machines
+            .iter()
+            .filter(|r| r.contract_id == c.id)
+            .cloned()
+            .collect();
+        let ent = admin::entitlement(c, today);
+        if rows.is_empty() && ent.status != alma_ext_proto::api::EntitlementStatus::Active {
+            continue;
+        }
+        let sub = FleetData {
+            machines: rows,
+            ..data.clone()
+        };
+        let built = contract_inventory(&sub, c, today);
+        let report = run_engine(&built.inventory)?;
+        let t = &report.total;
+        let mut needed_by: BTreeMap<String, u64> = BTreeMap::new();
+        needed_by.insert("physical".into(), t.physical);
+        needed_by.insert("virtual".into(), t.r#virtual);
+        needed_by.insert("platform".into(), t.platform);
+        let needed = needed_by.remove(&c.product).unwrap_or(0);
+        needed_by.retain(|_, v| *v > 0);
+        let bought = c.quantity.max(0) as u64;
+        out.push(ContractUsage {
+            contract: c.id.clone(),
+            customer: c.customer.clone(),
+            product: c.product.clone(),
+            status: ent.status,
+            ends: ent.ends,
+            machines: sub.machines.len() as u64,
+            bought,
+            needed,
+            over_deployed: needed > bought || !needed_by.is_empty(),
+            other_needed: needed_by,
+        });
+    }
+    Ok(out)
+}
+
+/// `alma-ext-server licenses`: the live report.
+pub async fn live_report(store: &Store, opts: &Options) -> Result<LiveReport> {
+    let data = load(store, opts).await?;
+    let since_day = days_since_epoch(opts.today) - opts.window_days;
+    let built = inventory_from(&data, since_day, ChoiceMode::Declared);
+    let fleet = run_engine(&built.inventory)?;
+    let contracts = store.list_contracts().await?;
+    let usage = contract_usage(&data, &contracts, opts.today)?;
+    let mut warnings = built.warnings;
+    for u in &usage {
+        if u.over_deployed {
+            warnings.push(format!(
+                "contract {} ({}): {} {} licence(s) needed, {} bought{}",
+                u.contract,
+                u.customer,
+                u.needed,
+                u.product,
+                u.bought,
+                if u.other_needed.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; also needed: {}",
+                        u.other_needed
+                            .iter()
+                            .map(|(k, v)| format!("{k} × {v}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        }
+    }
+    Ok(LiveReport {
+        version: 1,
+        generated_at: Utc::now(),
+        age_out_days: opts.age_out_days,
+        window_days: opts.window_days,
+        machines: data.machines.len() as u64,
+        clones: data.machines.iter().filter(|r| r.state == "clone").count() as u64,
+        fleet,
+        contracts: usage,
+        warnings,
+    })
+}
+
+/// The day a Unix time falls on, for tests.
+pub fn day_index(ts: i64) -> i64 {
+    day_of(ts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, kind: &str) -> FleetRow {
+        FleetRow {
+            id: format!("m-{id}"),
+            contract_id: "c".into(),
+            state: "active".into(),
+            system_label: None,
+            hostname: Some(id.into()),
+            dmi_uuid: Some(format!("uuid-{id}")),
+            kind: kind.into(),
+            hypervisor: None,
+            hypervisor_host: false,
+            cloud_provider: None,
+            cloud_account: None,
+            cloud_unit: None,
+            cluster: None,
+            last_seen: 100,
+            clone_of: None,
+        }
+    }
+
+    #[test]
+    fn guests_find_their_kvm_host_by_uuid() {
+        let mut data = FleetData::default();
+        data.machines.push(row("kvm1", "physical"));
+        data.machines.push(row("vm1", "virtual"));
+        data.machines.push(row("vm2", "virtual"));
+        data.host_guests.push(("m-kvm1".into(), "uuid-vm1".into()));
+        let b = inventory_from(&data, 0, ChoiceMode::Declared);
+        let vm1 = b.inventory.machines.iter().find(|m| m.id == "vm1").unwrap();
+        assert_eq!(vm1.host.as_deref(), Some("kvm1"));
+        let vm2 = b.inventory.machines.iter().find(|m| m.id == "vm2").unwrap();
+        assert_eq!(vm2.host, None);
+    }
+
+    #[test]
+    fn labels_make_platforms_and_history_gives_the_peak() {
+        let mut data = FleetData::default();
+        for i in 0..3 {
+            let mut r = row(&format!("g{i}"), "virtual");
+            r.system_label = Some("vc".into());
+            data.machines.push(r);
+        }
+        let mut esx = row("db1", "physical");
+        esx.system_label = Some("db-ha".into());
+        data.machines.push(esx);
+        data.group_daily = vec![
+            (10, "s:vc".into(), 2),
+            (11, "s:vc".into(), 6),
+            (5, "s:vc".into(), 9),
+        ];
+        let b = inventory_from(&data, 10, ChoiceMode::Declared);
+        assert_eq!(b.inventory.platforms.len(), 1);
+        assert_eq!(b.inventory.platforms[0].id, "vc");
+        assert_eq!(b.inventory.platforms[0].peak_guests, Some(6));
+        let db1 = b.inventory.machines.iter().find(|m| m.id == "db1").unwrap();
+        assert_eq!(db1.cluster.as_deref(), Some("db-ha"));
+    }
+
+    #[test]
+    fn cloud_unit_from_facts_and_duplicate_hostnames() {
+        let mut data = FleetData::default();
+        let mut a = row("web", "virtual");
+        a.cloud_provider = Some("azure".into());
+        a.cloud_unit = Some("rg-prod".into());
+        let mut b = row("web", "virtual");
+        b.id = "m-other".into();
+        b.cloud_provider = Some("aws".into());
+        b.cloud_account = Some("1234".into());
+        data.machines = vec![a, b];
+        let built = inventory_from(&data, 0, ChoiceMode::Declared);
+        let ids: Vec<_> = built
+            .inventory
+            .machines
+            .iter()
+            .map(|m| m.id.clone())
+            .collect();
+        assert_eq!(ids, vec!["web~m-web", "web~m-other"]);
+        assert_eq!(
+            built.inventory.machines[1].cloud.as_ref().unwrap().unit,
+            "1234"
+        );
+    }
+}

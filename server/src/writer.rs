@@ -1,0 +1,111 @@
+//! The check-in writer: handlers hand their writes to a task that commits
+//! them in batches (group commit), and answer once their batch is durable.
+//! One transaction per batch instead of per check-in is what makes
+//! thousands of check-ins a second possible on SQLite (one writer at a
+//! time anyway) and cheap on PostgreSQL.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::metrics::Metrics;
+use crate::store::{CheckinWrite, Store};
+
+const MAX_BATCH: usize = 1024;
+
+type Job = (CheckinWrite, oneshot::Sender<Result<(), String>>);
+
+/// Handle to the writer tasks.
+#[derive(Clone)]
+pub struct Writer {
+    lanes: Vec<mpsc::Sender<Job>>,
+}
+
+impl Writer {
+    /// Start `lanes` writer tasks (1 for SQLite; a few for PostgreSQL,
+    /// each machine always on the same lane so its writes stay ordered).
+    pub fn start(store: Store, lanes: usize, metrics: Arc<Metrics>) -> Writer {
+        let mut senders = Vec::new();
+        for _ in 0..lanes.max(1) {
+            let (tx, rx) = mpsc::channel::<Job>(8192);
+            tokio::spawn(run(store.clone(), rx, metrics.clone()));
+            senders.push(tx);
+        }
+        Writer { lanes: senders }
+    }
+
+    /// Queue a check-in and wait until it is committed.
+    pub async fn write(&self, w: CheckinWrite) -> Result<(), String> {
+        let lane = lane_of(&w.machine, self.lanes.len());
+        let (tx, rx) = oneshot::channel();
+        self.lanes[lane]
+            .send((w, tx))
+            .await
+            .map_err(|_| "the store writer has stopped".to_string())?;
+        rx.await
+            .map_err(|_| "the store writer has stopped".to_string())?
+    }
+}
+
+fn lane_of(machine: &str, n: usize) -> usize {
+    // FNV-1a: stable and cheap.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in machine.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    (h % n as u64) as usize
+}
+
+async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
+    // Day on which each machine's presence is already recorded, so that
+    // only its first check-in of the day writes a presence row.
+    let mut recorded: HashMap<String, i64> = HashMap::new();
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let mut batch: Vec<CheckinWrite> = Vec::with_capacity(jobs.len());
+        for (w, _) in &jobs {
+            let mut w = w.clone();
+            w.record_presence = recorded.get(&w.machine) != Some(&w.day);
+            batch.push(w);
+        }
+        // Sorted by machine so that concurrent batches (several lanes or
+        // replicas) lock rows in the same order.
+        batch.sort_by(|a, b| a.machine.cmp(&b.machine));
+        let mut result = Err(String::new());
+        for attempt in 0..4 {
+            match store.apply_checkins(&batch).await {
+                Ok(()) => {
+                    result = Ok(());
+                    break;
+                }
+                Err(e) => {
+                    // Deadlocks and serialization failures between
+                    // replicas are transient: the whole batch is retried.
+                    tracing::warn!(attempt, "check-in batch of {} failed: {e:#}", batch.len());
+                    result = Err(format!("{e:#}"));
+                    tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+                }
+            }
+        }
+        metrics.write_batches.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .write_batch_items
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        if result.is_ok() {
+            for w in &batch {
+                recorded.insert(w.machine.clone(), w.day);
+            }
+            if recorded.len() > 2_000_000 {
+                recorded.clear();
+            }
+        } else {
+            metrics.write_errors.fetch_add(1, Ordering::Relaxed);
+        }
+        for (_, tx) in jobs.drain(..) {
+            let _ = tx.send(result.clone());
+        }
+    }
+}
