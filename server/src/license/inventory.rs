@@ -217,3 +217,186 @@ fn count_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
         Some(n) => Ok(Some(n as u64)),
     }
 }
+
+/// Why an inventory was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Not JSON at all (bad syntax, truncated).
+    Syntax,
+    /// JSON, but a field has the wrong type, an unknown name or value, or
+    /// a required field is missing.
+    Schema,
+    /// `version` is not 1.
+    Version,
+    /// An id is empty.
+    EmptyId,
+    /// Two entries share an id (machines, platforms, groups, cloud units),
+    /// or a host is listed twice in one platform.
+    Duplicate,
+    /// A host is listed in two platforms, or a VM's host is in another
+    /// platform than the one the VM names.
+    HostInTwoPlatforms,
+    /// Fields that cannot go together (a physical machine with a host, a VM
+    /// both in a cloud unit and on a host, ...).
+    Conflict,
+    /// A host or platform entry names a machine of the wrong type.
+    WrongType,
+    /// Counts so large that the yearly cost does not fit in 64 bits.
+    Overflow,
+}
+
+/// A rejected inventory: which field, which machine (or platform, group),
+/// and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryError {
+    /// Why.
+    pub kind: ErrorKind,
+    /// The field path, e.g. `machines[3].type` or `platforms[0].hosts[2]`.
+    pub field: String,
+    /// The id of the machine (or platform, group, cloud unit) the field
+    /// belongs to, when it has one.
+    pub id: Option<String>,
+    /// What is wrong, for a person.
+    pub message: String,
+}
+
+impl InventoryError {
+    pub(crate) fn new(
+        kind: ErrorKind,
+        field: impl Into<String>,
+        id: Option<&str>,
+        message: impl Into<String>,
+    ) -> Self {
+        InventoryError {
+            kind,
+            field: field.into(),
+            id: id.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for InventoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.field)?;
+        if let Some(id) = &self.id {
+            write!(f, " ({id:?})")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl std::error::Error for InventoryError {}
+
+/// Parse an inventory from JSON text. Checks the format (fields, types,
+/// version); the engine checks the rest (ids, references) when it counts.
+pub fn parse_inventory(text: &str) -> Result<Inventory, InventoryError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let inv: Result<Inventory, _> = serde_path_to_error::deserialize(&mut de);
+    let inv = inv.map_err(|e| explain_serde_error(text, e))?;
+    if let Err(e) = de.end() {
+        return Err(InventoryError::new(
+            ErrorKind::Syntax,
+            "(document)",
+            None,
+            format!("{e} (text after the inventory object)"),
+        ));
+    }
+    check_version(inv.version)?;
+    Ok(inv)
+}
+
+/// Reject any version but 1 with a message that says what to do.
+pub fn check_version(version: u64) -> Result<(), InventoryError> {
+    if version == INVENTORY_VERSION {
+        Ok(())
+    } else {
+        Err(InventoryError::new(
+            ErrorKind::Version,
+            "version",
+            None,
+            format!(
+                "unsupported inventory version {version}; this alma-ext-server reads version {INVENTORY_VERSION}"
+            ),
+        ))
+    }
+}
+
+/// Turn a serde error into one that names the field and the machine (or
+/// platform, group) id: a person fixing a 10,000-line file needs both.
+fn explain_serde_error(
+    text: &str,
+    e: serde_path_to_error::Error<serde_json::Error>,
+) -> InventoryError {
+    let mut field = e.path().to_string();
+    let inner = e.into_inner();
+    let kind = if inner.is_data() {
+        ErrorKind::Schema
+    } else {
+        ErrorKind::Syntax
+    };
+    let message = inner.to_string();
+    if kind == ErrorKind::Syntax {
+        let field = if field == "." {
+            "(document)".to_string()
+        } else {
+            field
+        };
+        return InventoryError {
+            kind,
+            field,
+            id: None,
+            message,
+        };
+    }
+    // The text is valid JSON here; look at it as a tree for context.
+    let tree: Option<serde_json::Value> = serde_json::from_str(text).ok();
+    if let Some(tree) = &tree {
+        // A file of a future version fails on fields this one does not
+        // know; the version is the useful message then.
+        match tree.get("version").map(|v| v.as_u64()) {
+            Some(Some(v)) if v != INVENTORY_VERSION => {
+                if let Err(err) = check_version(v) {
+                    return err;
+                }
+            }
+            _ => {}
+        }
+    }
+    // "missing field `x`" is reported at the parent; name the field itself.
+    if let Some(rest) = message.strip_prefix("missing field `") {
+        if let Some(name) = rest.split('`').next() {
+            field = if field == "." {
+                name.to_string()
+            } else {
+                format!("{field}.{name}")
+            };
+        }
+    }
+    if field == "." {
+        field = "(document)".to_string();
+    }
+    let id = tree.as_ref().and_then(|t| owner_id(t, &field));
+    InventoryError {
+        kind,
+        field,
+        id,
+        message,
+    }
+}
+
+/// The id of the array element a field path starts in, e.g. the `id` of
+/// `machines[3]` for `machines[3].cloud.unit`.
+fn owner_id(tree: &serde_json::Value, field: &str) -> Option<String> {
+    let first = field.split('.').next()?;
+    let (name, rest) = first.split_once('[')?;
+    let index: usize = rest.strip_suffix(']')?.parse().ok()?;
+    let elem = tree.get(name)?.get(index)?;
+    if let Some(id) = elem.get("id").and_then(|v| v.as_str()) {
+        return Some(id.to_string());
+    }
+    // cloud_units have no id: provider/unit is theirs.
+    let provider = elem.get("provider")?.as_str()?;
+    let unit = elem.get("unit")?.as_str()?;
+    Some(format!("{provider}/{unit}"))
+}

@@ -4,8 +4,12 @@
 //! inventory it builds from its fleet store, and `cli::run_file` runs it on
 //! a file for a customer planning a purchase.
 
+pub mod cli;
+pub mod engine;
 pub mod inventory;
 pub mod report;
 
+pub use engine::report;
 pub use inventory::Inventory;
+pub use inventory::{parse_inventory, InventoryError};
 pub use report::Report;

@@ -1,6 +1,8 @@
 //! Licence report, format v1 (see `docs/inventory.md`), and its text, JSON
 //! and CSV renderings.
 
+use std::fmt::Write;
+
 use serde::{Deserialize, Serialize};
 
 /// The only report format version this engine writes.
@@ -148,4 +150,174 @@ pub struct Licences {
     pub platform: u64,
     /// Yearly cost in JPY before tax.
     pub yearly_cost_jpy: u64,
+}
+
+/// `12,345,678`: yen amounts the way purchasing staff read them.
+pub fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|g| std::str::from_utf8(g).unwrap_or_default())
+        .collect();
+    groups.join(",")
+}
+
+impl Report {
+    /// Pretty JSON, newline-terminated: the report format v1.
+    pub fn to_json(&self) -> String {
+        let mut s = serde_json::to_string_pretty(self).expect("report serializes");
+        s.push('\n');
+        s
+    }
+
+    /// An aligned table, one line per system, then the total and warnings.
+    pub fn to_text(&self) -> String {
+        const HEAD: [&str; 10] = [
+            "SYSTEM",
+            "KIND",
+            "HOSTS",
+            "GUESTS",
+            "CHOSEN",
+            "PHYSICAL",
+            "VIRTUAL",
+            "PLATFORM",
+            "YEARLY JPY",
+            "OTHER OPTION",
+        ];
+        // Columns whose numbers are right-aligned.
+        const RIGHT: [bool; 10] = [
+            false, false, true, true, false, true, true, true, true, false,
+        ];
+        let mut rows: Vec<[String; 10]> = Vec::with_capacity(self.systems.len() + 2);
+        rows.push(HEAD.map(str::to_string));
+        for s in &self.systems {
+            let o = s.chosen_option();
+            let other = s
+                .options
+                .iter()
+                .filter(|x| x.choice != s.chosen)
+                .map(|x| {
+                    format!(
+                        "{} {}",
+                        x.choice.as_str(),
+                        group_thousands(x.yearly_cost_jpy)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ");
+            rows.push([
+                s.id.clone(),
+                s.kind.as_str().to_string(),
+                s.hosts.to_string(),
+                s.guests.to_string(),
+                s.chosen.as_str().to_string(),
+                o.physical.to_string(),
+                o.r#virtual.to_string(),
+                o.platform.to_string(),
+                group_thousands(o.yearly_cost_jpy),
+                if other.is_empty() {
+                    "-".to_string()
+                } else {
+                    other
+                },
+            ]);
+        }
+        let t = &self.total;
+        rows.push([
+            "TOTAL".to_string(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            t.physical.to_string(),
+            t.r#virtual.to_string(),
+            t.platform.to_string(),
+            group_thousands(t.yearly_cost_jpy),
+            String::new(),
+        ]);
+        let mut width = [0usize; 10];
+        for r in &rows {
+            for (w, cell) in width.iter_mut().zip(r) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in &rows {
+            let mut line = String::new();
+            for (c, cell) in r.iter().enumerate() {
+                if c > 0 {
+                    line.push_str("  ");
+                }
+                let w = width[c];
+                if RIGHT[c] {
+                    let _ = write!(line, "{cell:>w$}");
+                } else {
+                    let _ = write!(line, "{cell:<w$}");
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        if !self.warnings.is_empty() {
+            out.push_str("\nwarnings:\n");
+            for w in &self.warnings {
+                out.push_str("  - ");
+                out.push_str(w);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    /// CSV (RFC 4180), one row per system, for a purchasing spreadsheet.
+    pub fn to_csv(&self) -> String {
+        let mut out = String::from(
+            "system,kind,hosts,guests,almalinux_hosts,chosen,physical,virtual,platform,yearly_cost_jpy,per_unit_cost_jpy,platform_cost_jpy\r\n",
+        );
+        for s in &self.systems {
+            let o = s.chosen_option();
+            let cost_of = |c: LicenceOption| {
+                s.options
+                    .iter()
+                    .find(|x| x.choice == c)
+                    .map(|x| x.yearly_cost_jpy.to_string())
+                    .unwrap_or_default()
+            };
+            let cells = [
+                csv_cell(&s.id),
+                s.kind.as_str().to_string(),
+                s.hosts.to_string(),
+                s.guests.to_string(),
+                s.almalinux_hosts.to_string(),
+                s.chosen.as_str().to_string(),
+                o.physical.to_string(),
+                o.r#virtual.to_string(),
+                o.platform.to_string(),
+                o.yearly_cost_jpy.to_string(),
+                cost_of(LicenceOption::PerUnit),
+                cost_of(LicenceOption::Platform),
+            ];
+            out.push_str(&cells.join(","));
+            out.push_str("\r\n");
+        }
+        out
+    }
+}
+
+/// Quote a CSV cell when needed. A leading `=`, `+`, `-`, `@` gets a `'`
+/// in front: system ids come from machines, and a spreadsheet must not run
+/// them as formulas.
+fn csv_cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
 }
