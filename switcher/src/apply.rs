@@ -25,11 +25,17 @@ pub enum FailAction {
     Kill,
     /// Print `failpoint <name> reached` on stderr and wait to be killed.
     Pause,
+    /// Stop right there as a crash would, without rolling back, but return
+    /// to the caller (in-process tests of recovery).
+    Crash,
 }
 
 /// The armed failpoint, if any.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Failpoint(pub Option<(String, FailAction)>);
+
+/// The message of an injected crash.
+const CRASH: &str = "injected crash at ";
 
 impl Failpoint {
     /// From `ALMA_EXT_FAILPOINT`.
@@ -41,6 +47,7 @@ impl Failpoint {
             Some((n, "kill")) => (n, FailAction::Kill),
             Some((n, "pause")) => (n, FailAction::Pause),
             Some((n, "error")) => (n, FailAction::Error),
+            Some((n, "crash")) => (n, FailAction::Crash),
             _ => (v.as_str(), FailAction::Error),
         };
         Failpoint(Some((name.to_string(), act)))
@@ -56,6 +63,7 @@ impl Failpoint {
         }
         match act {
             FailAction::Error => Err(io::Error::other(format!("injected failure at {name}"))),
+            FailAction::Crash => Err(io::Error::other(format!("{CRASH}{name}"))),
             FailAction::Kill => {
                 // SAFETY: kill(2) on ourselves; nothing after it runs.
                 unsafe {
@@ -370,6 +378,11 @@ impl<'a> Applier<'a> {
             .map_err(|e| ApplyError::NothingChanged(format!("cannot write the journal: {e}")))?;
 
         let res = self.apply_steps(plan, &j);
+        if let Err(StepError::Before(m) | StepError::After(m) | StepError::Committed(m)) = &res {
+            if m.contains(CRASH) {
+                return Err(self.interrupted(m));
+            }
+        }
         match res {
             Ok(()) => {}
             Err(StepError::Before(msg)) | Err(StepError::After(msg)) => {
@@ -523,6 +536,11 @@ impl<'a> Applier<'a> {
             self.failpoint.hit("revert-finalized").map_err(committed)?;
             Ok(())
         })();
+        if let Err(StepError::Before(m) | StepError::Committed(m)) = &res {
+            if m.contains(CRASH) {
+                return Err(self.interrupted(m));
+            }
+        }
         match res {
             Ok(()) => {
                 drop_caches(self.root(), &j.repos);

@@ -141,9 +141,17 @@ pub fn create_dir_mode(dir: &Path, mode: u32) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
+    // Parents get the usual 0755; only the directory itself gets `mode`.
+    if let Some(parent) = dir.parent() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(parent)
+            .map_err(|e| annotate(e, parent))?;
+    }
     fs::DirBuilder::new()
-        .recursive(true)
         .mode(mode)
         .create(dir)
+        .or_else(|e| if dir.is_dir() { Ok(()) } else { Err(e) })
         .map_err(|e| annotate(e, dir))
 }

@@ -65,16 +65,18 @@ pub fn dnf_root_args(root: &Path, releasever: u32) -> Vec<String> {
         format!("--setopt=reposdir={r}/etc/yum.repos.d"),
         format!("--setopt=varsdir={r}/etc/dnf/vars,{r}/etc/yum/vars"),
     ];
-    let conf = root.join("etc/dnf/dnf.conf");
-    v.push(format!(
-        "--config={}",
-        if conf.exists() {
-            conf.display().to_string()
-        } else {
-            // The host's dnf.conf must not leak into the root.
-            "/dev/null".to_string()
+    let mut conf = root.join("etc/dnf/dnf.conf");
+    if !conf.exists() {
+        // The host's dnf.conf must not leak into the root: an empty one
+        // next to the journal (dnf refuses /dev/null).
+        let empty = root.join(crate::journal::SWITCH_DIR).join("empty-dnf.conf");
+        if !empty.exists() {
+            let _ = crate::fsops::create_dir_mode(empty.parent().unwrap(), 0o700);
+            let _ = fs::write(&empty, "[main]\n");
         }
-    ));
+        conf = empty;
+    }
+    v.push(format!("--config={}", conf.display()));
     v
 }
 

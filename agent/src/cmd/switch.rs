@@ -1,15 +1,621 @@
-//! `alma-ext switch` (not implemented yet).
+//! `alma-ext switch`: repoint dnf from AlmaLinux's community repositories
+//! to the extended-update repositories, or back with `--revert`.
+//!
+//! The work is in the `alma_ext_switcher` crate; this module reads the
+//! target, asks for confirmation, prints the plan and maps failures to exit
+//! codes.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use alma_ext_proto::api::SwitchState;
+use alma_ext_proto::Target;
+use alma_ext_switcher::apply::{
+    read_release, read_repo_files, Applier, ApplyError, Failpoint, Outcome, Recovery,
+};
+use alma_ext_switcher::journal::{Lock, Op, Store};
+use alma_ext_switcher::plan::{self, Action, Origin, Plan, PlanError};
+use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe};
+use alma_ext_switcher::system::{self, RealTools};
+use anyhow::Context;
+use serde::Serialize;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::exit::{fail, CmdResult, Exit, ExitContext, Failed};
+use crate::output::{print_json, Format};
+use crate::root::HostRoot;
 
 /// Arguments of `alma-ext switch`.
 #[derive(Debug, clap::Args)]
+#[command(
+    long_about = "Repoint dnf from AlmaLinux's community repositories to the extended-update \
+repositories.\n\nChecks first (AlmaLinux 8/9, no dnf or rpm running, every new repository \
+answers with the credentials, the key is valid), shows the plan, asks, then disables each \
+replaced repo in place (only its enabled= line), repoints the other enabled AlmaLinux repos to \
+the vault, writes /etc/yum.repos.d/alma-ext-extended.repo (mode 0600 with credentials), imports \
+the key with rpm, and verifies with `dnf makecache`. Any failure restores the exact old bytes. \
+A journal under /var/lib/alma-ext/switch/ lets the next run finish or roll back a switch that \
+was killed. See docs/switch.md."
+)]
 pub struct Args {
     #[command(flatten)]
     pub root: RootArg,
+    /// The switch target as a TOML file (air-gapped sites with their own
+    /// mirror). Default: the target the entitlement server gave at the last
+    /// check-in.
+    #[arg(long, value_name = "FILE", conflicts_with = "revert")]
+    pub target: Option<PathBuf>,
+    /// Show the plan and a unified diff of every file that would change;
+    /// change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation (required when there is no terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Output format: text for people, json (plan and result) for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// Restore the community configuration byte for byte and remove what
+    /// the switch added (the rpm key stays imported).
+    #[arg(long)]
+    pub revert: bool,
 }
 
-pub fn run(_args: Args) -> CmdResult {
-    Err(fail(Exit::Failure, "not implemented yet"))
+/// One file's diff in the JSON output.
+#[derive(Debug, Serialize)]
+struct FileDiff {
+    path: PathBuf,
+    diff: String,
+}
+
+/// The JSON document `--format json` prints.
+#[derive(Debug, Serialize)]
+struct Report<'a> {
+    operation: &'static str,
+    dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovered: Option<Recovery>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<&'a Plan>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    diffs: Vec<FileDiff>,
+    /// switched, already-switched, reverted, not-switched, planned,
+    /// failed, rolled-back, not-confirmed.
+    result: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exit_code: Option<u8>,
+    state: Option<SwitchState>,
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let root = args.root.root.clone();
+    if args.revert {
+        run_revert(&args, &root)
+    } else {
+        run_switch(&args, &root)
+    }
+}
+
+fn load_target(args: &Args, root: &Path) -> Result<Target, Failed> {
+    if let Some(f) = &args.target {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the target file {}", f.display()))
+            .exit(Exit::Config)?;
+        return Target::from_toml(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+            .exit(Exit::Config);
+    }
+    let reg = crate::registration::load(&HostRoot::new(root)).exit(Exit::Config)?;
+    match reg.and_then(|r| r.target) {
+        Some(t) => Ok(t),
+        None => Err(fail(
+            Exit::Preflight,
+            "no target: pass --target FILE or register with `alma-ext register`",
+        )),
+    }
+}
+
+/// Take the switch lock and check that no dnf or rpm is running.
+fn lock(store: &Store, root: &Path) -> Result<Lock, Failed> {
+    let lock = Lock::try_acquire(store)
+        .context("cannot take the switch lock")
+        .exit(Exit::Failure)?
+        .ok_or_else(|| {
+            fail(
+                Exit::Busy,
+                format!(
+                    "another alma-ext switch is running (lock {}/lock)",
+                    store.dir().display()
+                ),
+            )
+        })?;
+    check_package_lock(root)?;
+    Ok(lock)
+}
+
+fn check_package_lock(root: &Path) -> Result<(), Failed> {
+    let rpm = RealTools::default().rpm;
+    let dbpath = system::rpm_dbpath(&rpm);
+    if let Some(who) = system::package_lock_holder(root, &dbpath).exit(Exit::Failure)? {
+        return Err(fail(
+            Exit::Busy,
+            format!("{who}; wait for it to finish and run again"),
+        ));
+    }
+    Ok(())
+}
+
+fn map_apply_error(e: ApplyError) -> Failed {
+    let exit = match &e {
+        ApplyError::NothingChanged(_) | ApplyError::Refused(_) => Exit::Preflight,
+        ApplyError::RolledBack(_) => Exit::RolledBack,
+        ApplyError::Interrupted(..) => Exit::Failure,
+    };
+    fail(exit, e)
+}
+
+/// Ask on the terminal; refuse without one.
+fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
+    if args.yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(fail(
+            Exit::NotConfirmed,
+            "no terminal to ask for confirmation: run again with --yes",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .exit(Exit::NotConfirmed)?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(fail(
+            Exit::NotConfirmed,
+            "not confirmed: nothing was changed",
+        )),
+    }
+}
+
+fn report_recovery(args: &Args, r: &Option<Recovery>) {
+    if let (Some(r), Format::Text) = (r, args.format) {
+        let op = match r.op {
+            Op::Switch => "switch",
+            Op::Revert => "revert",
+        };
+        let what = if r.rolled_back {
+            "rolled back"
+        } else {
+            "completed"
+        };
+        println!(
+            "Found an interrupted {op} from {}: {what}.",
+            r.started.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+    }
+}
+
+/// Print the JSON report of a failure, then return the failure.
+fn json_fail(args: &Args, mut report: Report<'_>, f: Failed, root: &Path) -> Failed {
+    if args.format == Format::Json {
+        report.result = match f.exit {
+            Exit::RolledBack => "rolled-back",
+            Exit::NotConfirmed => "not-confirmed",
+            _ => "failed",
+        };
+        report.error = Some(format!("{:#}", f.error));
+        report.exit_code = Some(f.exit.code());
+        report.state = alma_ext_switcher::state::load(root).ok();
+        let _ = print_json(&report);
+    }
+    f
+}
+
+fn run_switch(args: &Args, root: &Path) -> CmdResult {
+    let store = Store::new(root);
+    let target = load_target(args, root)?;
+    let release = read_release(root).exit(Exit::Failure)?.ok_or_else(|| {
+        fail(
+            Exit::Preflight,
+            format!(
+                "{}: no /etc/os-release: not an AlmaLinux root",
+                root.display()
+            ),
+        )
+    })?;
+    let tools = RealTools::default();
+    let applier = Applier::new(root, &tools, Failpoint::from_env());
+
+    let mut _lock = None;
+    let mut recovered = None;
+    if args.dry_run {
+        if store.journal_path().exists() {
+            return Err(fail(
+                Exit::Preflight,
+                "an interrupted switch or revert is pending: run `alma-ext switch` (or --revert) without --dry-run to finish it",
+            ));
+        }
+    } else {
+        _lock = Some(lock(&store, root)?);
+        recovered = applier.recover(Op::Switch).map_err(map_apply_error)?;
+        report_recovery(args, &recovered);
+    }
+
+    let files = read_repo_files(root).exit(Exit::Failure)?;
+    let plan = plan::plan(&files, &release, &target).map_err(|e| {
+        let exit = match e {
+            PlanError::Unsupported { .. } => Exit::Preflight,
+            _ => Exit::Config,
+        };
+        fail(exit, e)
+    })?;
+    let mut report = Report {
+        operation: "switch",
+        dry_run: args.dry_run,
+        recovered: recovered.clone(),
+        plan: Some(&plan),
+        diffs: vec![],
+        result: "planned",
+        error: None,
+        exit_code: None,
+        state: None,
+    };
+
+    if plan.already_switched {
+        if !args.dry_run {
+            applier.apply(&plan).map_err(map_apply_error)?;
+        }
+        report.result = "already-switched";
+        report.state = alma_ext_switcher::state::load(root).ok();
+        match args.format {
+            Format::Json => print_json(&report)?,
+            Format::Text => println!(
+                "Already switched: {} {} uses the extended-update repositories ({}). Nothing to change.",
+                "AlmaLinux",
+                plan.release.version,
+                plan.new_repos
+                    .iter()
+                    .map(|r| r.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+        return Ok(Exit::Ok);
+    }
+
+    // Preflight: nothing has changed yet.
+    if let Err(f) = run_preflight(root, &target, &plan) {
+        if args.format == Format::Text {
+            print_plan(&plan);
+        }
+        return Err(json_fail(args, report, f, root));
+    }
+
+    if args.dry_run {
+        report.diffs = plan
+            .changes
+            .iter()
+            .map(|c| FileDiff {
+                path: c.path.clone(),
+                diff: plan::unified_diff(c),
+            })
+            .collect();
+        match args.format {
+            Format::Json => print_json(&report)?,
+            Format::Text => {
+                print_plan(&plan);
+                println!();
+                for d in &report.diffs {
+                    print!("{}", d.diff);
+                }
+                println!("\nDry run: nothing was changed.");
+            }
+        }
+        return Ok(Exit::Ok);
+    }
+
+    if args.format == Format::Text {
+        print_plan(&plan);
+    }
+    if let Err(f) = confirm(args, "Switch to the extended-update repositories?") {
+        return Err(json_fail(args, report, f, root));
+    }
+    match applier.apply(&plan) {
+        Ok(outcome) => {
+            report.result = match outcome {
+                Outcome::Switched => "switched",
+                _ => "already-switched",
+            };
+            report.state = alma_ext_switcher::state::load(root).ok();
+            match args.format {
+                Format::Json => print_json(&report)?,
+                Format::Text => {
+                    println!(
+                        "\nSwitched: dnf now uses {} (verified with dnf makecache). Undo with `alma-ext switch --revert`.",
+                        plan.new_repos
+                            .iter()
+                            .filter(|r| r.enabled)
+                            .map(|r| r.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
+                }
+            }
+            Ok(Exit::Ok)
+        }
+        Err(e) => Err(json_fail(args, report, map_apply_error(e), root)),
+    }
+}
+
+fn run_preflight(root: &Path, target: &Target, plan: &Plan) -> Result<(), Failed> {
+    let to_exit = |e: preflight::PreflightError| {
+        let exit = match e.class {
+            FailureClass::Unreachable => Exit::Unreachable,
+            FailureClass::Refused => Exit::Refused,
+            FailureClass::Failed => Exit::Preflight,
+        };
+        fail(
+            exit,
+            format!("preflight: {}; nothing was changed", e.message),
+        )
+    };
+    preflight::check_local(root, target, chrono::Utc::now()).map_err(to_exit)?;
+    let probe = HttpProbe::new(root, target.auth.as_ref()).map_err(to_exit)?;
+    let vars = preflight::dnf_vars(root, plan.release.major);
+    preflight::check_repos(target, &vars, &probe).map_err(to_exit)?;
+    Ok(())
+}
+
+fn print_plan(plan: &Plan) {
+    println!(
+        "AlmaLinux {}: switch to the extended-update repositories",
+        plan.release.version
+    );
+    let section = |title: &str, lines: Vec<String>| {
+        if !lines.is_empty() {
+            println!("\n{title}");
+            for l in lines {
+                println!("  {l}");
+            }
+        }
+    };
+    let by = |f: fn(&Action) -> bool| plan.repos.iter().filter(move |d| f(&d.action));
+    section(
+        "Replaced (disabled in place: only the enabled= line changes):",
+        by(|a| matches!(a, Action::Replace { .. }))
+            .map(|d| match &d.action {
+                Action::Replace { by } => {
+                    format!("{:<22} -> {:<22} {}", d.id, by, d.file.display())
+                }
+                _ => unreachable!(),
+            })
+            .collect(),
+    );
+    section(
+        &format!(
+            "Repointed to the vault of AlmaLinux {} (nothing replaces them):",
+            plan.release.version
+        ),
+        by(|a| matches!(a, Action::Vault { .. }))
+            .map(|d| match &d.action {
+                Action::Vault { url } => format!("{:<22} -> {url}", d.id),
+                _ => unreachable!(),
+            })
+            .collect(),
+    );
+    section(
+        "Disabled (others = \"disable\"):",
+        by(|a| matches!(a, Action::Disable))
+            .map(|d| format!("{:<22} {}", d.id, d.file.display()))
+            .collect(),
+    );
+    section(
+        "Kept enabled as they are:",
+        by(|a| matches!(a, Action::Keep { .. }))
+            .map(|d| match &d.action {
+                Action::Keep { reason } => format!("{:<22} {reason}", d.id),
+                _ => unreachable!(),
+            })
+            .collect(),
+    );
+    let secret = plan
+        .changes
+        .iter()
+        .any(|c| c.path == Path::new(plan::EXTENDED_REPO_FILE) && c.secret);
+    section(
+        &format!(
+            "Added in {}{}:",
+            plan::EXTENDED_REPO_FILE,
+            if secret {
+                " (mode 0600: it holds the credentials)"
+            } else {
+                ""
+            }
+        ),
+        plan.new_repos
+            .iter()
+            .map(|r| {
+                format!(
+                    "{:<22} {:<9} {}{}",
+                    r.id,
+                    if r.enabled { "enabled" } else { "disabled" },
+                    r.baseurl,
+                    if r.enabled {
+                        String::new()
+                    } else {
+                        format!(" (as {} was)", r.replaces)
+                    }
+                )
+            })
+            .collect(),
+    );
+    section(
+        "Not covered by extended support (third-party, untouched):",
+        plan.repos
+            .iter()
+            .filter(|d| d.origin == Origin::ThirdParty && matches!(d.action, Action::Untouched))
+            .map(|d| {
+                format!(
+                    "{:<22} {:<9} {}",
+                    d.id,
+                    if d.enabled { "enabled" } else { "disabled" },
+                    d.file.display()
+                )
+            })
+            .collect(),
+    );
+    section(
+        "Ignored by dnf (a line it cannot parse), untouched:",
+        by(|a| matches!(a, Action::IgnoredByDnf { .. }))
+            .map(|d| format!("{:<22} {}", d.id, d.file.display()))
+            .collect(),
+    );
+    let already: Vec<&str> = by(|a| matches!(a, Action::AlreadyDisabled | Action::AlreadyDone))
+        .map(|d| d.id.as_str())
+        .collect();
+    if !already.is_empty() {
+        println!(
+            "\nAlready disabled or done, untouched: {} community repos",
+            already.len()
+        );
+    }
+    if !plan.gpgkeys.is_empty() {
+        section("Keys imported into the rpm database:", plan.gpgkeys.clone());
+    }
+    section(
+        "Files written (atomically; exact backups in /var/lib/alma-ext/switch/):",
+        plan.changes
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}{}",
+                    c.path.display(),
+                    if c.is_new() { " (new)" } else { "" }
+                )
+            })
+            .collect(),
+    );
+    section("Warnings:", plan.warnings.clone());
+}
+
+fn run_revert(args: &Args, root: &Path) -> CmdResult {
+    let store = Store::new(root);
+    let tools = RealTools::default();
+    let applier = Applier::new(root, &tools, Failpoint::from_env());
+    let mut _lock = None;
+    let mut recovered = None;
+    if args.dry_run {
+        if store.journal_path().exists() {
+            return Err(fail(
+                Exit::Preflight,
+                "an interrupted switch or revert is pending: run `alma-ext switch --revert` without --dry-run to finish it",
+            ));
+        }
+    } else {
+        _lock = Some(lock(&store, root)?);
+        recovered = applier.recover(Op::Revert).map_err(map_apply_error)?;
+        report_recovery(args, &recovered);
+    }
+    let mut report = Report {
+        operation: "revert",
+        dry_run: args.dry_run,
+        recovered: recovered.clone(),
+        plan: None,
+        diffs: vec![],
+        result: "planned",
+        error: None,
+        exit_code: None,
+        state: None,
+    };
+    let j = match applier.revert_plan() {
+        Ok(Some(j)) => j,
+        Ok(None) => {
+            report.result = if recovered.is_some() {
+                "reverted"
+            } else {
+                "not-switched"
+            };
+            report.state = alma_ext_switcher::state::load(root).ok();
+            match args.format {
+                Format::Json => print_json(&report)?,
+                Format::Text => println!(
+                    "Not switched: the community configuration is in place. Nothing to revert."
+                ),
+            }
+            return Ok(Exit::Ok);
+        }
+        Err(e) => return Err(json_fail(args, report, map_apply_error(e), root)),
+    };
+    for f in &j.files {
+        let cur = f.before.as_ref().and_then(|b| b.bytes().ok());
+        let after = f.after.as_ref().and_then(|b| b.bytes().ok());
+        let change = plan::FileChange {
+            path: f.path.clone(),
+            before: cur,
+            after: after.clone().unwrap_or_default(),
+            new_mode: 0o644,
+            secret: f.path == Path::new(plan::EXTENDED_REPO_FILE),
+        };
+        let mut diff = plan::unified_diff(&change);
+        if after.is_none() {
+            diff = diff.replace(&format!("+++ b{}", f.path.display()), "+++ /dev/null");
+        }
+        report.diffs.push(FileDiff {
+            path: f.path.clone(),
+            diff,
+        });
+    }
+    if args.format == Format::Text {
+        println!("Revert: restore the community configuration byte for byte");
+        for f in &j.files {
+            println!(
+                "  {} {}",
+                if f.after.is_none() {
+                    "remove "
+                } else {
+                    "restore"
+                },
+                f.path.display()
+            );
+        }
+        println!("  (the rpm key stays imported)");
+    }
+    if args.dry_run {
+        match args.format {
+            Format::Json => print_json(&report)?,
+            Format::Text => {
+                println!();
+                for d in &report.diffs {
+                    print!("{}", d.diff);
+                }
+                println!("\nDry run: nothing was changed.");
+            }
+        }
+        return Ok(Exit::Ok);
+    }
+    report.diffs.clear();
+    if let Err(f) = confirm(args, "Revert to the community repositories?") {
+        return Err(json_fail(args, report, f, root));
+    }
+    match applier.revert() {
+        Ok(o) => {
+            report.result = match o {
+                Outcome::Reverted => "reverted",
+                _ => "not-switched",
+            };
+            report.state = alma_ext_switcher::state::load(root).ok();
+            match args.format {
+                Format::Json => print_json(&report)?,
+                Format::Text => println!("\nReverted: dnf uses the community repositories again."),
+            }
+            Ok(Exit::Ok)
+        }
+        Err(e) => Err(json_fail(args, report, map_apply_error(e), root)),
+    }
 }

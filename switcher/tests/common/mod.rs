@@ -1,0 +1,129 @@
+//! Fixture roots and tree snapshots for the switcher tests.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use alma_ext_switcher::system::PackageTools;
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/almalinux")
+}
+
+/// Copy a directory tree, keeping modes.
+pub fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let t = to.join(e.file_name());
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            copy_tree(&e.path(), &t);
+        } else if ft.is_file() {
+            fs::copy(e.path(), &t).unwrap();
+        }
+        let mode = e.metadata().unwrap().permissions().mode();
+        fs::set_permissions(&t, fs::Permissions::from_mode(mode)).unwrap();
+    }
+}
+
+/// A temp copy of the AlmaLinux `major` fixture root.
+pub fn fixture_root(major: u32) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    copy_tree(&fixtures().join(major.to_string()), d.path());
+    d
+}
+
+/// Every file under `root/etc` with bytes, mode, owner and SELinux label.
+pub type Snapshot = BTreeMap<PathBuf, (Vec<u8>, u32, u32, u32, Option<Vec<u8>>)>;
+
+pub fn snapshot(root: &Path) -> Snapshot {
+    let mut m = BTreeMap::new();
+    walk(root, &root.join("etc"), &mut m);
+    m
+}
+
+fn walk(root: &Path, dir: &Path, m: &mut Snapshot) {
+    let Ok(rd) = fs::read_dir(dir) else { return };
+    for e in rd {
+        let e = e.unwrap();
+        let p = e.path();
+        let md = fs::symlink_metadata(&p).unwrap();
+        if md.is_dir() {
+            walk(root, &p, m);
+        } else {
+            let label = xattr::get(&p, "security.selinux").ok().flatten();
+            m.insert(
+                p.strip_prefix(root).unwrap().to_path_buf(),
+                (
+                    fs::read(&p).unwrap(),
+                    md.mode() & 0o7777,
+                    md.uid(),
+                    md.gid(),
+                    label,
+                ),
+            );
+        }
+    }
+}
+
+pub fn write(root: &Path, rel: &str, text: &[u8]) {
+    let p = root.join(rel);
+    fs::create_dir_all(p.parent().unwrap()).unwrap();
+    fs::write(p, text).unwrap();
+}
+
+/// dnf and rpm stand-ins that record calls and fail on request.
+#[derive(Default)]
+pub struct FakeTools {
+    pub fail_import: bool,
+    pub fail_makecache: bool,
+    pub calls: RefCell<Vec<String>>,
+}
+
+impl PackageTools for FakeTools {
+    fn import_key(&self, _root: &Path, key: &Path) -> Result<(), String> {
+        self.calls
+            .borrow_mut()
+            .push(format!("import {}", key.display()));
+        if self.fail_import {
+            return Err("error: key 1 not an armored public key".into());
+        }
+        Ok(())
+    }
+
+    fn makecache(&self, _root: &Path, releasever: u32, repos: &[String]) -> Result<(), String> {
+        self.calls
+            .borrow_mut()
+            .push(format!("makecache {releasever} {}", repos.join(",")));
+        if self.fail_makecache {
+            return Err("Failed to download metadata for repo 'ext-baseos'".into());
+        }
+        Ok(())
+    }
+}
+
+pub const TARGET: &str = r#"
+gpgkey = ["file:///etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended"]
+
+[auth]
+username = "customer-0042"
+password = "s3cret-pw"
+
+[repos.baseos]
+id = "ext-baseos"
+name = "AlmaLinux $releasever - BaseOS (extended support)"
+baseurl = "https://updates.example.jp/almalinux/$releasever/BaseOS/$basearch/os/"
+
+[repos.appstream]
+id = "ext-appstream"
+name = "AlmaLinux $releasever - AppStream (extended support)"
+baseurl = "https://updates.example.jp/almalinux/$releasever/AppStream/$basearch/os/"
+"#;
+
+pub fn target(text: &str) -> alma_ext_proto::Target {
+    alma_ext_proto::Target::from_toml(text).unwrap()
+}
