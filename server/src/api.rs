@@ -292,11 +292,12 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             code::INVALID_REQUEST,
             format!("invalid JSON: {msg}"),
         );
-        if path != "." {
-            err = err.field(path);
-        } else if let Some(f) = missing_field(&msg) {
-            err = err.field(f);
-        }
+        err = match (path.as_str(), missing_field(&msg)) {
+            (".", Some(f)) => err.field(f),
+            (p, Some(f)) => err.field(format!("{p}.{f}")),
+            (".", None) => err,
+            (p, None) => err.field(p),
+        };
         err
     })
 }
@@ -534,6 +535,18 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
             ))
         }
         _ => {}
+    }
+    if let Some(mid) = &columns.machine_id {
+        let n = s
+            .store
+            .retire_identity(&contract.id, mid, columns.dmi_uuid.as_deref(), now)
+            .await?;
+        if n > 0 {
+            tracing::info!(
+                contract = contract.id,
+                "a registered machine registered again: old credential retired"
+            );
+        }
     }
     let credential = auth::new_secret(auth::CREDENTIAL_PREFIX);
     let token_hash = auth::sha256_hex(&credential);
@@ -998,6 +1011,9 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("activation_key"));
         let e = parse_json::<RegisterRequest>(br#"{"activation_key": "x"}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("facts"));
+        let e =
+            parse_json::<RegisterRequest>(br#"{"activation_key": "x", "facts": {}}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("facts.schema_version"));
         let e = parse_json::<RegisterRequest>(b"{").unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
     }

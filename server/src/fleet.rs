@@ -174,7 +174,7 @@ pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Bui
             MachineType::Physical => {
                 if let Some(l) = label {
                     if platform_labels.contains(l) {
-                        if !host_in_declared.get(id.as_str()).is_some_and(|p| *p != l) {
+                        if host_in_declared.get(id.as_str()).is_none_or(|p| *p == l) {
                             found_hosts.entry(l).or_default().insert(id.clone());
                         }
                     } else if m.cluster.is_none() {
@@ -195,7 +195,7 @@ pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Bui
                     m.platform = Some(l.to_string());
                     *current_guests.entry(l.to_string()).or_default() += 1;
                     if let Some(h) = host {
-                        if !host_in_declared.get(h.as_str()).is_some_and(|p| *p != l) {
+                        if host_in_declared.get(h.as_str()).is_none_or(|p| *p == l) {
                             found_hosts.entry(l).or_default().insert(h);
                         }
                     }

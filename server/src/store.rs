@@ -545,6 +545,30 @@ impl Store {
         Ok(n == 1)
     }
 
+    /// A machine registering again (lost its credential, re-ran
+    /// `register`): its old registration stops counting and working.
+    pub async fn retire_identity(
+        &self,
+        contract_id: &str,
+        machine_id: &str,
+        dmi_uuid: Option<&str>,
+        now: i64,
+    ) -> Result<u64> {
+        Ok(on_pool!(self, |p| {
+            sqlx::query(
+            "UPDATE machines SET state = 'unregistered', token_hash = NULL, repo_hash = NULL, last_seen = $1 \
+             WHERE contract_id = $2 AND state = 'active' AND machine_id = $3 AND dmi_uuid IS NOT DISTINCT FROM $4"
+        )
+        .bind(now)
+        .bind(contract_id)
+        .bind(machine_id)
+        .bind(dmi_uuid)
+        .execute(p)
+        .await?
+        .rows_affected()
+        }))
+    }
+
     /// The clone row already recorded for this contract and identity.
     pub async fn find_clone(
         &self,
