@@ -32,7 +32,11 @@ fn prepared_root(major: u32) -> tempfile::TempDir {
     for e in fs::read_dir(&d).unwrap() {
         xattr::set(e.unwrap().path(), "security.selinux", LABEL).unwrap();
     }
-    let f = d.join(if major == 8 { "almalinux.repo" } else { "almalinux-baseos.repo" });
+    let f = d.join(if major == 8 {
+        "almalinux.repo"
+    } else {
+        "almalinux-baseos.repo"
+    });
     std::os::unix::fs::chown(&f, Some(0), Some(4)).unwrap();
     fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
     r
@@ -59,13 +63,20 @@ fn switch_then_revert_is_byte_for_byte() {
         assert_eq!(
             *tools.calls.borrow(),
             vec![
-                format!("import {}/etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended", r.path().display()),
+                format!(
+                    "import {}/etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended",
+                    r.path().display()
+                ),
                 format!("makecache {major} ext-appstream,ext-baseos"),
             ]
         );
         let after = snapshot(r.path());
         // Owner, mode and label of an edited file are kept.
-        let base = if major == 8 { "etc/yum.repos.d/almalinux.repo" } else { "etc/yum.repos.d/almalinux-baseos.repo" };
+        let base = if major == 8 {
+            "etc/yum.repos.d/almalinux.repo"
+        } else {
+            "etc/yum.repos.d/almalinux-baseos.repo"
+        };
         let (b0, m0, u0, g0, l0) = &before[Path::new(base)];
         let (b1, m1, u1, g1, l1) = &after[Path::new(base)];
         assert_ne!(b0, b1);
@@ -76,14 +87,19 @@ fn switch_then_revert_is_byte_for_byte() {
         assert_eq!(new.1, 0o600);
         assert_eq!(new.4.as_deref(), Some(LABEL));
         // No temporary files left behind.
-        assert!(fs::read_dir(r.path().join("etc/yum.repos.d")).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
+        assert!(fs::read_dir(r.path().join("etc/yum.repos.d"))
+            .unwrap()
+            .all(|e| !e.unwrap().file_name().to_string_lossy().starts_with('.')));
         let st = alma_ext_switcher::state::load(r.path()).unwrap();
         assert_eq!(st.status, SwitchStatus::Extended);
         assert_eq!(st.repos, vec!["ext-appstream", "ext-baseos"]);
         // Journal and backups are private.
         let store = Store::new(r.path());
         assert_eq!(fs::metadata(store.dir()).unwrap().mode() & 0o777, 0o700);
-        assert_eq!(fs::metadata(store.applied_path()).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(store.applied_path()).unwrap().mode() & 0o777,
+            0o600
+        );
         assert!(!store.journal_path().exists());
 
         // Second run: already switched, nothing written.
@@ -93,8 +109,15 @@ fn switch_then_revert_is_byte_for_byte() {
         assert_eq!(snapshot(r.path()), after);
 
         assert_eq!(a.revert().unwrap(), Outcome::Reverted);
-        assert_eq!(snapshot(r.path()), before, "revert restores every byte, mode, owner, label");
-        assert_eq!(alma_ext_switcher::state::load(r.path()).unwrap().status, SwitchStatus::Community);
+        assert_eq!(
+            snapshot(r.path()),
+            before,
+            "revert restores every byte, mode, owner, label"
+        );
+        assert_eq!(
+            alma_ext_switcher::state::load(r.path()).unwrap().status,
+            SwitchStatus::Community
+        );
         assert_eq!(a.revert().unwrap(), Outcome::NotSwitched);
     }
 }
@@ -103,11 +126,18 @@ fn switch_then_revert_is_byte_for_byte() {
 fn verification_failure_rolls_back_exactly() {
     let r = prepared_root(9);
     let before = snapshot(r.path());
-    let tools = FakeTools { fail_makecache: true, ..Default::default() };
+    let tools = FakeTools {
+        fail_makecache: true,
+        ..Default::default()
+    };
     let a = Applier::new(r.path(), &tools, Failpoint::default());
     let e = a.apply(&make_plan(r.path())).unwrap_err();
     assert!(matches!(e, ApplyError::RolledBack(_)), "{e}");
-    assert!(e.to_string().contains("Failed to download metadata for repo 'ext-baseos'"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("Failed to download metadata for repo 'ext-baseos'"),
+        "{e}"
+    );
     assert_eq!(snapshot(r.path()), before);
     let st = alma_ext_switcher::state::load(r.path()).unwrap();
     assert_eq!(st.status, SwitchStatus::Failed);
@@ -118,7 +148,10 @@ fn verification_failure_rolls_back_exactly() {
 fn key_import_failure_changes_nothing() {
     let r = prepared_root(9);
     let before = snapshot(r.path());
-    let tools = FakeTools { fail_import: true, ..Default::default() };
+    let tools = FakeTools {
+        fail_import: true,
+        ..Default::default()
+    };
     let a = Applier::new(r.path(), &tools, Failpoint::default());
     let e = a.apply(&make_plan(r.path())).unwrap_err();
     assert!(matches!(e, ApplyError::NothingChanged(_)), "{e}");
@@ -135,7 +168,11 @@ fn injected_error_at_every_switch_step_rolls_back_or_completes() {
         let r = prepared_root(9);
         let before = snapshot(r.path());
         let tools = FakeTools::default();
-        let a = Applier::new(r.path(), &tools, Failpoint(Some((fp.clone(), FailAction::Error))));
+        let a = Applier::new(
+            r.path(),
+            &tools,
+            Failpoint(Some((fp.clone(), FailAction::Error))),
+        );
         let e = a.apply(&make_plan(r.path())).unwrap_err();
         if fp == "committed" || fp == "finalized" {
             // Past the commit point: the switch stands; the journal finishes it.
@@ -144,7 +181,10 @@ fn injected_error_at_every_switch_step_rolls_back_or_completes() {
             let ok = Applier::new(r.path(), &tools, Failpoint::default());
             ok.recover(Op::Switch).unwrap();
             assert_eq!(snapshot(r.path()), switched, "{fp}");
-            assert_eq!(alma_ext_switcher::state::load(r.path()).unwrap().status, SwitchStatus::Extended);
+            assert_eq!(
+                alma_ext_switcher::state::load(r.path()).unwrap().status,
+                SwitchStatus::Extended
+            );
             assert_eq!(ok.revert().unwrap(), Outcome::Reverted);
         } else {
             assert!(matches!(e, ApplyError::RolledBack(_)), "{fp}: {e}");
@@ -163,12 +203,19 @@ fn crash_at_every_switch_step_then_recover_and_revert() {
             let r = prepared_root(9);
             let before = snapshot(r.path());
             let tools = FakeTools::default();
-            let a = Applier::new(r.path(), &tools, Failpoint(Some((fp.clone(), FailAction::Crash))));
+            let a = Applier::new(
+                r.path(),
+                &tools,
+                Failpoint(Some((fp.clone(), FailAction::Crash))),
+            );
             let e = a.apply(&make_plan(r.path())).unwrap_err();
             assert!(matches!(e, ApplyError::Interrupted(..)), "{fp}: {e}");
             // While the journal is pending, status says so.
             if Store::new(r.path()).journal_path().exists() {
-                assert_eq!(alma_ext_switcher::state::load(r.path()).unwrap().status, SwitchStatus::Interrupted);
+                assert_eq!(
+                    alma_ext_switcher::state::load(r.path()).unwrap().status,
+                    SwitchStatus::Interrupted
+                );
             }
             let ok = Applier::new(r.path(), &tools, Failpoint::default());
             let rec = ok.recover(toward).unwrap();
@@ -227,10 +274,16 @@ fn crash_at_every_revert_step_then_recover() {
             // back to the switch when a switch runs.
             if toward == Op::Revert || committed {
                 assert_eq!(now, community, "{fp} {toward:?}");
-                assert_eq!(alma_ext_switcher::state::load(r.path()).unwrap().status, SwitchStatus::Community);
+                assert_eq!(
+                    alma_ext_switcher::state::load(r.path()).unwrap().status,
+                    SwitchStatus::Community
+                );
             } else {
                 assert_eq!(now, switched, "{fp} {toward:?}");
-                assert_eq!(alma_ext_switcher::state::load(r.path()).unwrap().status, SwitchStatus::Extended);
+                assert_eq!(
+                    alma_ext_switcher::state::load(r.path()).unwrap().status,
+                    SwitchStatus::Extended
+                );
                 ok.revert().unwrap();
                 assert_eq!(snapshot(r.path()), community, "{fp}");
             }
@@ -245,9 +298,15 @@ fn crash_during_recovery_is_recovered_too() {
     let r = prepared_root(9);
     let before = snapshot(r.path());
     let tools = FakeTools::default();
-    let a = Applier::new(r.path(), &tools, Failpoint(Some(("after-write-1".into(), FailAction::Crash))));
+    let a = Applier::new(
+        r.path(),
+        &tools,
+        Failpoint(Some(("after-write-1".into(), FailAction::Crash))),
+    );
     a.apply(&make_plan(r.path())).unwrap_err();
-    let tmp = r.path().join("etc/yum.repos.d/.almalinux-extras.repo.alma-ext-tmp");
+    let tmp = r
+        .path()
+        .join("etc/yum.repos.d/.almalinux-extras.repo.alma-ext-tmp");
     fs::write(&tmp, b"half").unwrap();
     let ok = Applier::new(r.path(), &tools, Failpoint::default());
     ok.recover(Op::Switch).unwrap();
@@ -307,7 +366,10 @@ fn lock_is_exclusive_and_rpm_lock_is_seen() {
     let db = r.path().join("var/lib/rpm");
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join(".rpm.lock"), b"").unwrap();
-    assert_eq!(alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap(), None);
+    assert_eq!(
+        alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap(),
+        None
+    );
     let mut child = std::process::Command::new("python3")
         .arg("-c")
         .arg("import fcntl,sys; f=open(sys.argv[1],'r+'); fcntl.lockf(f, fcntl.LOCK_EX); print('locked', flush=True); sys.stdin.read()")
@@ -317,7 +379,11 @@ fn lock_is_exclusive_and_rpm_lock_is_seen() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
     assert_eq!(line.trim(), "locked");
     let who = alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap();
     assert!(who.unwrap().contains("rpm transaction"));

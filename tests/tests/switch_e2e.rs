@@ -1,0 +1,324 @@
+//! `alma-ext switch` end to end: the real binary, real dnf 4 in an
+//! installroot, a signed package in a createrepo_c repository served by
+//! nginx on 127.0.0.1 over HTTPS (basic auth, and TLS client certificates).
+
+mod common_switch;
+
+use std::fs;
+
+use common_switch::*;
+
+fn root_arg(r: &tempfile::TempDir) -> String {
+    r.path().display().to_string()
+}
+
+fn switch(r: &tempfile::TempDir, t: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let root = root_arg(r);
+    let t = t.display().to_string();
+    let mut a = vec!["switch", "--root", &root, "--target", &t];
+    a.extend_from_slice(extra);
+    alma_ext(&a, &[])
+}
+
+fn assert_installs(r: &tempfile::TempDir, major: u32) {
+    let out = dnf(
+        r.path(),
+        major,
+        &["-y", "--repo=ext-baseos", "install", PKG],
+    );
+    assert!(out.status.success(), "dnf install failed: {}", text(&out));
+    assert_eq!(
+        fs::read_to_string(r.path().join(format!("usr/share/{PKG}/hello.txt"))).unwrap(),
+        "extended\n"
+    );
+    // gpgcheck was on and the key came from the switch's import.
+    let q = std::process::Command::new("rpm")
+        .arg("--root")
+        .arg(r.path())
+        .args(["-qi", PKG])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&q.stdout).contains("Key ID"),
+        "{}",
+        text(&q)
+    );
+}
+
+#[test]
+fn basic_auth_switch_install_and_revert_on_almalinux_9() {
+    let (r, t) = setup(9, Access::Basic);
+    let before = snapshot(r.path());
+
+    // Dry run: plan and diff, no change, password never shown.
+    let out = switch(&r, &t, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = text(&out);
+    assert!(
+        s.contains("+++ b/etc/yum.repos.d/alma-ext-extended.repo"),
+        "{s}"
+    );
+    assert!(s.contains("-enabled=1\n+enabled=0"), "{s}");
+    assert!(!s.contains(PASSWORD), "{s}");
+    assert_eq!(snapshot(r.path()), before);
+
+    // No terminal and no --yes: refused, exit 8.
+    let out = switch(&r, &t, &[]);
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(text(&out).contains("--yes"));
+    assert_eq!(snapshot(r.path()), before);
+
+    let out = switch(&r, &t, &["--yes", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["result"], "switched");
+    assert_eq!(j["state"]["status"], "extended");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(PASSWORD));
+    let repo = r.path().join("etc/yum.repos.d/alma-ext-extended.repo");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&repo).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    assert!(fs::read_to_string(&repo)
+        .unwrap()
+        .contains(&format!("password={PASSWORD}")));
+
+    assert_installs(&r, 9);
+
+    // Second run: already switched, nothing changes.
+    let snap = snapshot(r.path());
+    let out = switch(&r, &t, &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Already switched"), "{}", text(&out));
+    assert_eq!(snapshot(r.path()), snap);
+
+    // Status JSON through the library the status command uses.
+    let st = fs::read_to_string(r.path().join("var/lib/alma-ext/switch/state.json")).unwrap();
+    assert!(st.contains("\"extended\""));
+
+    let root = root_arg(&r);
+    let out = alma_ext(&["switch", "--revert", "--root", &root, "--yes"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(snapshot(r.path()), before, "revert is byte for byte");
+    // The key stays imported.
+    let q = std::process::Command::new("rpm")
+        .arg("--root")
+        .arg(r.path())
+        .args(["-q", "gpg-pubkey"])
+        .output()
+        .unwrap();
+    assert!(q.status.success(), "{}", text(&q));
+}
+
+#[test]
+fn client_certificate_switch_and_install_on_almalinux_8() {
+    let (r, t) = setup(8, Access::ClientCert);
+    let before = snapshot(r.path());
+    let out = switch(&r, &t, &["--yes"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_installs(&r, 8);
+    let root = root_arg(&r);
+    let out = alma_ext(&["switch", "--revert", "--root", &root, "--yes"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(snapshot(r.path()), before);
+}
+
+fn assert_refused(access: Access, code: i32, words: &[&str]) {
+    let (r, t) = setup(9, access);
+    let before = snapshot(r.path());
+    let out = switch(&r, &t, &["--yes"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(code), "{access:?}: {s}");
+    for w in words {
+        assert!(s.contains(w), "{access:?}: {w:?} not in {s}");
+    }
+    assert!(s.contains("nothing was changed"), "{s}");
+    assert!(
+        !s.contains(PASSWORD) && !s.contains("wrong-password"),
+        "{s}"
+    );
+    assert_eq!(snapshot(r.path()), before, "{access:?}");
+    assert!(!r
+        .path()
+        .join("var/lib/alma-ext/switch/journal.json")
+        .exists());
+}
+
+#[test]
+fn wrong_password_is_refused_and_named() {
+    assert_refused(
+        Access::WrongPassword,
+        7,
+        &["HTTP 401", "repodata/repomd.xml", USER, "ext-"],
+    );
+}
+
+#[test]
+fn unreachable_repository_changes_nothing() {
+    let w = world();
+    assert_refused(Access::Unreachable, 6, &["unreachable", &w.dead_url]);
+}
+
+#[test]
+fn expired_client_certificate_is_named() {
+    assert_refused(Access::ExpiredCert, 4, &["client certificate", "expired"]);
+}
+
+#[test]
+fn bad_key_changes_nothing() {
+    let (r, t) = setup(9, Access::Basic);
+    // One flipped character in the armored body breaks the checksum.
+    let p = r.path().join("etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended");
+    let mut k = fs::read_to_string(&p).unwrap();
+    let i = k.find("\n\n").unwrap() + 10;
+    let c = if &k[i..i + 1] == "A" { "B" } else { "A" };
+    k.replace_range(i..i + 1, c);
+    fs::write(&p, k).unwrap();
+    let before = snapshot(r.path());
+    let out = switch(&r, &t, &["--yes"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(4), "{s}");
+    assert!(
+        s.contains("bad key") && s.contains("RPM-GPG-KEY-vendor-extended"),
+        "{s}"
+    );
+    assert_eq!(snapshot(r.path()), before);
+
+    // Not a key at all.
+    fs::write(&p, "hello\n").unwrap();
+    let out = switch(&r, &t, &["--yes"]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(text(&out).contains("not an armored OpenPGP public key"));
+}
+
+#[test]
+fn no_target_and_busy_and_pending_journal() {
+    let (r, t) = setup(9, Access::Basic);
+    let root = root_arg(&r);
+    let out = alma_ext(&["switch", "--root", &root, "--yes"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert!(
+        text(&out).contains("no target: pass --target FILE or register with `alma-ext register`")
+    );
+
+    // Bad TOML: exit 3, the file and key are named.
+    let bad = r.path().join("bad.toml");
+    fs::write(&bad, "gpgcheck = true\nfrobnicate = 1\n").unwrap();
+    let out = alma_ext(
+        &[
+            "switch",
+            "--root",
+            &root,
+            "--target",
+            &bad.display().to_string(),
+            "--yes",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains("frobnicate") && text(&out).contains("bad.toml"),
+        "{}",
+        text(&out)
+    );
+
+    // Another switch holds the lock: exit 9.
+    let lock = r.path().join("var/lib/alma-ext/switch/lock");
+    fs::create_dir_all(lock.parent().unwrap()).unwrap();
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock)
+        .unwrap();
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_EX) },
+        0
+    );
+    let out = switch(&r, &t, &["--yes"]);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    drop(f);
+}
+
+/// A really killed process at every step of the switch: the next
+/// `alma-ext switch` rolls back and switches, `--revert` gives the
+/// original bytes back.
+#[test]
+fn killed_at_every_step_then_resume_and_revert() {
+    let (r0, t0) = setup(9, Access::Basic);
+    let out = switch(&r0, &t0, &["--dry-run", "--format", "json"]);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = j["plan"]["changes"].as_array().unwrap().len();
+    let mut points = vec!["journal-written".to_string(), "keys-imported".to_string()];
+    for i in 0..n {
+        points.push(format!("before-write-{i}"));
+        points.push(format!("after-write-{i}"));
+    }
+    points.extend(["verified", "committed", "finalized"].map(String::from));
+
+    for fp in &points {
+        let (r, t) = setup(9, Access::Basic);
+        let before = snapshot(r.path());
+        let root = root_arg(&r);
+        let tt = t.display().to_string();
+        let out = alma_ext(
+            &["switch", "--root", &root, "--target", &tt, "--yes"],
+            &[("ALMA_EXT_FAILPOINT", &format!("{fp}=kill"))],
+        );
+        // Killed by SIGKILL.
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(9), "{fp}: {}", text(&out));
+        let st = fs::read_to_string(r.path().join("var/lib/alma-ext/switch/state.json"))
+            .unwrap_or_default();
+        let pending = r
+            .path()
+            .join("var/lib/alma-ext/switch/journal.json")
+            .exists();
+        assert!(
+            pending || fp == "finalized",
+            "{fp}: journal kept after the kill"
+        );
+        let _ = st;
+
+        // Resume with a switch: exactly the switched tree.
+        let out = switch(&r, &t, &["--yes"]);
+        assert!(out.status.success(), "{fp}: {}", text(&out));
+        let switched = snapshot(r.path());
+        assert_ne!(switched, before);
+        assert!(!r
+            .path()
+            .join("var/lib/alma-ext/switch/journal.json")
+            .exists());
+
+        let out = alma_ext(&["switch", "--revert", "--root", &root, "--yes"], &[]);
+        assert!(out.status.success(), "{fp}: {}", text(&out));
+        assert_eq!(snapshot(r.path()), before, "{fp}");
+    }
+
+    // Killed during a revert: `--revert` again completes it.
+    for fp in [
+        "revert-journal-written",
+        "revert-after-write-0",
+        "revert-committed",
+    ] {
+        let (r, t) = setup(9, Access::Basic);
+        let before = snapshot(r.path());
+        let root = root_arg(&r);
+        assert!(switch(&r, &t, &["--yes"]).status.success());
+        let out = alma_ext(
+            &["switch", "--revert", "--root", &root, "--yes"],
+            &[("ALMA_EXT_FAILPOINT", &format!("{fp}=kill"))],
+        );
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(out.status.signal(), Some(9), "{fp}");
+        let out = alma_ext(
+            &[
+                "switch", "--revert", "--root", &root, "--yes", "--format", "json",
+            ],
+            &[],
+        );
+        assert!(out.status.success(), "{fp}: {}", text(&out));
+        assert_eq!(snapshot(r.path()), before, "{fp}");
+    }
+}
