@@ -252,6 +252,24 @@ impl Client {
         Self::json(r).await
     }
 
+    /// `POST /v1/register` of a clone: no activation key, the credential it
+    /// copied as Bearer. The server gives the clone its own identity.
+    pub async fn reregister(
+        &self,
+        credential: &Secret,
+        req: &RegisterRequest,
+    ) -> Result<RegisterResponse, ApiError> {
+        let r = self
+            .send(
+                self.http
+                    .post(self.url(api::PATH_REGISTER))
+                    .bearer_auth(credential.expose())
+                    .json(req),
+            )
+            .await?;
+        Self::json(r).await
+    }
+
     /// `POST /v1/checkin`.
     pub async fn checkin(
         &self,

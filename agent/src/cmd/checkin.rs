@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::cli::RootArg;
-use crate::cmd::register::runtime;
+use crate::cmd::register::{runtime, status_word};
 use crate::config;
 use crate::daemon::{checkin, logging};
 use crate::exit::{fail, CmdResult, Exit, ExitContext};
@@ -76,8 +76,12 @@ pub fn run(args: Args) -> CmdResult {
         Format::Text => {
             let e = &r.entitlement;
             println!(
-                "Checked in with {} as machine {}: contract {} {:?} until {}.",
-                reg.server, reg.machine, e.contract, e.status, e.ends
+                "Checked in with {} as machine {}: contract {} {} until {}.",
+                reg.server,
+                reg.machine,
+                e.contract,
+                status_word(e.status),
+                e.ends
             );
             if sent.backlog_sent > 0 {
                 println!("Sent {} spooled check-ins.", sent.backlog_sent);

@@ -60,6 +60,17 @@ struct Output<'a> {
     checkin_interval_secs: u64,
 }
 
+/// The entitlement status as a word for people.
+pub(crate) fn status_word(s: alma_ext_proto::api::EntitlementStatus) -> &'static str {
+    use alma_ext_proto::api::EntitlementStatus::*;
+    match s {
+        Active => "active",
+        Pending => "pending",
+        Expired => "expired",
+        Revoked => "revoked",
+    }
+}
+
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, crate::exit::Failed> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -178,8 +189,13 @@ pub fn run(args: Args) -> CmdResult {
             let e = &resp.entitlement;
             println!("Registered with {server} as machine {}.", resp.machine);
             println!(
-                "Contract {} ({}), product {}, {:?} from {} to {}.",
-                e.contract, e.customer, e.product, e.status, e.starts, e.ends
+                "Contract {} ({}), product {}, {} from {} to {}.",
+                e.contract,
+                e.customer,
+                e.product,
+                status_word(e.status),
+                e.starts,
+                e.ends
             );
         }
     }

@@ -127,14 +127,37 @@ pub async fn send(
     reg: &mut Registration,
     req: CheckinRequest,
 ) -> Result<Sent, CheckinError> {
-    let result = send_inner(root, settings, reg, &req).await;
+    let spool = Spool::new(root, settings.spool);
+    let spooled = match spool.push(&req) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(
+                "cannot spool the check-in in {}: {e}",
+                spool.dir().display()
+            );
+            false
+        }
+    };
+    let mut result = send_inner(root, settings, reg, &req, spooled).await;
+    if let Err(CheckinError::Api(ApiError::ReregisterRequired(why))) = &result {
+        // A clone: the server counts it apart and wants it to register as
+        // itself. It does so with the credential it copied.
+        tracing::warn!(
+            "this machine is a clone of machine {} ({why}): registering as a new machine",
+            reg.machine
+        );
+        match reregister(root, settings, reg, &req).await {
+            Ok(()) => result = send_inner(root, settings, reg, &req, spooled).await,
+            Err(e) => result = Err(e),
+        }
+    }
     let now = req.observed_at;
     match &result {
         Ok(sent) => {
             let r = &sent.response;
             reg.entitlement = Some(r.entitlement.clone());
             reg.target = r.target.clone();
-            reg.last_checkin = Some(now.max(reg.last_checkin.unwrap_or(now)));
+            reg.last_checkin = Some(now);
             reg.checkin_interval_secs = Some(r.checkin_interval_secs);
             reg.last_error = None;
             reg.last_error_at = None;
@@ -157,11 +180,48 @@ pub async fn send(
     result
 }
 
+/// Register a clone as a machine of its own, keeping the label.
+async fn reregister(
+    root: &HostRoot,
+    settings: &Settings,
+    reg: &mut Registration,
+    req: &CheckinRequest,
+) -> Result<(), CheckinError> {
+    let credential = reg
+        .credential
+        .clone()
+        .ok_or_else(|| CheckinError::Local("the credential is unreadable".into()))?;
+    let client = Client::new(&ClientOptions::from_settings(settings, root, &reg.server))
+        .map_err(|e| CheckinError::Config(format!("{e:#}")))?;
+    let r = client
+        .reregister(
+            &credential,
+            &alma_ext_proto::api::RegisterRequest {
+                activation_key: String::new(),
+                system: reg.system.clone(),
+                facts: req.facts.clone(),
+            },
+        )
+        .await
+        .map_err(CheckinError::Api)?;
+    tracing::warn!("registered again as machine {}", r.machine);
+    reg.machine = r.machine;
+    reg.credential = Some(crate::registration::Secret::new(r.credential));
+    reg.entitlement = Some(r.entitlement);
+    reg.registered_at = Some(req.observed_at);
+    reg.machine_id = req.facts.machine.machine_id.clone();
+    reg.uuid = req.facts.machine.uuid.clone();
+    reg.checkin_interval_secs = Some(r.checkin_interval_secs);
+    registration::save(root, reg).map_err(|e| CheckinError::Local(format!("{e:#}")))?;
+    Ok(())
+}
+
 async fn send_inner(
     root: &HostRoot,
     settings: &Settings,
     reg: &Registration,
     req: &CheckinRequest,
+    spooled: bool,
 ) -> Result<Sent, CheckinError> {
     let Some(credential) = reg.credential.clone() else {
         return Err(CheckinError::Local(
@@ -172,16 +232,6 @@ async fn send_inner(
     let client = Client::new(&ClientOptions::from_settings(settings, root, &reg.server))
         .map_err(|e| CheckinError::Config(format!("{e:#}")))?;
     let spool = Spool::new(root, settings.spool);
-    let spooled = match spool.push(req) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(
-                "cannot spool the check-in in {}: {e}",
-                spool.dir().display()
-            );
-            false
-        }
-    };
     let mut last: Option<CheckinResponse> = None;
     let mut backlog_sent = 0usize;
     let mut rejected = 0usize;

@@ -348,7 +348,14 @@ impl State {
             })?;
         let req = checkin::build_request(&self.root, facts, now);
         let counted = Counted::of(&req);
+        let spool = crate::spool::Spool::new(&self.root, self.settings.spool);
+        let before = spool.len();
         let r = checkin::send(&self.root, &self.settings, &mut reg, req).await;
+        if r.is_err() && spool.len() < before {
+            // The backlog is draining (a rate limit stopped it): retry soon,
+            // not after a growing backoff.
+            self.sched.failures = 0;
+        }
         self.counted = Some(counted);
         r.map_err(|e| {
             let retryable = match &e {
