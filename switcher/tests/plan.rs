@@ -24,7 +24,7 @@ fn action<'a>(p: &'a Plan, id: &str) -> &'a Action {
         .action
 }
 
-fn after<'a>(p: &'a Plan, path: &str) -> String {
+fn after(p: &Plan, path: &str) -> String {
     String::from_utf8(
         p.changes
             .iter()

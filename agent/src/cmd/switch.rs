@@ -276,8 +276,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         match args.format {
             Format::Json => print_json(&report)?,
             Format::Text => println!(
-                "Already switched: {} {} uses the extended-update repositories ({}). Nothing to change.",
-                "AlmaLinux",
+                "Already switched: AlmaLinux {} uses the extended-update repositories ({}). Nothing to change.",
                 plan.release.version,
                 plan.new_repos
                     .iter()
