@@ -10,28 +10,24 @@ use crate::cli::ReportFormat;
 use crate::fleet::LiveReport;
 use crate::license::{Inventory, Report};
 
-/// Price an inventory.
+/// Price an inventory. The inventory the server builds is checked like
+/// a file's: an error names the field and machine.
 pub fn report(inv: &Inventory) -> Result<Report> {
-    let _ = inv;
-    anyhow::bail!("the licence engine is not built into this binary yet")
+    crate::license::engine::report(inv)
+        .map_err(|e| anyhow::anyhow!("the fleet inventory is not valid: {e}"))
+}
+
+fn engine_format(f: ReportFormat) -> crate::license::cli::Format {
+    match f {
+        ReportFormat::Text => crate::license::cli::Format::Text,
+        ReportFormat::Json => crate::license::cli::Format::Json,
+        ReportFormat::Csv => crate::license::cli::Format::Csv,
+    }
 }
 
 /// `licenses --inventory FILE`.
 pub fn run_file(path: &Path, format: ReportFormat) -> Result<String> {
-    let _ = (path, format);
-    anyhow::bail!("the licence engine is not built into this binary yet")
-}
-
-fn yen(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::license::cli::run_file(path, engine_format(format))
 }
 
 /// The live report as tables.
@@ -42,49 +38,10 @@ pub fn live_text(r: &LiveReport) -> String {
         "Live licence count: {} machines ({} clones), silent machines age out after {} days, peak guests over {} days\n",
         r.machines, r.clones, r.age_out_days, r.window_days
     );
-    let _ = writeln!(
-        s,
-        "{:<28} {:<10} {:>5} {:>6} {:<9} {:>8} {:>7} {:>8} {:>14}",
-        "SYSTEM",
-        "KIND",
-        "HOSTS",
-        "GUESTS",
-        "CHOSEN",
-        "PHYSICAL",
-        "VIRTUAL",
-        "PLATFORM",
-        "YEARLY JPY"
-    );
-    for sys in &r.fleet.systems {
-        let o = sys.chosen_option();
-        let _ = writeln!(
-            s,
-            "{:<28} {:<10} {:>5} {:>6} {:<9} {:>8} {:>7} {:>8} {:>14}",
-            sys.id,
-            sys.kind.as_str(),
-            sys.hosts,
-            sys.guests,
-            sys.chosen.as_str(),
-            o.physical,
-            o.r#virtual,
-            o.platform,
-            yen(o.yearly_cost_jpy)
-        );
+    s.push_str(&r.fleet.to_text());
+    if !s.ends_with("\n\n") {
+        s.push('\n');
     }
-    let t = &r.fleet.total;
-    let _ = writeln!(
-        s,
-        "{:<28} {:<10} {:>5} {:>6} {:<9} {:>8} {:>7} {:>8} {:>14}\n",
-        "TOTAL",
-        "",
-        "",
-        "",
-        "",
-        t.physical,
-        t.r#virtual,
-        t.platform,
-        yen(t.yearly_cost_jpy)
-    );
     if !r.contracts.is_empty() {
         let _ = writeln!(
             s,
@@ -115,39 +72,13 @@ pub fn live_text(r: &LiveReport) -> String {
         }
         s.push('\n');
     }
-    for w in r.fleet.warnings.iter().chain(&r.warnings) {
+    for w in &r.warnings {
         let _ = writeln!(s, "warning: {w}");
     }
     s
 }
 
-fn csv_field(v: &str) -> String {
-    if v.contains([',', '"', '\n']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v.to_string()
-    }
-}
-
-/// The live report's systems, one CSV row each.
+/// The live report's systems, one CSV row each (the engine's CSV).
 pub fn live_csv(r: &LiveReport) -> String {
-    let mut s =
-        String::from("system,kind,hosts,guests,chosen,physical,virtual,platform,yearly_cost_jpy\n");
-    for sys in &r.fleet.systems {
-        let o = sys.chosen_option();
-        let _ = writeln!(
-            s,
-            "{},{},{},{},{},{},{},{},{}",
-            csv_field(&sys.id),
-            sys.kind.as_str(),
-            sys.hosts,
-            sys.guests,
-            sys.chosen.as_str(),
-            o.physical,
-            o.r#virtual,
-            o.platform,
-            o.yearly_cost_jpy
-        );
-    }
-    s
+    r.fleet.to_csv()
 }

@@ -54,6 +54,10 @@ pub struct FleetData {
 pub struct Built {
     pub inventory: Inventory,
     pub warnings: Vec<String>,
+    /// Current guests per platform (to share a platform's peak between
+    /// contracts).
+    #[serde(skip)]
+    pub platform_guests: BTreeMap<String, u64>,
 }
 
 /// How platform and cloud-unit choices are set.
@@ -76,6 +80,19 @@ fn days_since_epoch(d: NaiveDate) -> i64 {
 /// Build the inventory of `data` (already filtered to the machines that
 /// count). `since_day`: first day of the peak-guest window.
 pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Built {
+    inventory_shared(data, since_day, mode, None)
+}
+
+/// `inventory_from` for a part of the fleet (one contract): a platform's
+/// observed peak is shared in proportion to the part's current guests
+/// (`fleet_guests`: current guests per platform in the whole fleet), and
+/// platforms without machines of this part are left out.
+pub fn inventory_shared(
+    data: &FleetData,
+    since_day: i64,
+    mode: ChoiceMode,
+    fleet_guests: Option<&BTreeMap<String, u64>>,
+) -> Built {
     let mut warnings = Vec::new();
     let rows = &data.machines;
 
@@ -260,7 +277,20 @@ pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Bui
             })
             .unwrap_or_default();
         let current = current_guests.get(*id).copied().unwrap_or(0);
-        let peak_guests = peak.get(*id).map(|p| (*p).max(current));
+        let mut peak_guests = peak.get(*id).map(|p| (*p).max(current));
+        if let Some(fleet) = fleet_guests {
+            if current == 0 && found_hosts.get(id).is_none_or(|h| h.is_empty()) {
+                continue;
+            }
+            let all = fleet.get(*id).copied().unwrap_or(current).max(current);
+            peak_guests = peak_guests.map(|p| {
+                if all == 0 {
+                    current
+                } else {
+                    p.saturating_mul(current).div_ceil(all).max(current)
+                }
+            });
+        }
         platforms.push(PlatformEntry {
             id: id.to_string(),
             hosts,
@@ -293,6 +323,7 @@ pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Bui
             ..Inventory::default()
         },
         warnings,
+        platform_guests: current_guests,
     }
 }
 
@@ -331,18 +362,29 @@ pub async fn build(store: &Store, opts: &Options) -> Result<Built> {
 /// (`inventory --contract`).
 pub async fn build_for_contract(store: &Store, opts: &Options, c: &ContractRow) -> Result<Built> {
     let mut data = load(store, opts).await?;
+    let fleet_guests = inventory_from(&data, 0, ChoiceMode::Declared).platform_guests;
     data.machines.retain(|r| r.contract_id == c.id);
-    Ok(contract_inventory(&data, c, opts.today))
+    Ok(contract_inventory(&data, c, opts.today, &fleet_guests))
 }
 
-fn contract_inventory(data: &FleetData, c: &ContractRow, today: NaiveDate) -> Built {
+fn contract_inventory(
+    data: &FleetData,
+    c: &ContractRow,
+    today: NaiveDate,
+    fleet_guests: &BTreeMap<String, u64>,
+) -> Built {
     let choice = if c.product == "platform" {
         Choice::Platform
     } else {
         Choice::PerUnit
     };
     let since_day = days_since_epoch(admin::contract_year_start(c, today));
-    inventory_from(data, since_day, ChoiceMode::Forced(choice))
+    inventory_shared(
+        data,
+        since_day,
+        ChoiceMode::Forced(choice),
+        Some(fleet_guests),
+    )
 }
 
 /// Licences bought against licences needed, for one contract.
@@ -392,6 +434,7 @@ pub fn contract_usage(
     today: NaiveDate,
 ) -> Result<Vec<ContractUsage>> {
     let mut out = Vec::new();
+    let fleet_guests = inventory_from(data, 0, ChoiceMode::Declared).platform_guests;
     for c in contracts {
         let rows: Vec<FleetRow> = data
             .machines
@@ -407,7 +450,7 @@ pub fn contract_usage(
             machines: rows,
             ..data.clone()
         };
-        let built = contract_inventory(&sub, c, today);
+        let built = contract_inventory(&sub, c, today, &fleet_guests);
         let report = run_engine(&built.inventory)?;
         let t = &report.total;
         let mut needed_by: BTreeMap<String, u64> = BTreeMap::new();
