@@ -895,3 +895,29 @@ mod tests {
         assert_eq!(e.line, Some(2));
     }
 }
+
+#[cfg(test)]
+mod dist_tests {
+    /// The commented default file that the RPM installs parses, and every
+    /// value it shows is the default.
+    #[test]
+    fn dist_file_is_valid_and_shows_the_defaults() {
+        let text = include_str!("../dist/agent.toml");
+        let path = std::path::PathBuf::from("/etc/alma-ext/agent.toml");
+        let s = super::from_texts(&[(path.clone(), text.to_string())]).unwrap();
+        let mut d = super::Settings::default();
+        d.files = vec![path.clone()];
+        assert_eq!(s, d);
+        let uncommented: String = text
+            .lines()
+            .map(|l| l.strip_prefix('#').filter(|r| !r.starts_with(' ') && !r.is_empty()).unwrap_or(l))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let u = super::from_texts(&[(path, uncommented)]).unwrap();
+        assert_eq!(u.interval, d.interval);
+        assert_eq!(u.splay, d.splay);
+        assert_eq!(u.switch, d.switch);
+        assert_eq!(u.spool, d.spool);
+        assert_eq!(u.cloud, d.cloud);
+    }
+}
