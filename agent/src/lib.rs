@@ -18,3 +18,5 @@ pub mod config;
 pub mod daemon;
 pub mod guests;
 pub mod spool;
+pub mod lifecycle;
+pub mod osrelease;

@@ -1,15 +1,279 @@
-//! `alma-ext status` (not implemented yet).
+//! `alma-ext status`: where this release stands in its lifecycle, what to
+//! do now, and the registration and switch state.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use alma_ext_proto::api::{Entitlement, SwitchState, SwitchStatus};
+use alma_ext_proto::facts::Os;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::exit::{fail, CmdResult, Exit, ExitContext};
+use crate::lifecycle::{self, LifecycleStatus, Progress};
+use crate::output::{print_json, Format};
+use crate::root::HostRoot;
 
 /// Arguments of `alma-ext status`.
+///
+/// Shows the lifecycle phase of this machine's AlmaLinux major version
+/// (full, security, extended, ended, or none for Kitten and other
+/// distributions), the dates of each phase, the days to the next boundary,
+/// and what to do now. The dates come from the built-in table, overridden
+/// by /etc/alma-ext/lifecycle.toml when present.
 #[derive(Debug, clap::Args)]
+#[command(after_long_help = "\
+Examples:
+  alma-ext status                          today
+  alma-ext status --at 2032-06-01          what it will be on that day
+  alma-ext status --format json | jq -r .lifecycle.phase")]
 pub struct Args {
     #[command(flatten)]
     pub root: RootArg,
+    /// Answer for this day (YYYY-MM-DD) instead of today, for planning.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_day)]
+    pub at: Option<NaiveDate>,
+    /// Output format: text (a short summary) or json (for scripts).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
-pub fn run(_args: Args) -> CmdResult {
-    Err(fail(Exit::Failure, "not implemented yet"))
+fn parse_day(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("{s:?} is not a date in the form YYYY-MM-DD ({e})"))
+}
+
+/// The OS part of the status JSON.
+#[derive(Debug, Serialize)]
+pub struct StatusOs {
+    pub id: Option<String>,
+    pub pretty_name: Option<String>,
+    pub version_id: Option<String>,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    pub family: String,
+    pub supported: bool,
+    pub support_end: Option<String>,
+}
+
+/// The registration part of the status JSON (never the credential).
+#[derive(Debug, Serialize)]
+pub struct StatusRegistration {
+    pub registered: bool,
+    pub server: Option<String>,
+    pub machine: Option<String>,
+    pub system: Option<String>,
+    pub entitlement: Option<Entitlement>,
+    pub last_checkin: Option<DateTime<Utc>>,
+}
+
+/// The switch part of the status JSON.
+#[derive(Debug, Serialize)]
+pub struct StatusSwitch {
+    #[serde(flatten)]
+    pub state: SwitchState,
+    /// One line for people: "community repositories", ...
+    pub description: String,
+}
+
+/// `alma-ext status --format json`.
+#[derive(Debug, Serialize)]
+pub struct Status {
+    /// The day the answer is for.
+    pub at: NaiveDate,
+    pub hostname: Option<String>,
+    pub os: StatusOs,
+    pub lifecycle: LifecycleStatus,
+    pub registration: StatusRegistration,
+    pub switch: StatusSwitch,
+    pub warnings: Vec<String>,
+}
+
+fn switch_description(s: &SwitchState) -> String {
+    match s.status {
+        SwitchStatus::Community => "community repositories".into(),
+        SwitchStatus::Extended => "extended-update repository".into(),
+        SwitchStatus::Interrupted => {
+            "interrupted switch: run alma-ext switch again to finish or roll back".into()
+        }
+        SwitchStatus::Failed => match &s.error {
+            Some(e) => {
+                format!("community repositories (last switch failed and was rolled back: {e})")
+            }
+            None => "community repositories (last switch failed and was rolled back)".into(),
+        },
+    }
+}
+
+pub fn run(args: Args) -> CmdResult {
+    let root = HostRoot::new(&args.root.root);
+    if !root.path().is_dir() {
+        return Err(fail(
+            Exit::Usage,
+            format!("--root {}: not a directory", root.path().display()),
+        ));
+    }
+    let at = args.at.unwrap_or_else(|| chrono::Local::now().date_naive());
+    let status = compute(&root, at)?;
+    for w in &status.warnings {
+        eprintln!("alma-ext: warning: {w}");
+    }
+    match args.format {
+        Format::Json => print_json(&status)?,
+        Format::Text => print!("{}", render_text(&status)),
+    }
+    Ok(Exit::Ok)
+}
+
+/// Everything `status` shows, for the host under `root` on `at`.
+pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Failed> {
+    let (os, os_path, problems) = crate::facts::os::read(root)
+        .map_err(anyhow::Error::from)
+        .exit(Exit::Failure)?;
+    let mut warnings = Vec::new();
+    if let Some(p) = &os_path {
+        for pr in problems {
+            warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));
+        }
+    } else {
+        warnings.push(format!(
+            "no os-release under {} (looked at /etc/os-release and /usr/lib/os-release)",
+            root.path().display()
+        ));
+    }
+    let (table, source) = lifecycle::load_table(root).exit(Exit::Config)?;
+    let registration = crate::registration::load(root).exit(Exit::Config)?;
+    let switch = alma_ext_switcher::state::load(root.path())
+        .map_err(|e| anyhow::anyhow!("reading the switch state: {e}"))
+        .exit(Exit::Config)?;
+    let progress = Progress {
+        registered: registration.is_some(),
+        switched: switch.status == SwitchStatus::Extended,
+    };
+    let (lifecycle, more) = lifecycle::status(&os, &table, &source.description, at, progress);
+    warnings.extend(more);
+    let hostname = crate::facts::hostname(root);
+    Ok(Status {
+        at,
+        hostname,
+        os: status_os(&os),
+        lifecycle,
+        registration: match registration {
+            Some(r) => StatusRegistration {
+                registered: true,
+                server: Some(r.server),
+                machine: Some(r.machine),
+                system: r.system,
+                entitlement: r.entitlement,
+                last_checkin: r.last_checkin,
+            },
+            None => StatusRegistration {
+                registered: false,
+                server: None,
+                machine: None,
+                system: None,
+                entitlement: None,
+                last_checkin: None,
+            },
+        },
+        switch: StatusSwitch {
+            description: switch_description(&switch),
+            state: switch,
+        },
+        warnings,
+    })
+}
+
+fn status_os(os: &Os) -> StatusOs {
+    StatusOs {
+        id: os.id.clone(),
+        pretty_name: os.pretty_name.clone(),
+        version_id: os.version_id.clone(),
+        major: os.major,
+        minor: os.minor,
+        family: os.family.clone(),
+        supported: os.supported,
+        support_end: os.support_end.clone(),
+    }
+}
+
+fn date(d: Option<NaiveDate>) -> String {
+    d.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// The text summary.
+pub fn render_text(s: &Status) -> String {
+    let l = &s.lifecycle;
+    let mut rows: Vec<(&str, String)> = Vec::new();
+    let os_name =
+        s.os.pretty_name
+            .clone()
+            .unwrap_or_else(|| s.os.id.clone().unwrap_or_else(|| "unknown".into()));
+    rows.push(("OS", os_name));
+    let phase = match l.phase.as_str() {
+        "full" => "full support (bug and security fixes)",
+        "security" => "security support (security fixes only)",
+        "extended" => "extended support (vendor's extended-update repository)",
+        "ended" => "ended (no more updates)",
+        "prerelease" => "not yet released",
+        _ => "none (no lifecycle for this release)",
+    };
+    rows.push(("Phase", format!("{} - {phase} on {}", l.phase, s.at)));
+    if let (Some(np), Some(nb), Some(days)) =
+        (l.next_phase, l.next_boundary, l.days_to_next_boundary)
+    {
+        rows.push(("Next", format!("{np} from {nb} (in {days} days)")));
+    }
+    if l.major.is_some() && l.ga.is_some() {
+        rows.push((
+            "Full support",
+            format!("{} to {}", date(l.ga), date(l.active_end)),
+        ));
+        rows.push(("Security support", format!("to {}", date(l.security_end))));
+        rows.push((
+            "Extended support",
+            format!("{} to {}", date(l.extended_start), date(l.extended_end)),
+        ));
+    }
+    if let Some(se) = &l.support_end {
+        rows.push((
+            "SUPPORT_END",
+            format!(
+                "{} (os-release){}",
+                se.value,
+                if se.agrees {
+                    ""
+                } else {
+                    " - disagrees with the table"
+                }
+            ),
+        ));
+    }
+    let reg = &s.registration;
+    rows.push((
+        "Registration",
+        if reg.registered {
+            let mut v = format!(
+                "registered with {} as {}",
+                reg.server.as_deref().unwrap_or("?"),
+                reg.machine.as_deref().unwrap_or("?")
+            );
+            if let Some(e) = &reg.entitlement {
+                v.push_str(&format!(
+                    ", contract {} {:?} until {}",
+                    e.contract, e.status, e.ends
+                ));
+            }
+            v
+        } else {
+            "not registered".into()
+        },
+    ));
+    rows.push(("Repositories", s.switch.description.clone()));
+    rows.push(("Do now", l.advice.clone()));
+    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{k:<width$}  {v}\n"));
+    }
+    out
 }

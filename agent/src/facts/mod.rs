@@ -1,11 +1,329 @@
 //! Host facts: what the machine is. Detection is a pure function of what
-//! was read (`Probe`), and reading goes through a `HostRoot`.
+//! was read ([`detect::Probe`]), and reading goes through a [`HostRoot`].
+//! Nothing here touches the network; a file missing under a fixture root is
+//! absent, never read from the real host.
 
+pub mod cpuid;
+pub mod cpuinfo;
+pub mod detect;
+pub mod os;
+
+use std::fmt;
+
+use alma_ext_proto::facts::{Dmi, Hardware, Machine, FACTS_SCHEMA_VERSION};
 use alma_ext_proto::Facts;
 
 use crate::root::HostRoot;
 
+/// An input file that is present but wrong; `alma-ext facts` exits 3.
+#[derive(Debug)]
+pub struct InvalidFile {
+    /// Path as seen on the host (under the root).
+    pub path: String,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for InvalidFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} line {}: {}", self.path, self.line, self.message)
+    }
+}
+
+impl std::error::Error for InvalidFile {}
+
+/// Facts plus what the reader should be told about the input.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    pub facts: Facts,
+    /// Problems that did not stop detection (os-release syntax, ...), each
+    /// naming file and line.
+    pub warnings: Vec<String>,
+}
+
 /// Collect the facts of the host under `root`. Never touches the network.
-pub fn collect(_root: &HostRoot) -> anyhow::Result<Facts> {
-    anyhow::bail!("facts: not implemented yet")
+pub fn collect(root: &HostRoot) -> anyhow::Result<Facts> {
+    Ok(collect_with_warnings(root)?.facts)
+}
+
+/// [`collect`], keeping the warnings for the command line.
+pub fn collect_with_warnings(root: &HostRoot) -> anyhow::Result<Collected> {
+    let mut warnings = Vec::new();
+    let (os, os_path, problems) = os::read(root)?;
+    if let Some(p) = &os_path {
+        for pr in problems {
+            warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));
+        }
+    }
+
+    let (probe, cpu) = read_probe(root)?;
+    let answer = detect::detect(&probe);
+
+    let mut evidence = answer.evidence;
+    let uuid = machine_uuid(root, &probe, &mut evidence);
+    let machine_id = root.read_trimmed("/etc/machine-id").and_then(|m| {
+        let valid = m.len() == 32 && m.chars().all(|c| c.is_ascii_hexdigit());
+        if !valid {
+            warnings.push(format!(
+                "{}: not a 32-hex-digit machine id, ignored",
+                root.join("/etc/machine-id").display()
+            ));
+        }
+        valid.then(|| m.to_ascii_lowercase())
+    });
+
+    let machine = Machine {
+        kind: answer.kind,
+        hypervisor: answer.hypervisor,
+        cloud: answer.cloud,
+        container: answer.container,
+        hypervisor_host: answer.hypervisor_host,
+        uuid,
+        machine_id,
+        hostname: hostname(root),
+        evidence,
+    };
+    let hardware = Hardware {
+        arch: arch(root, &cpu, &probe),
+        cpu_model: cpu.model.clone(),
+        cpu_sockets: cpu.topology.sockets,
+        cpu_cores: cpu.topology.cores,
+        cpu_threads: cpu.topology.threads,
+        memory_bytes: root
+            .read_to_string("/proc/meminfo")
+            .ok()
+            .flatten()
+            .and_then(|t| cpuinfo::parse_meminfo_total(&t)),
+        dmi: probe.dmi.clone(),
+    };
+    Ok(Collected {
+        facts: Facts {
+            schema_version: FACTS_SCHEMA_VERSION,
+            machine,
+            os,
+            hardware,
+            guests: vec![],
+            cluster: None,
+            hyperv_host: None,
+            cloud_account: None,
+        },
+        warnings,
+    })
+}
+
+/// CPU facts read alongside the probe.
+struct CpuFacts {
+    model: Option<String>,
+    arch_hint: Option<&'static str>,
+    topology: cpuinfo::Topology,
+}
+
+fn read_probe(root: &HostRoot) -> anyhow::Result<(detect::Probe, CpuFacts)> {
+    let t = |p: &str| root.read_trimmed(p);
+    let dmi_field = |f: &str| {
+        t(&format!("/sys/class/dmi/id/{f}"))
+            // Firmware placeholders say nothing.
+            .filter(|v| {
+                !matches!(
+                    v.as_str(),
+                    "To be filled by O.E.M." | "Default string" | "Not Specified" | "None"
+                )
+            })
+    };
+    let dmi = Dmi {
+        sys_vendor: dmi_field("sys_vendor"),
+        product_name: dmi_field("product_name"),
+        product_version: dmi_field("product_version"),
+        product_serial: dmi_field("product_serial"),
+        product_uuid: dmi_field("product_uuid"),
+        board_vendor: dmi_field("board_vendor"),
+        bios_vendor: dmi_field("bios_vendor"),
+        bios_version: dmi_field("bios_version"),
+        chassis_asset_tag: dmi_field("chassis_asset_tag"),
+    };
+
+    let cpuid = if root.is_system() {
+        cpuid::live()
+    } else {
+        match root.read_to_string(cpuid::FIXTURE_PATH)? {
+            Some(text) => Some(cpuid::parse_fixture(&text).map_err(|e| InvalidFile {
+                path: root.join(cpuid::FIXTURE_PATH).display().to_string(),
+                line: e.line,
+                message: e.message,
+            })?),
+            None => None,
+        }
+    };
+
+    // SMBIOS type 0, BIOS characteristics extension byte 2, bit 4.
+    let smbios_vm_bit = std::fs::read(root.join("/sys/firmware/dmi/entries/0-0/raw"))
+        .ok()
+        .and_then(|raw| raw.get(0x13).map(|b| b & (1 << 4) != 0));
+
+    let dt = "/proc/device-tree";
+    let dt_fw_cfg = std::fs::read_dir(root.join(dt))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().contains("fw-cfg"))
+        })
+        .unwrap_or(false);
+
+    let environ_container = root
+        .read_to_string("/proc/1/environ")
+        .ok()
+        .flatten()
+        .and_then(|env| {
+            env.split('\0')
+                .find_map(|kv| kv.strip_prefix("container=").map(str::to_string))
+        });
+
+    let cpuinfo_text = root
+        .read_to_string("/proc/cpuinfo")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let info = cpuinfo::parse_cpuinfo(&cpuinfo_text);
+    let sysfs = sysfs_topology(root);
+    let topology = cpuinfo::topology(&info, &sysfs);
+
+    let probe = detect::Probe {
+        cpuid,
+        dmi,
+        smbios_vm_bit,
+        proc_xen: root.exists("/proc/xen"),
+        xen_capabilities: root
+            .read_to_string("/proc/xen/capabilities")
+            .ok()
+            .flatten()
+            .map(|s| s.trim().to_string()),
+        xen_features: t("/sys/hypervisor/properties/features"),
+        sys_hypervisor_type: t("/sys/hypervisor/type"),
+        sys_hypervisor_uuid: t("/sys/hypervisor/uuid"),
+        device_tree: root.exists(dt),
+        dt_hypervisor_compatible: t("/proc/device-tree/hypervisor/compatible"),
+        dt_ibm_partition_name: t("/proc/device-tree/ibm,partition-name"),
+        dt_hmc_managed: root.exists("/proc/device-tree/hmc-managed?"),
+        dt_qemu_graphic_width: root.exists("/proc/device-tree/chosen/qemu,graphic-width"),
+        dt_fw_cfg,
+        dt_compatible: t("/proc/device-tree/compatible"),
+        s390_sysinfo: root.read_to_string("/proc/sysinfo").ok().flatten(),
+        cpu_vendor: info.vendor_id.clone(),
+        libvirt_domains: has_xml(root, "/etc/libvirt/qemu") || has_xml(root, "/run/libvirt/qemu"),
+        container: detect::ContainerProbe {
+            proc_vz: root.exists("/proc/vz"),
+            proc_bc: root.exists("/proc/bc"),
+            kernel_osrelease: t("/proc/sys/kernel/osrelease"),
+            run_host_container_manager: t("/run/host/container-manager"),
+            run_systemd_container: t("/run/systemd/container"),
+            pid1_environ_container: environ_container,
+            containerenv: root.exists("/run/.containerenv"),
+            dockerenv: root.exists("/.dockerenv"),
+            pid1_cgroup: root.read_to_string("/proc/1/cgroup").ok().flatten(),
+        },
+    };
+    let cpu = CpuFacts {
+        model: info.model.clone(),
+        arch_hint: info.arch_hint,
+        topology,
+    };
+    Ok((probe, cpu))
+}
+
+fn has_xml(root: &HostRoot, dir: &str) -> bool {
+    std::fs::read_dir(root.join(dir))
+        .map(|rd| {
+            rd.flatten()
+                .any(|e| e.file_name().to_string_lossy().ends_with(".xml"))
+        })
+        .unwrap_or(false)
+}
+
+/// Topology of every present CPU from sysfs.
+fn sysfs_topology(root: &HostRoot) -> Vec<cpuinfo::SysfsCpu> {
+    let base = "/sys/devices/system/cpu";
+    let Ok(rd) = std::fs::read_dir(root.join(base)) else {
+        return vec![];
+    };
+    let mut out = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let Some(n) = name.strip_prefix("cpu") else {
+            continue;
+        };
+        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let read = |f: &str| {
+            root.read_trimmed(format!("{base}/{name}/topology/{f}"))
+                .and_then(|v| v.parse::<i64>().ok())
+        };
+        let package = read("physical_package_id");
+        let core = read("core_id");
+        // A CPU directory without topology (offline CPU) is not counted.
+        if package.is_some() || core.is_some() {
+            out.push(cpuinfo::SysfsCpu { package, core });
+        }
+    }
+    out
+}
+
+fn machine_uuid(
+    root: &HostRoot,
+    probe: &detect::Probe,
+    evidence: &mut Vec<alma_ext_proto::facts::Evidence>,
+) -> Option<String> {
+    let mut src = |source: &str, v: &str| {
+        evidence.push(alma_ext_proto::facts::Evidence {
+            decides: "uuid".into(),
+            source: source.into(),
+            value: v.into(),
+        });
+        Some(v.to_ascii_lowercase())
+    };
+    if let Some(u) = probe.dmi.product_uuid.as_deref() {
+        return src("/sys/class/dmi/id/product_uuid", u);
+    }
+    if let Some(u) = probe.sys_hypervisor_uuid.as_deref() {
+        return src("/sys/hypervisor/uuid", u);
+    }
+    if let Some(u) = root.read_trimmed("/proc/device-tree/ibm,partition-uuid") {
+        return src("/proc/device-tree/ibm,partition-uuid", &u);
+    }
+    if let Some(u) = root.read_trimmed("/proc/device-tree/vm,uuid") {
+        return src("/proc/device-tree/vm,uuid", &u);
+    }
+    None
+}
+
+/// The hostname: /etc/hostname, else /proc/sys/kernel/hostname, under the root.
+pub fn hostname(root: &HostRoot) -> Option<String> {
+    if let Some(text) = root.read_to_string("/etc/hostname").ok().flatten() {
+        let h = text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or("").trim())
+            .find(|l| !l.is_empty());
+        if let Some(h) = h {
+            return Some(h.to_string());
+        }
+    }
+    root.read_trimmed("/proc/sys/kernel/hostname")
+}
+
+fn arch(root: &HostRoot, cpu: &CpuFacts, probe: &detect::Probe) -> Option<String> {
+    if root.is_system() {
+        if let Ok(u) = nix::sys::utsname::uname() {
+            return Some(u.machine().to_string_lossy().into_owned());
+        }
+    }
+    if let Some(a) = cpu.arch_hint {
+        return Some(a.to_string());
+    }
+    if probe.cpuid.is_some() {
+        return Some("x86_64".into());
+    }
+    if probe.s390_sysinfo.is_some() {
+        return Some("s390x".into());
+    }
+    None
 }
