@@ -1,6 +1,6 @@
 //! `alma-ext-gen --out DIR`: write the man pages and bash/zsh completions of
-//! `alma-ext` (and, once its CLI lives in its library, `alma-ext-server`)
-//! under DIR, for `packaging/build` and the RPM spec's %build.
+//! `alma-ext` and `alma-ext-server` under DIR, for `packaging/build` and the
+//! RPM spec's %build.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,7 +20,10 @@ struct Args {
 fn main() -> ExitCode {
     let args = Args::parse();
     let run = || -> anyhow::Result<usize> {
-        let files = alma_ext_gen::all_files(&alma_ext_agent::cli::Cli::command())?;
+        let mut files = alma_ext_gen::all_files(&alma_ext_agent::cli::Cli::command())?;
+        files.extend(alma_ext_gen::all_files(
+            &alma_ext_server::cli::Cli::command(),
+        )?);
         alma_ext_gen::write_all(&args.out, &files)?;
         Ok(files.len())
     };

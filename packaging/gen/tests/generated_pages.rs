@@ -1,4 +1,4 @@
-//! The generated files for the real `alma-ext` CLI: every subcommand has a
+//! The generated files for the real `alma-ext` and `alma-ext-server` CLIs: every subcommand has a
 //! page, pages and completions carry the flags a user types.
 
 use clap::CommandFactory;
@@ -78,4 +78,17 @@ fn write_all_creates_the_tree_and_reports_unwritable_dirs() {
     std::fs::write(&blocker, b"").unwrap();
     let err = alma_ext_gen::write_all(&blocker, &files).unwrap_err();
     assert!(format!("{err:#}").contains("blocked"), "{err:#}");
+}
+
+#[test]
+fn the_server_has_pages_for_serve_and_its_admin_commands() {
+    let files = alma_ext_gen::all_files(&alma_ext_server::cli::Cli::command()).unwrap();
+    let serve = page(&files, "man/man1/alma-ext-server-serve.1");
+    assert!(
+        serve.contains("\\-\\-listen") && serve.contains("ALMA_EXT_SERVER_LISTEN"),
+        "{serve}"
+    );
+    page(&files, "man/man1/alma-ext-server.1");
+    page(&files, "bash-completion/completions/alma-ext-server");
+    page(&files, "zsh/site-functions/_alma-ext-server");
 }
