@@ -129,6 +129,7 @@ fn assert_refused(access: Access, code: i32, words: &[&str]) {
     let before = snapshot(r.path());
     let out = switch(&r, &t, &["--yes"]);
     let s = text(&out);
+    eprintln!("{access:?} -> exit {:?}: {s}", out.status.code());
     assert_eq!(out.status.code(), Some(code), "{access:?}: {s}");
     for w in words {
         assert!(s.contains(w), "{access:?}: {w:?} not in {s}");
@@ -321,4 +322,32 @@ fn killed_at_every_step_then_resume_and_revert() {
         assert!(out.status.success(), "{fp}: {}", text(&out));
         assert_eq!(snapshot(r.path()), before, "{fp}");
     }
+}
+
+/// dnf cannot use the new repository: the switch is rolled back to the
+/// exact old bytes, exit 5, and the state says why.
+#[test]
+fn dnf_verification_failure_rolls_back() {
+    let (r, t) = setup(9, Access::Basic);
+    let toml = fs::read_to_string(&t)
+        .unwrap()
+        .replace("/repo/baseos/", "/repo/broken/");
+    fs::write(&t, toml).unwrap();
+    let before = snapshot(r.path());
+    let out = switch(&r, &t, &["--yes", "--format", "json"]);
+    let s = text(&out);
+    assert_eq!(out.status.code(), Some(5), "{s}");
+    assert!(
+        s.contains("dnf could not use the new repositories") && s.contains("rolled back"),
+        "{s}"
+    );
+    assert_eq!(snapshot(r.path()), before);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["result"], "rolled-back");
+    assert_eq!(j["exit_code"], 5);
+    assert_eq!(j["state"]["status"], "failed");
+    assert!(!r
+        .path()
+        .join("var/lib/alma-ext/switch/journal.json")
+        .exists());
 }

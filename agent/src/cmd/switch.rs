@@ -290,9 +290,6 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
 
     // Preflight: nothing has changed yet.
     if let Err(f) = run_preflight(root, &target, &plan) {
-        if args.format == Format::Text {
-            print_plan(&plan);
-        }
         return Err(json_fail(args, report, f, root));
     }
 

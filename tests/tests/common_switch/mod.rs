@@ -199,6 +199,17 @@ fn build_world() -> World {
         sh(Command::new("createrepo_c").arg("-q").arg(&repo));
     }
 
+    // A repository whose repomd.xml answers but whose metadata is gone:
+    // preflight passes, dnf makecache fails.
+    let broken = dir.join("www/repo/broken");
+    copy_tree(&dir.join("www/repo/baseos"), &broken);
+    for e in fs::read_dir(broken.join("repodata")).unwrap() {
+        let p = e.unwrap().path();
+        if !p.ends_with("repomd.xml") {
+            fs::remove_file(p).unwrap();
+        }
+    }
+
     // Certificates: a CA, the server, a client, an expired client.
     use rcgen::{
         BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
