@@ -280,7 +280,14 @@ impl std::fmt::Display for InventoryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.field)?;
         if let Some(id) = &self.id {
-            write!(f, " ({id:?})")?;
+            let what = match self.field.split(['[', '.']).next() {
+                Some("machines") => "machine",
+                Some("platforms") => "platform",
+                Some("autoscale_groups") => "autoscale group",
+                Some("cloud_units") => "cloud unit",
+                _ => "id",
+            };
+            write!(f, " ({what} {id:?})")?;
         }
         write!(f, ": {}", self.message)
     }
@@ -337,10 +344,12 @@ fn explain_serde_error(
     };
     let message = inner.to_string();
     if kind == ErrorKind::Syntax {
-        let field = if field == "." {
+        // The path ends in `?` where the parser could not read a key.
+        let field = field.trim_end_matches('?').trim_end_matches('.');
+        let field = if field.is_empty() {
             "(document)".to_string()
         } else {
-            field
+            field.to_string()
         };
         return InventoryError {
             kind,
