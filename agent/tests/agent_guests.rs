@@ -118,3 +118,18 @@ fn pacemaker_cluster_from_files() {
     assert_eq!(c.node.as_deref(), Some("db-b"));
     assert_eq!(c.nodes, vec!["db-a", "db-b"]);
 }
+
+#[test]
+fn facts_command_shows_the_guest_list() {
+    let out = std::process::Command::new(agent_common::agent_bin())
+        .args(["facts", "--format", "json", "--root"])
+        .arg(fixture())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let g = v["guests"].as_array().unwrap();
+    assert_eq!(g.len(), 5, "{v}");
+    assert!(g.iter().any(|x| x["name"] == "db1" && x["state"] == "shut-off" && x["transient"] == false));
+    assert!(g.iter().any(|x| x["name"] == "scratch" && x["state"] == "running" && x["transient"] == true));
+}

@@ -102,9 +102,10 @@ pub fn collect_with_warnings(root: &HostRoot) -> anyhow::Result<Collected> {
             machine,
             os,
             hardware,
-            guests: vec![],
-            cluster: None,
-            hyperv_host: None,
+            // Files only, under the root (agent/src/guests.rs, cluster.rs).
+            guests: crate::guests::collect(root),
+            cluster: crate::cluster::collect(root),
+            hyperv_host: crate::guests::hyperv_host(root),
             cloud_account: None,
         },
         warnings,
