@@ -905,8 +905,10 @@ mod dist_tests {
         let text = include_str!("../dist/agent.toml");
         let path = std::path::PathBuf::from("/etc/alma-ext/agent.toml");
         let s = super::from_texts(&[(path.clone(), text.to_string())]).unwrap();
-        let mut d = super::Settings::default();
-        d.files = vec![path.clone()];
+        let d = super::Settings {
+            files: vec![path.clone()],
+            ..Default::default()
+        };
         assert_eq!(s, d);
         let uncommented: String = text
             .lines()

@@ -59,7 +59,7 @@ fn a_process_wins_over_a_stale_shut_off_definition() {
     std::fs::create_dir_all(&p).unwrap();
     std::fs::write(
         p.join("cmdline"),
-        b"/usr/libexec/qemu-kvm\0-name\0guest=db1\0-uuid\06A1B3C4D-0000-4000-8000-000000000002\0",
+        b"/usr/libexec/qemu-kvm\0-name\0guest=db1\0-uuid\x006A1B3C4D-0000-4000-8000-000000000002\0",
     )
     .unwrap();
     let g = guests::collect(&HostRoot::new(d.path()));
