@@ -487,6 +487,10 @@ pub async fn run(
                     st.sched.server_interval = checkin::server_interval(&sent.response);
                     let next = st.sched.after_success(now, &mut st.rng);
                     st.due = Some(next);
+                    tracing::info!(
+                        "checked in; next check-in at {}",
+                        next.format("%Y-%m-%d %H:%M:%S UTC")
+                    );
                     st.set_status(format!(
                         "last check-in {} ok; next at {}",
                         now.format("%Y-%m-%d %H:%M UTC"),
