@@ -42,6 +42,7 @@ fn run_until(
             events: Some(tx),
             seed: Some(seed),
             switch_timeout: Duration::from_secs(60),
+            switch_exe: None,
         };
         let task = tokio::spawn(daemon::run(HostRoot::new(root), settings, opts, ctl_rx));
         let mut seen = Vec::new();

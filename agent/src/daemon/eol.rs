@@ -112,9 +112,13 @@ pub fn auto_switch_due(
 /// switch, with its exit codes (0 switched, 4 preflight failed, 5 rolled
 /// back, 9 busy). A child keeps the daemon small and a crash of the switch
 /// away from it. Bounded by `timeout`; the child is killed after it.
-pub async fn run_switch(root: &Path, timeout: Duration) -> Result<(), String> {
-    let exe =
-        std::env::current_exe().map_err(|e| format!("cannot find the alma-ext binary: {e}"))?;
+pub async fn run_switch(exe: Option<&Path>, root: &Path, timeout: Duration) -> Result<(), String> {
+    let exe = match exe {
+        Some(e) => e.to_path_buf(),
+        None => {
+            std::env::current_exe().map_err(|e| format!("cannot find the alma-ext binary: {e}"))?
+        }
+    };
     let mut child = tokio::process::Command::new(exe)
         .arg("switch")
         .arg("--yes")

@@ -101,8 +101,11 @@ pub struct Options {
     pub events: Option<mpsc::UnboundedSender<Event>>,
     /// Fixed seed for reproducible splay and jitter (tests).
     pub seed: Option<u64>,
-    /// Run the automatic switch (tests replace the child process).
+    /// Longest run of the automatic switch before it is killed.
     pub switch_timeout: Duration,
+    /// The `alma-ext` binary the automatic switch runs (default: this
+    /// executable; tests that embed the daemon point it at the real one).
+    pub switch_exe: Option<std::path::PathBuf>,
 }
 
 impl Default for Options {
@@ -113,6 +116,7 @@ impl Default for Options {
             events: None,
             seed: None,
             switch_timeout: Duration::from_secs(3600),
+            switch_exe: None,
         }
     }
 }
@@ -314,7 +318,12 @@ impl State {
         ) {
             self.last_switch_attempt = Some(today);
             tracing::warn!("the extended period has started: running the automatic switch");
-            let r = eol::run_switch(self.root.path(), self.opts.switch_timeout).await;
+            let r = eol::run_switch(
+                self.opts.switch_exe.as_deref(),
+                self.root.path(),
+                self.opts.switch_timeout,
+            )
+            .await;
             match &r {
                 Ok(()) => tracing::warn!("automatic switch done"),
                 Err(e) => tracing::error!("automatic switch failed, nothing was changed: {e}"),
