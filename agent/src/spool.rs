@@ -245,6 +245,19 @@ mod tests {
         assert!(!drop.contains(&3));
     }
 
+    #[test]
+    fn bytes_bound() {
+        let items: Vec<Summary> = (0..10).map(|i| s(i * 240, 1)).collect();
+        let drop = plan_drop(
+            &items,
+            SpoolLimits {
+                max_count: 100,
+                max_bytes: 450,
+            },
+        );
+        assert_eq!(drop.len(), 6);
+    }
+
     proptest! {
         #[test]
         fn peak_always_survives(gs in proptest::collection::vec(0usize..50, 2..60), max in 2usize..20) {

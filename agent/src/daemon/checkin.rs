@@ -127,6 +127,9 @@ pub async fn send(
     reg: &mut Registration,
     req: CheckinRequest,
 ) -> Result<Sent, CheckinError> {
+    // One sender at a time (the daemon and a manual `alma-ext checkin`),
+    // so no spooled check-in goes out twice.
+    let _lock = lock_spool(root).await;
     let spool = Spool::new(root, settings.spool);
     let spooled = match spool.push(&req) {
         Ok(()) => true,
@@ -178,6 +181,36 @@ pub async fn send(
         tracing::error!("cannot record the check-in: {e:#}");
     }
     result
+}
+
+/// Take `/var/lib/alma-ext/spool.lock`, waiting up to a minute (without
+/// blocking the runtime: the watchdog keeps being fed). None when it cannot
+/// be had: sending anyway is better than not at all.
+async fn lock_spool(root: &HostRoot) -> Option<std::fs::File> {
+    use std::os::fd::AsRawFd;
+    let path = root.join("/var/lib/alma-ext/spool.lock");
+    std::fs::create_dir_all(path.parent()?).ok()?;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .ok()?;
+    for _ in 0..600 {
+        #[allow(deprecated)]
+        match nix::fcntl::flock(f.as_raw_fd(), nix::fcntl::FlockArg::LockExclusiveNonblock) {
+            Ok(()) => return Some(f),
+            Err(nix::errno::Errno::EWOULDBLOCK) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(_) => return None,
+        }
+    }
+    tracing::warn!(
+        "{} is held by another check-in for a minute; sending anyway",
+        path.display()
+    );
+    None
 }
 
 /// Register a clone as a machine of its own, keeping the label.
