@@ -159,6 +159,22 @@ fn auto_switch_fails_cleanly_and_is_reported() {
         err.is_some(),
         "the switch cannot succeed against a dead repository: {events:?}"
     );
+    // The entitlement's target, with this machine's repository
+    // credentials, is what `alma-ext switch` without --target uses.
+    let reg = alma_ext_agent::registration::load(&HostRoot::new(&root))
+        .unwrap()
+        .unwrap();
+    let t = reg.target.expect("target from the check-in");
+    assert_eq!(t.repos["baseos"].id, "ext-baseos");
+    let auth = t.auth.expect("repository credentials");
+    assert!(auth.password.is_some());
+    assert!(!format!("{auth:?}").contains(auth.password.as_deref().unwrap()));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(root.join("var/lib/alma-ext/target.json"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
     // Exactly as it was.
     assert_eq!(snapshot(&root.join("etc/yum.repos.d")), before);
     // Reported at once: the check-in right after the switch succeeded.
