@@ -1,0 +1,153 @@
+//! Preflight checks with a scripted repository probe.
+
+mod common;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use alma_ext_switcher::preflight::{
+    check_armored_key, check_local, check_repos, dnf_vars, substitute, FailureClass, ProbeResult,
+    RepoProbe,
+};
+use base64::Engine;
+use common::*;
+
+struct Scripted {
+    answer: ProbeResult,
+    asked: RefCell<Vec<String>>,
+}
+
+impl RepoProbe for Scripted {
+    fn probe(&self, url: &str) -> ProbeResult {
+        self.asked.borrow_mut().push(url.to_string());
+        self.answer.clone()
+    }
+}
+
+fn vars() -> BTreeMap<String, String> {
+    let mut v = BTreeMap::new();
+    v.insert("releasever".into(), "9".into());
+    v.insert("basearch".into(), "x86_64".into());
+    v
+}
+
+#[test]
+fn repomd_of_every_repo_with_vars_substituted() {
+    let p = Scripted {
+        answer: ProbeResult::Status(200),
+        asked: RefCell::new(vec![]),
+    };
+    check_repos(&target(TARGET), &vars(), &p).unwrap();
+    assert_eq!(
+        *p.asked.borrow(),
+        vec![
+            "https://updates.example.jp/almalinux/9/AppStream/x86_64/os/repodata/repomd.xml",
+            "https://updates.example.jp/almalinux/9/BaseOS/x86_64/os/repodata/repomd.xml",
+        ]
+    );
+}
+
+#[test]
+fn failures_are_classified_and_named() {
+    let cases = [
+        (ProbeResult::Status(401), FailureClass::Refused, "HTTP 401"),
+        (ProbeResult::Status(403), FailureClass::Refused, "HTTP 403"),
+        (ProbeResult::Status(404), FailureClass::Failed, "HTTP 404"),
+        (
+            ProbeResult::NoAnswer("tcp connect error: Connection refused".into()),
+            FailureClass::Unreachable,
+            "Connection refused",
+        ),
+    ];
+    for (answer, class, words) in cases {
+        let p = Scripted {
+            answer,
+            asked: RefCell::new(vec![]),
+        };
+        let e = check_repos(&target(TARGET), &vars(), &p).unwrap_err();
+        assert_eq!(e.class, class);
+        assert!(e.message.contains(words), "{}", e.message);
+        assert!(e.message.contains("customer-0042"), "{}", e.message);
+        assert!(e.message.contains("repodata/repomd.xml"), "{}", e.message);
+        assert!(!e.message.contains("s3cret-pw"), "{}", e.message);
+    }
+}
+
+#[test]
+fn vars_come_from_the_root() {
+    let r = fixture_root(9);
+    let v = dnf_vars(r.path(), 9);
+    assert_eq!(v["stream"], "9-stream");
+    assert_eq!(v["releasever"], "9");
+    assert_eq!(
+        substitute("a/$releasever/${stream}/$nope/$basearch", &v),
+        format!("a/9/9-stream/$nope/{}", v["basearch"])
+    );
+}
+
+fn armor(data: &[u8]) -> String {
+    let mut crc: u32 = 0xB704CE;
+    for &b in data {
+        crc ^= (b as u32) << 16;
+        for _ in 0..8 {
+            crc <<= 1;
+            if crc & 0x1000000 != 0 {
+                crc ^= 0x1864CFB;
+            }
+        }
+    }
+    let c = [(crc >> 16) as u8, (crc >> 8) as u8, crc as u8];
+    let e = base64::engine::general_purpose::STANDARD;
+    format!(
+        "-----BEGIN PGP PUBLIC KEY BLOCK-----\nVersion: test\n\n{}\n={}\n-----END PGP PUBLIC KEY BLOCK-----\n",
+        e.encode(data),
+        e.encode(c)
+    )
+}
+
+#[test]
+fn armored_key_checks() {
+    // Old-format packet header, tag 6 (public key).
+    let pk = [0x99u8, 0x00, 0x03, 4, 0, 0];
+    check_armored_key(armor(&pk).as_bytes()).unwrap();
+    // Tag 2 (signature) is not a key.
+    let sig = [0x88u8, 0x03, 4, 0, 0];
+    assert!(check_armored_key(armor(&sig).as_bytes())
+        .unwrap_err()
+        .contains("not a public key"));
+    // A damaged body fails the checksum.
+    let bad = armor(&pk).replacen("mQAD", "mQAE", 1);
+    assert!(check_armored_key(bad.as_bytes())
+        .unwrap_err()
+        .contains("checksum"));
+    assert!(check_armored_key(b"hello")
+        .unwrap_err()
+        .contains("not an armored"));
+}
+
+#[test]
+fn missing_key_and_certificate_files_are_named() {
+    let r = fixture_root(9);
+    let e = check_local(r.path(), &target(TARGET), chrono::Utc::now()).unwrap_err();
+    assert!(
+        e.message.contains("RPM-GPG-KEY-vendor-extended") && e.message.contains("cannot read"),
+        "{}",
+        e.message
+    );
+    write(
+        r.path(),
+        "etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended",
+        armor(&[0x99, 0, 3, 4, 0, 0]).as_bytes(),
+    );
+    check_local(r.path(), &target(TARGET), chrono::Utc::now()).unwrap();
+    let t = TARGET.replace(
+        "password = \"s3cret-pw\"\n",
+        "password = \"s3cret-pw\"\nsslcacert = \"/etc/pki/tls/certs/vendor-ca.pem\"\n",
+    );
+    let e = check_local(r.path(), &target(&t), chrono::Utc::now()).unwrap_err();
+    assert!(
+        e.message.contains("sslcacert") && e.message.contains("vendor-ca.pem"),
+        "{}",
+        e.message
+    );
+}
