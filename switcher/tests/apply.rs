@@ -390,3 +390,39 @@ fn lock_is_exclusive_and_rpm_lock_is_seen() {
     drop(child.stdin.take());
     child.wait().unwrap();
 }
+
+#[test]
+fn old_caches_are_dropped_and_others_kept() {
+    let r = prepared_root(9);
+    let cache = r.path().join("var/cache/dnf");
+    for d in [
+        "baseos-0123456789abcdef",
+        "appstream-0123456789abcdef",
+        "extras-0123456789abcdef",
+        "baseos-debuginfo-0123456789abcdef",
+        "epel-0123456789abcdef",
+    ] {
+        fs::create_dir_all(cache.join(d).join("repodata")).unwrap();
+    }
+    for f in ["baseos.solv", "baseos-filenames.solvx", "epel.solv"] {
+        fs::write(cache.join(f), b"x").unwrap();
+    }
+    let tools = FakeTools::default();
+    let a = Applier::new(r.path(), &tools, Failpoint::default());
+    a.apply(&make_plan(r.path())).unwrap();
+    let mut left: Vec<String> = fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    // Replaced (baseos, appstream) and repointed (extras) caches go; the
+    // rest stays.
+    assert_eq!(
+        left,
+        vec![
+            "baseos-debuginfo-0123456789abcdef",
+            "epel-0123456789abcdef",
+            "epel.solv"
+        ]
+    );
+}
