@@ -401,3 +401,17 @@ fn help_explains_the_cpuid_fixture() {
     assert!(text.contains(".alma-ext/cpuid"), "{text}");
     assert!(text.contains("--format"), "{text}");
 }
+
+#[test]
+fn kvm_host_with_guests_is_a_hypervisor_host() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/libvirt/kvmhost");
+    let v = facts_json(&root);
+    assert_eq!(v["machine"]["type"], "physical");
+    assert_eq!(v["machine"]["hypervisor_host"], true);
+    assert!(v["machine"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["decides"] == "hypervisor_host"));
+    assert!(!v["guests"].as_array().unwrap().is_empty());
+}

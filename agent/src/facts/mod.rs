@@ -72,12 +72,23 @@ pub fn collect_with_warnings(root: &HostRoot) -> anyhow::Result<Collected> {
         valid.then(|| m.to_ascii_lowercase())
     });
 
+    // Files only, under the root (agent/src/guests.rs).
+    let guests = crate::guests::collect(root);
+    let mut hypervisor_host = answer.hypervisor_host;
+    if !hypervisor_host && !guests.is_empty() {
+        evidence.push(alma_ext_proto::facts::Evidence {
+            decides: "hypervisor_host".into(),
+            source: "guests".into(),
+            value: format!("{} KVM guest(s) found", guests.len()),
+        });
+        hypervisor_host = true;
+    }
     let machine = Machine {
         kind: answer.kind,
         hypervisor: answer.hypervisor,
         cloud: answer.cloud,
         container: answer.container,
-        hypervisor_host: answer.hypervisor_host,
+        hypervisor_host,
         uuid,
         machine_id,
         hostname: hostname(root),
@@ -102,8 +113,8 @@ pub fn collect_with_warnings(root: &HostRoot) -> anyhow::Result<Collected> {
             machine,
             os,
             hardware,
-            // Files only, under the root (agent/src/guests.rs, cluster.rs).
-            guests: crate::guests::collect(root),
+            // Files only, under the root (agent/src/cluster.rs).
+            guests,
             cluster: crate::cluster::collect(root),
             hyperv_host: crate::guests::hyperv_host(root),
             cloud_account: None,
