@@ -25,18 +25,37 @@ use crate::exit::{fail, CmdResult, Exit, ExitContext, Failed};
 use crate::output::{print_json, Format};
 use crate::root::HostRoot;
 
+const SWITCH_HELP: &str = "\
+What it does: checks first (AlmaLinux 8/9, no dnf or rpm running, every new
+repository answers repodata/repomd.xml with the credentials, the key is a valid
+public key), shows the plan and asks, then disables each replaced repo in place
+(only its enabled= line), repoints the other enabled AlmaLinux repos to the
+vault (others = \"vault\"), writes /etc/yum.repos.d/alma-ext-extended.repo
+(mode 0600 when it holds credentials), imports the key with rpm and verifies
+with `dnf makecache`. Any failure restores the exact old bytes. A journal in
+/var/lib/alma-ext/switch/ lets the next run finish or roll back a switch that
+was killed. Third-party repos (EPEL, docker-ce, in-house) are never touched.
+
+Examples:
+  alma-ext switch --dry-run                 # plan and diff, change nothing
+  alma-ext switch --target ext.toml --yes   # air-gapped site, own mirror
+  alma-ext switch --revert --yes            # back to the community repos
+
+Exit codes of switch:
+  0  switched, already switched, reverted, nothing to revert
+  3  invalid target file (file, line and key named)
+  4  preflight failed or not eligible (bad key, expired certificate, no target,
+     HTTP 404, revert refused because a file was edited): nothing changed
+  5  dnf could not use the new repositories: rolled back, exactly as before
+  6  a repository is unreachable (DNS, connection, TLS, proxy): nothing changed
+  7  a repository refused the credentials (HTTP 401/403): nothing changed
+  8  no terminal and no --yes, or not confirmed
+  9  another switch, dnf or rpm transaction is running
+See docs/switch.md for the target format and the journal.";
+
 /// Arguments of `alma-ext switch`.
 #[derive(Debug, clap::Args)]
-#[command(
-    long_about = "Repoint dnf from AlmaLinux's community repositories to the extended-update \
-repositories.\n\nChecks first (AlmaLinux 8/9, no dnf or rpm running, every new repository \
-answers with the credentials, the key is valid), shows the plan, asks, then disables each \
-replaced repo in place (only its enabled= line), repoints the other enabled AlmaLinux repos to \
-the vault, writes /etc/yum.repos.d/alma-ext-extended.repo (mode 0600 with credentials), imports \
-the key with rpm, and verifies with `dnf makecache`. Any failure restores the exact old bytes. \
-A journal under /var/lib/alma-ext/switch/ lets the next run finish or roll back a switch that \
-was killed. See docs/switch.md."
-)]
+#[command(after_long_help = SWITCH_HELP)]
 pub struct Args {
     #[command(flatten)]
     pub root: RootArg,
