@@ -936,6 +936,74 @@ mod tests {
     }
 
     #[test]
+    fn aarch64_device_tree_and_clouds() {
+        let p = Probe {
+            device_tree: true,
+            dt_hypervisor_compatible: Some("linux,kvm".into()),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).1.as_deref(), Some("kvm"));
+        let p = Probe {
+            device_tree: true,
+            dt_fw_cfg: true,
+            ..Probe::default()
+        };
+        assert_eq!(run(p).1.as_deref(), Some("qemu"));
+        let p = Probe {
+            device_tree: true,
+            ..Probe::default()
+        };
+        assert_eq!(run(p).0, MachineType::Physical);
+        let cloud = |vendor: &str, product: &str| {
+            run(Probe {
+                cpuid: cpuid(true, &["KVMKVMKVM"]),
+                dmi: dmi(vendor, product),
+                ..Probe::default()
+            })
+        };
+        assert_eq!(
+            cloud("Alibaba Cloud", "Alibaba Cloud ECS"),
+            (
+                MachineType::Virtual,
+                Some("kvm".into()),
+                Some("alibaba".into())
+            )
+        );
+        assert_eq!(
+            cloud("OpenStack Foundation", "OpenStack Nova").2.as_deref(),
+            Some("openstack")
+        );
+        assert_eq!(
+            cloud("DigitalOcean", "Droplet").2.as_deref(),
+            Some("digitalocean")
+        );
+        assert_eq!(cloud("Hetzner", "vServer").2.as_deref(), Some("hetzner"));
+        let mut d = dmi("QEMU", "Standard PC (i440FX + PIIX, 1996)");
+        d.chassis_asset_tag = Some("OracleCloud.com".into());
+        let oci = run(Probe {
+            cpuid: cpuid(true, &["KVMKVMKVM"]),
+            dmi: d,
+            ..Probe::default()
+        });
+        assert_eq!(oci.2.as_deref(), Some("oci"));
+    }
+
+    #[test]
+    fn smbios_vm_bit_and_unknown_signature() {
+        let p = Probe {
+            cpuid: cpuid(true, &["NewHypervsr"]),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).1.as_deref(), Some("vm-other"));
+        let p = Probe {
+            dmi: dmi("Some Vendor", "Some Box"),
+            smbios_vm_bit: Some(true),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).1.as_deref(), Some("vm-other"));
+    }
+
+    #[test]
     fn containers() {
         let mut c = ContainerProbe {
             pid1_environ_container: Some("podman".into()),
