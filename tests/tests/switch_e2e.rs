@@ -194,7 +194,7 @@ fn bad_key_changes_nothing() {
 }
 
 #[test]
-fn no_target_and_busy_and_pending_journal() {
+fn no_target_bad_toml_and_busy() {
     let (r, t) = setup(9, Access::Basic);
     let root = root_arg(&r);
     let out = alma_ext(&["switch", "--root", &root, "--yes"], &[]);
@@ -281,6 +281,18 @@ fn killed_at_every_step_then_resume_and_revert() {
             "{fp}: journal kept after the kill"
         );
         let _ = st;
+        if pending {
+            // status shows it; a dry run refuses until it is finished.
+            let s = alma_ext_switcher::state::load(r.path()).unwrap();
+            assert_eq!(
+                s.status,
+                alma_ext_proto::api::SwitchStatus::Interrupted,
+                "{fp}"
+            );
+            let out = switch(&r, &t, &["--dry-run"]);
+            assert_eq!(out.status.code(), Some(4), "{fp}: {}", text(&out));
+            assert!(text(&out).contains("interrupted"), "{}", text(&out));
+        }
 
         // Resume with a switch: exactly the switched tree.
         let out = switch(&r, &t, &["--yes"]);
