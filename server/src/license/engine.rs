@@ -456,6 +456,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
         })
     }
     let mut undeclared_platform_named: HashSet<&str> = HashSet::new();
+    let mut extra_added: HashSet<&str> = HashSet::new();
     for (i, m) in inv.machines.iter().enumerate() {
         if m.kind == MachineType::Physical {
             continue;
@@ -480,9 +481,9 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             systems[si].vms += 1;
         }
         if let (Some(h), Key::Platform(p)) = (&m.host, key) {
-            if !host_platform.contains_key(h.as_str())
-                && !systems[si].extra_hosts.contains(&h.as_str())
-            {
+            // A hash set, not `extra_hosts.contains`: thousands of VMs may
+            // each name a host missing from their platform.
+            if !host_platform.contains_key(h.as_str()) && extra_added.insert(h.as_str()) {
                 systems[si].extra_hosts.push(h);
                 warnings.push(format!(
                     "host {h:?} of machine {:?} is not in the hosts of its platform {p:?}: counted as one of its hosts (rule 7: every host a guest may run on)",
