@@ -426,3 +426,34 @@ fn old_caches_are_dropped_and_others_kept() {
         ]
     );
 }
+
+#[test]
+fn running_dnf_is_seen_by_its_pid_lock() {
+    let r = prepared_root(9);
+    let dir = r.path().join("var/lib/dnf");
+    fs::create_dir_all(&dir).unwrap();
+    // A stale pid file (no such dnf process) does not block.
+    fs::write(dir.join("rpmdb_lock.pid"), b"999999999").unwrap();
+    assert_eq!(
+        alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap(),
+        None
+    );
+    // A live process whose command line says dnf does.
+    let mut child = std::process::Command::new("bash")
+        .args(["-c", "exec -a /usr/bin/dnf sleep 1000"])
+        .spawn()
+        .unwrap();
+    // Wait until the exec happened (the command line changes).
+    let pid = child.id();
+    while !fs::read_to_string(format!("/proc/{pid}/cmdline"))
+        .unwrap_or_default()
+        .contains("dnf")
+    {
+        std::thread::yield_now();
+    }
+    fs::write(dir.join("rpmdb_lock.pid"), pid.to_string()).unwrap();
+    let who = alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(who.unwrap().contains(&format!("dnf (process {pid})")));
+}
