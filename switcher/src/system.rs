@@ -58,6 +58,8 @@ pub fn dnf_root_args(root: &Path, releasever: u32) -> Vec<String> {
     if is_system_root(root) {
         return vec![];
     }
+    // dnf refuses a relative --installroot.
+    let root = &std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let r = root.display();
     let mut v = vec![
         format!("--installroot={r}"),

@@ -109,7 +109,10 @@ struct Report<'a> {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root = args.root.root.clone();
+    // dnf --installroot and rpm --root need an absolute path.
+    let root = std::fs::canonicalize(&args.root.root)
+        .with_context(|| format!("--root {}", args.root.root.display()))
+        .exit(Exit::Preflight)?;
     if args.revert {
         run_revert(&args, &root)
     } else {
