@@ -372,3 +372,44 @@ fn dnf_verification_failure_rolls_back() {
         .join("var/lib/alma-ext/switch/journal.json")
         .exists());
 }
+
+/// With a terminal (a pty from `script`), the command asks; "n" changes
+/// nothing (exit 8), "y" switches.
+#[test]
+fn terminal_confirmation() {
+    let (r, t) = setup(9, Access::Basic);
+    let before = snapshot(r.path());
+    let cmd = format!(
+        "{} switch --root {} --target {}",
+        bin().display(),
+        r.path().display(),
+        t.display()
+    );
+    let ask = |answer: &str| {
+        use std::io::Write;
+        let mut c = std::process::Command::new("script")
+            .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        c.wait_with_output().unwrap()
+    };
+    let out = ask("n\n");
+    assert_eq!(out.status.code(), Some(8), "{}", text(&out));
+    assert!(
+        text(&out).contains("[y/N]") && text(&out).contains("not confirmed"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(snapshot(r.path()), before);
+    let out = ask("y\n");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Switched"), "{}", text(&out));
+}
