@@ -478,7 +478,7 @@ pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<P
         }
         let invalid = f.invalid_lines();
         let mut edited = f.clone();
-        for s in f.sections() {
+        for (k, s) in f.sections().into_iter().enumerate() {
             if s.id == "main" {
                 continue;
             }
@@ -506,13 +506,13 @@ pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<P
                 Action::Untouched
             } else {
                 community_seen.insert(s.id.clone());
-                // Re-find the section in the edited copy: line numbers
-                // shift when lines are inserted.
+                // The same section in the edited copy: line numbers shift
+                // with edits, the order of sections does not.
                 let es = edited
                     .sections()
                     .into_iter()
-                    .find(|x| x.header >= s.header && x.id == s.id)
-                    .expect("section survives edits");
+                    .nth(k)
+                    .expect("edits keep every section header");
                 if let Some(spec) = target.repos.get(&s.id) {
                     if enabled {
                         replaced_enabled.insert(s.id.clone());
@@ -684,7 +684,8 @@ fn disable(f: &mut RepoFile, s: &crate::repofile::Section, insert: bool) {
         f.insert_key_after(at, "enabled", "0");
         return;
     }
-    for i in lines {
+    // From the bottom: dropping continuation lines shifts what follows.
+    for i in lines.into_iter().rev() {
         if parse_bool(&f.full_value(i)) != Some(false) {
             f.set_value(i, "0");
         }
@@ -713,7 +714,7 @@ fn repoint(f: &mut RepoFile, s: &crate::repofile::Section, url: &str) {
             .unwrap_or_else(|| f.last_content_line(s));
         f.insert_key_after(at, "baseurl", url);
     } else {
-        for i in b {
+        for i in b.into_iter().rev() {
             f.set_value(i, url);
         }
     }
