@@ -266,7 +266,13 @@ impl RepoFile {
         let eol = self.eol_style();
         // A last line without a line ending needs one before the new line.
         let mut j = i;
-        while j + 1 < self.lines.len() && self.lines[j + 1].kind == LineKind::Continuation {
+        // Skip the continuation lines of line i, and indented keys right
+        // after it: below a new key they would read as its continuation.
+        while j + 1 < self.lines.len()
+            && (self.lines[j + 1].kind == LineKind::Continuation
+                || (matches!(self.lines[j + 1].kind, LineKind::Key { .. })
+                    && self.lines[j + 1].raw.first().is_some_and(|&b| is_ws(b))))
+        {
             j += 1;
         }
         if self.lines[j].eol().is_empty() {

@@ -45,6 +45,8 @@ fn section() -> impl Strategy<Value = Vec<String>> {
                 .to_string()
         ),
         Just("  http://second.example/".to_string()),
+        Just("  gpgcheck=0".to_string()),
+        Just("\tenabled=1".to_string()),
         Just("name=Some name".to_string()),
         Just("gpgcheck=1".to_string()),
         Just("# a comment".to_string()),
