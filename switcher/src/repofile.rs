@@ -8,8 +8,8 @@
 //!
 //! Syntax as dnf 4 (libdnf) reads it: `[id]` starts a section; `key=value`
 //! (keys case-sensitive, no inline comments); a line starting with `#` or `;`
-//! is a comment; an indented line continues the previous value; a line
-//! without `=` makes dnf skip the whole file.
+//! is a comment; an indented line continues the previous value (an error
+//! when no key precedes it); a line without `=` makes dnf skip the file.
 
 /// What a line is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,20 +315,26 @@ fn classify(raw: &[u8], prev: Option<&LineKind>) -> LineKind {
     let Some(first) = first else {
         return LineKind::Blank;
     };
-    let c = content[first];
+    // As libdnf reads it (checked against dnf 4.14): an indented line,
+    // even `  # text`, continues the previous key's value, and is an error
+    // (dnf skips the file) when no key line precedes it directly.
+    if first > 0 {
+        return if matches!(prev, Some(LineKind::Key { .. } | LineKind::Continuation)) {
+            LineKind::Continuation
+        } else {
+            LineKind::Invalid
+        };
+    }
+    let c = content[0];
     if c == b'#' || c == b';' {
         return LineKind::Comment;
     }
-    if first > 0 && matches!(prev, Some(LineKind::Key { .. } | LineKind::Continuation)) {
-        return LineKind::Continuation;
-    }
     if c == b'[' {
-        if let Some(close) = content[first..].iter().position(|&b| b == b']') {
-            let rest = &content[first + close + 1..];
+        if let Some(close) = content.iter().position(|&b| b == b']') {
+            let rest = &content[close + 1..];
             if rest.iter().all(|&b| is_ws(b)) {
-                let id = String::from_utf8_lossy(&content[first + 1..first + close])
-                    .trim()
-                    .to_string();
+                // Not trimmed: dnf takes `[ x ]` as the id " x ".
+                let id = String::from_utf8_lossy(&content[1..close]).into_owned();
                 return LineKind::Section { id };
             }
         }
@@ -384,6 +390,28 @@ mod tests {
         let last = f.last_content_line(&s);
         f.insert_key_after(last, "enabled", "0");
         assert_eq!(f.to_bytes(), b"[a]\nname=x\nenabled=0\n");
+    }
+
+    #[test]
+    fn indented_lines_follow_libdnf() {
+        // Checked against dnf 4.14: an indented comment after a key is part
+        // of the value; indented lines after a comment, a blank line or a
+        // header make dnf skip the file.
+        let f = RepoFile::parse(b"[t]\nbaseurl=a\n  # c\nname=x\n");
+        assert_eq!(f.lines()[2].kind(), &LineKind::Continuation);
+        assert!(f.invalid_lines().is_empty());
+        for bad in [
+            &b"[t]\nname=x\n# c\n  more\n"[..],
+            b"[t]\nname=x\n\n  gpgcheck=0\n",
+            b"[t]\n  name=x\n",
+            b"  # c\n[t]\n",
+        ] {
+            assert!(!RepoFile::parse(bad).invalid_lines().is_empty());
+        }
+        // A whitespace-only line is blank.
+        assert!(RepoFile::parse(b"[t]\nbaseurl=a\n   \nname=x\n")
+            .invalid_lines()
+            .is_empty());
     }
 
     #[test]
