@@ -869,15 +869,21 @@ impl Store {
                 let mut tx = p.begin().await?;
                 for i in start..end {
                     let kind = if i % 5 == 0 { "physical" } else { "virtual" };
-                    let label = if kind == "virtual" {
+                    let cloud = kind == "virtual" && i % 10 == 1;
+                    let label = if kind == "virtual" && !cloud {
                         Some(format!("plat-{}", i % 200))
                     } else {
                         None
                     };
+                    let (provider, unit) = if cloud {
+                        (Some("azure"), Some(format!("rg-{}", i % 50)))
+                    } else {
+                        (None, None)
+                    };
                     sqlx::query(
                         "INSERT INTO machines (id, contract_id, state, token_hash, system_label, machine_id, dmi_uuid, \
-                         hostname, kind, hypervisor_host, facts, registered_at, last_seen, observed_at) \
-                         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, 0, '{}', $9, $9, $9)",
+                         hostname, kind, hypervisor_host, facts, registered_at, last_seen, observed_at, cloud_provider, cloud_unit) \
+                         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, 0, '{}', $9, $9, $9, $10, $11)",
                     )
                     .bind(format!("bench-m-{i}"))
                     .bind(contract_id)
@@ -888,6 +894,8 @@ impl Store {
                     .bind(format!("host{i}"))
                     .bind(kind)
                     .bind(today * 86400)
+                    .bind(provider)
+                    .bind(&unit)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -897,20 +905,15 @@ impl Store {
         // History: every machine seen every day of the window.
         for d in 0..days {
             let day = today - d;
-            for start in (0..n).step_by(5000) {
-                let end = (start + 5000).min(n);
-                on_pool!(self, |p| {
-                    let mut tx = p.begin().await?;
-                    for i in start..end {
-                        sqlx::query("INSERT INTO presence (day, machine_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                            .bind(day)
-                            .bind(format!("bench-m-{i}"))
-                            .execute(&mut *tx)
-                            .await?;
-                    }
-                    tx.commit().await
-                })?;
-            }
+            on_pool!(self, |p| {
+                sqlx::query(
+                "INSERT INTO presence (day, machine_id) SELECT $1, id FROM machines ON CONFLICT DO NOTHING"
+            )
+            .bind(day)
+            .execute(p)
+            .await
+            .map(|_| ())
+            })?;
             on_pool!(self, |p| {
                 let mut tx = p.begin().await?;
                 for g in 0..200 {
