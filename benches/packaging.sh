@@ -16,7 +16,7 @@ version=$(sed -n 's/^Version:[[:space:]]*//p' packaging/alma-ext.spec)
 arch=$(rpm --eval '%{_arch}')
 [ -f "$target/rpm/alma-ext-$version-1.$arch.rpm" ] || packaging/build --release 1 >/dev/null 2>&1
 
-score() { systemd-analyze security --offline=true --no-pager "$1" 2>/dev/null | grep -oE 'Overall exposure level[^:]*: [0-9.]+' | grep -oE '[0-9.]+$'; }
+score() { systemd-analyze security --offline=true --no-pager "$1" 2>/dev/null | grep -oE 'Overall exposure level[^:]*: [0-9.]+' | grep -oE '[0-9.]+$' || true; }
 
 {
 echo "# Packaging"
@@ -32,7 +32,7 @@ echo "| alma-ext-agent.service (ours) | root (switch needs it) | $(score systemd
 for peer in systemd-timesyncd.service systemd-networkd.service nginx.service postgresql@.service; do
     f=/lib/systemd/system/$peer
     [ -f "$f" ] || continue
-    user=$(grep -m1 -E '^(User|DynamicUser)=' "$f" | cut -d= -f2); user=${user:-root}
+    user=$(grep -m1 -E '^(User|DynamicUser)=' "$f" | cut -d= -f2 || true); user=${user:-"no User=: starts as root"}
     echo "| $peer (Debian 12) | $user | $(score "$f") |"
 done
 echo
