@@ -912,7 +912,11 @@ mod dist_tests {
         assert_eq!(s, d);
         let uncommented: String = text
             .lines()
-            .map(|l| l.strip_prefix('#').filter(|r| !r.starts_with(' ') && !r.is_empty()).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix('#')
+                    .filter(|r| !r.starts_with(' ') && !r.is_empty())
+                    .unwrap_or(l)
+            })
             .map(|l| format!("{l}\n"))
             .collect();
         let u = super::from_texts(&[(path, uncommented)]).unwrap();

@@ -126,10 +126,18 @@ fn facts_command_shows_the_guest_list() {
         .arg(fixture())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let g = v["guests"].as_array().unwrap();
     assert_eq!(g.len(), 5, "{v}");
-    assert!(g.iter().any(|x| x["name"] == "db1" && x["state"] == "shut-off" && x["transient"] == false));
-    assert!(g.iter().any(|x| x["name"] == "scratch" && x["state"] == "running" && x["transient"] == true));
+    assert!(g
+        .iter()
+        .any(|x| x["name"] == "db1" && x["state"] == "shut-off" && x["transient"] == false));
+    assert!(g
+        .iter()
+        .any(|x| x["name"] == "scratch" && x["state"] == "running" && x["transient"] == true));
 }
