@@ -21,7 +21,7 @@ CONCURRENCY=${CONCURRENCY:-64}
 
 log() { printf 'bench-server: %s\n' "$*" >&2; }
 
-cargo build --release -q -p alma-ext-server --bin alma-ext-server --example loadgen
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p alma-ext-server --bin alma-ext-server --example loadgen
 BIN=$top/target/release/alma-ext-server
 LG=$top/target/release/examples/loadgen
 

@@ -433,8 +433,17 @@ pub fn contract_usage(
     contracts: &[ContractRow],
     today: NaiveDate,
 ) -> Result<Vec<ContractUsage>> {
-    let mut out = Vec::new();
     let fleet_guests = inventory_from(data, 0, ChoiceMode::Declared).platform_guests;
+    contract_usage_with(data, contracts, today, &fleet_guests)
+}
+
+fn contract_usage_with(
+    data: &FleetData,
+    contracts: &[ContractRow],
+    today: NaiveDate,
+    fleet_guests: &BTreeMap<String, u64>,
+) -> Result<Vec<ContractUsage>> {
+    let mut out = Vec::new();
     for c in contracts {
         let rows: Vec<FleetRow> = data
             .machines
@@ -448,9 +457,11 @@ pub fn contract_usage(
         }
         let sub = FleetData {
             machines: rows,
-            ..data.clone()
+            host_guests: data.host_guests.clone(),
+            platforms: data.platforms.clone(),
+            group_daily: data.group_daily.clone(),
         };
-        let built = contract_inventory(&sub, c, today, &fleet_guests);
+        let built = contract_inventory(&sub, c, today, fleet_guests);
         let report = run_engine(&built.inventory)?;
         let t = &report.total;
         let mut needed_by: BTreeMap<String, u64> = BTreeMap::new();
@@ -483,7 +494,7 @@ pub async fn live_report(store: &Store, opts: &Options) -> Result<LiveReport> {
     let built = inventory_from(&data, since_day, ChoiceMode::Declared);
     let fleet = run_engine(&built.inventory)?;
     let contracts = store.list_contracts().await?;
-    let usage = contract_usage(&data, &contracts, opts.today)?;
+    let usage = contract_usage_with(&data, &contracts, opts.today, &built.platform_guests)?;
     let mut warnings = built.warnings;
     for u in &usage {
         if u.over_deployed {

@@ -907,7 +907,7 @@ impl Store {
             let day = today - d;
             on_pool!(self, |p| {
                 sqlx::query(
-                "INSERT INTO presence (day, machine_id) SELECT $1, id FROM machines ON CONFLICT DO NOTHING"
+                "INSERT INTO presence (day, machine_id) SELECT $1, id FROM machines WHERE true ON CONFLICT DO NOTHING"
             )
             .bind(day)
             .execute(p)
