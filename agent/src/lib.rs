@@ -5,18 +5,18 @@
 //! same code runs on `/` and on a fixture tree.
 
 pub mod cli;
-pub mod cmd;
-pub mod exit;
-pub mod facts;
-pub mod output;
-pub mod registration;
-pub mod root;
 pub mod client;
 pub mod cloud;
 pub mod cluster;
+pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod exit;
+pub mod facts;
 pub mod guests;
-pub mod spool;
 pub mod lifecycle;
 pub mod osrelease;
+pub mod output;
+pub mod registration;
+pub mod root;
+pub mod spool;

@@ -67,7 +67,13 @@ mod tests {
     #[test]
     fn join_strips_leading_slash() {
         let r = HostRoot::new("/tmp/fx");
-        assert_eq!(r.join("/etc/os-release"), PathBuf::from("/tmp/fx/etc/os-release"));
-        assert_eq!(r.join("etc/os-release"), PathBuf::from("/tmp/fx/etc/os-release"));
+        assert_eq!(
+            r.join("/etc/os-release"),
+            PathBuf::from("/tmp/fx/etc/os-release")
+        );
+        assert_eq!(
+            r.join("etc/os-release"),
+            PathBuf::from("/tmp/fx/etc/os-release")
+        );
     }
 }

@@ -25,7 +25,11 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 }
 
 fn body(i: usize, now: &str) -> String {
-    let kind = if i.is_multiple_of(5) { "physical" } else { "virtual" };
+    let kind = if i.is_multiple_of(5) {
+        "physical"
+    } else {
+        "virtual"
+    };
     let hyp = if kind == "virtual" { "\"kvm\"" } else { "null" };
     let cloud = if kind == "virtual" && i % 10 == 1 {
         format!(

@@ -868,7 +868,11 @@ impl Store {
             on_pool!(self, |p| {
                 let mut tx = p.begin().await?;
                 for i in start..end {
-                    let kind = if i.is_multiple_of(5) { "physical" } else { "virtual" };
+                    let kind = if i.is_multiple_of(5) {
+                        "physical"
+                    } else {
+                        "virtual"
+                    };
                     let cloud = kind == "virtual" && i % 10 == 1;
                     let label = if kind == "virtual" && !cloud {
                         Some(format!("plat-{}", i % 200))
