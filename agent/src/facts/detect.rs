@@ -483,6 +483,19 @@ fn detect_machine(
     // 2. DMI vendors that run on top of another hypervisor's CPUID.
     let hit = dmi_hit(&p.dmi);
     let untrusted = |h: &DmiHit| h.hardware_vendor && cpuid_says_none;
+    // Why an untrusted DMI vendor leaves the machine physical.
+    let distrusted = |h: &DmiHit| {
+        ev(
+            "type",
+            "cpuid",
+            format!(
+                "{}: DMI {}={:?} is a vendor of real hardware too, not trusted without the hypervisor bit",
+                cpuid_ev(cpuid.expect("checked")),
+                h.field,
+                h.value
+            ),
+        )
+    };
     if let Some(h) = &hit {
         if h.hypervisor == "amazon" {
             let metal = p
@@ -516,16 +529,7 @@ fn detect_machine(
         }
         if matches!(h.hypervisor, "oracle" | "xen" | "parallels" | "google") {
             if untrusted(h) {
-                evidence.push(ev(
-                    "type",
-                    "cpuid",
-                    format!(
-                        "{}: DMI {}={:?} is a vendor of real hardware too, not trusted without the hypervisor bit",
-                        cpuid_ev(cpuid.expect("checked")),
-                        h.field,
-                        h.value
-                    ),
-                ));
+                evidence.push(distrusted(h));
                 return (MachineType::Physical, None, false);
             }
             return virtual_(evidence, h.hypervisor, h.evidence(""));
@@ -573,16 +577,7 @@ fn detect_machine(
     // 4. The rest of DMI.
     if let Some(h) = &hit {
         if untrusted(h) {
-            evidence.push(ev(
-                "type",
-                "cpuid",
-                format!(
-                    "{}: DMI {}={:?} is a vendor of real hardware too, not trusted without the hypervisor bit",
-                    cpuid_ev(cpuid.expect("checked")),
-                    h.field,
-                    h.value
-                ),
-            ));
+            evidence.push(distrusted(h));
             return (MachineType::Physical, None, false);
         }
         return virtual_(evidence, h.hypervisor, h.evidence(""));
