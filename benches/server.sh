@@ -7,7 +7,8 @@
 #   (in process, and the `licenses` command end to end).
 # Writes benches/results/server.md.
 #
-# Knobs: MACHINES (100000), DAYS (30), RUN_SECS (10), CONCURRENCY (64).
+# Knobs: MACHINES (100000), DAYS (30), RUN_SECS (10), CONCURRENCY (64),
+# BACKENDS ("sqlite postgres").
 # PostgreSQL: a throw-away instance with default durability (fsync on) is
 # started here; needs root (runuser postgres) and /usr/lib/postgresql/*/bin.
 set -euo pipefail
@@ -18,6 +19,7 @@ MACHINES=${MACHINES:-100000}
 DAYS=${DAYS:-30}
 RUN_SECS=${RUN_SECS:-10}
 CONCURRENCY=${CONCURRENCY:-64}
+BACKENDS=${BACKENDS:-sqlite postgres}
 
 log() { printf 'bench-server: %s\n' "$*" >&2; }
 
@@ -95,16 +97,20 @@ run_backend() {
     python3 -c "print(round(($e-$s)/3*1000))" >"$work/$name.cli_ms"
 }
 
-SQLITE_URL="sqlite://$work/fleet.db"
-run_backend sqlite "$SQLITE_URL"
-if [ -n "$PG_BIN" ] && [ "$(id -u)" -eq 0 ]; then
-    start_pg
-    run_backend postgres "$PG_URL"
-    backends="sqlite postgres"
-else
-    log "PostgreSQL not available (needs root and $PG_BIN): SQLite only"
+backends=""
+case " $BACKENDS " in *" sqlite "*)
+    run_backend sqlite "sqlite://$work/fleet.db"
     backends="sqlite"
-fi
+esac
+case " $BACKENDS " in *" postgres "*)
+    if [ -n "$PG_BIN" ] && [ "$(id -u)" -eq 0 ]; then
+        start_pg
+        run_backend postgres "$PG_URL"
+        backends="$backends postgres"
+    else
+        log "PostgreSQL not available (needs root and $PG_BIN): skipped"
+    fi
+esac
 
 out=benches/results/server.md
 mkdir -p benches/results

@@ -31,7 +31,7 @@ use crate::metrics::Metrics;
 use crate::ratelimit::RateLimiter;
 use crate::store::{CheckinWrite, NewMachine, Store};
 use crate::validate;
-use crate::writer::Writer;
+use crate::writer::{Lookup, Writer};
 
 /// The OpenAPI 3 document of this API, served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -81,6 +81,7 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     limiter: RateLimiter,
     writer: Writer,
+    lookup: Lookup,
     cache: RwLock<Cache>,
 }
 
@@ -97,6 +98,7 @@ impl AppState {
         };
         let state = Arc::new(AppState {
             writer: Writer::start(store.clone(), lanes, metrics.clone()),
+            lookup: Lookup::start(store.clone(), lanes.min(2)),
             limiter: RateLimiter::new(settings.rate_burst, settings.rate_every_secs),
             store,
             settings,
@@ -606,8 +608,8 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
         return Err(ApiError::unauthenticated("unknown credential"));
     }
     let m = s
-        .store
-        .machine_by_token(&auth::sha256_hex(token))
+        .lookup
+        .machine_by_token(auth::sha256_hex(token))
         .await?
         .filter(|m| m.state == "active")
         .ok_or_else(|| ApiError::unauthenticated("unknown credential"))?;

@@ -5,10 +5,11 @@
 //! `inventory_from` is pure (rows in, inventory out); `build` and
 //! `live_report` read the store around it.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Result;
 use chrono::{NaiveDate, Utc};
+use foldhash::HashMap as FastMap;
 use serde::Serialize;
 
 use crate::admin;
@@ -80,42 +81,48 @@ fn days_since_epoch(d: NaiveDate) -> i64 {
 /// Build the inventory of `data` (already filtered to the machines that
 /// count). `since_day`: first day of the peak-guest window.
 pub fn inventory_from(data: &FleetData, since_day: i64, mode: ChoiceMode) -> Built {
-    inventory_shared(data, since_day, mode, None)
+    let rows: Vec<&FleetRow> = data.machines.iter().collect();
+    inventory_shared(data, &rows, since_day, mode, None)
 }
 
-/// `inventory_from` for a part of the fleet (one contract): a platform's
-/// observed peak is shared in proportion to the part's current guests
-/// (`fleet_guests`: current guests per platform in the whole fleet), and
-/// platforms without machines of this part are left out.
+/// The inventory of `rows`, a part of `data`'s fleet (one contract, or
+/// all of it), with `data`'s guest lists, platforms and history. For a
+/// part (`fleet_guests`: current guests per platform in the whole fleet),
+/// a platform's observed peak is shared in proportion to the part's
+/// current guests, and platforms without machines of this part are left
+/// out.
 pub fn inventory_shared(
     data: &FleetData,
+    rows: &[&FleetRow],
     since_day: i64,
     mode: ChoiceMode,
     fleet_guests: Option<&BTreeMap<String, u64>>,
 ) -> Built {
     let mut warnings = Vec::new();
-    let rows = &data.machines;
 
     // Ids: the host name where it is unique (what admins write in
-    // `platform set --hosts`), else host name + server id.
-    let mut name_count: HashMap<&str, usize> = HashMap::new();
+    // `platform set --hosts`), else host name + server id. Kept by row
+    // index: the fleet has 100,000s of rows and this runs per contract.
+    let mut name_count: FastMap<&str, u32> = FastMap::default();
+    name_count.reserve(rows.len());
     for r in rows {
         if let Some(h) = r.hostname.as_deref().filter(|h| !h.is_empty()) {
             *name_count.entry(h).or_default() += 1;
         }
     }
-    let inv_id: HashMap<&str, String> = rows
+    let inv_ids: Vec<String> = rows
         .iter()
-        .map(|r| {
-            let id = match r.hostname.as_deref().filter(|h| !h.is_empty()) {
-                Some(h) if name_count[h] == 1 => h.to_string(),
-                Some(h) => format!("{h}~{}", r.id),
-                None => r.id.clone(),
-            };
-            (r.id.as_str(), id)
+        .map(|r| match r.hostname.as_deref().filter(|h| !h.is_empty()) {
+            Some(h) if name_count[h] == 1 => h.to_string(),
+            Some(h) => format!("{h}~{}", r.id),
+            None => r.id.clone(),
         })
         .collect();
-    let by_id: HashMap<&str, &FleetRow> = rows.iter().map(|r| (r.id.as_str(), r)).collect();
+    let index: FastMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.id.as_str(), i))
+        .collect();
 
     let kind_of = |r: &FleetRow| -> MachineType {
         match r.kind.as_str() {
@@ -127,13 +134,13 @@ pub fn inventory_shared(
             _ => MachineType::Physical,
         }
     };
-    for r in rows
-        .iter()
-        .filter(|r| r.kind != "physical" && r.kind != "virtual")
-    {
+    for (i, r) in rows.iter().enumerate() {
+        if r.kind == "physical" || r.kind == "virtual" {
+            continue;
+        }
         warnings.push(format!(
             "machine {}: the agent could not tell physical from virtual; counted as {}",
-            inv_id[r.id.as_str()],
+            inv_ids[i],
             if kind_of(r) == MachineType::Virtual {
                 "virtual"
             } else {
@@ -142,15 +149,16 @@ pub fn inventory_shared(
         ));
     }
 
-    // Guest -> host, from the hosts' guest lists (DMI UUID). A guest listed
-    // by several hosts (migration) goes to the host heard from last.
-    let mut host_of_uuid: HashMap<&str, &FleetRow> = HashMap::new();
+    // Guest -> host (row index), from the hosts' guest lists (DMI UUID). A
+    // guest listed by several hosts (migration) goes to the host heard
+    // from last.
+    let mut host_of_uuid: FastMap<&str, usize> = FastMap::default();
     for (host, uuid) in &data.host_guests {
-        let Some(h) = by_id.get(host.as_str()) else {
+        let Some(&h) = index.get(host.as_str()) else {
             continue;
         };
         match host_of_uuid.get(uuid.as_str()) {
-            Some(prev) if prev.last_seen >= h.last_seen => {}
+            Some(&prev) if rows[prev].last_seen >= rows[h].last_seen => {}
             _ => {
                 host_of_uuid.insert(uuid.as_str(), h);
             }
@@ -159,7 +167,7 @@ pub fn inventory_shared(
 
     let declared: BTreeMap<&str, &PlatformRow> =
         data.platforms.iter().map(|p| (p.id.as_str(), p)).collect();
-    let host_in_declared: HashMap<&str, &str> = data
+    let host_in_declared: FastMap<&str, &str> = data
         .platforms
         .iter()
         .flat_map(|p| p.hosts.iter().map(move |h| (h.as_str(), p.id.as_str())))
@@ -179,10 +187,10 @@ pub fn inventory_shared(
     // platform id -> hosts found (labelled physical machines, hosts of its guests)
     let mut found_hosts: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
     // platform id -> current guests
-    let mut current_guests: BTreeMap<String, u64> = BTreeMap::new();
+    let mut guests_now: FastMap<&str, u64> = FastMap::default();
     let mut cloud_units: BTreeSet<CloudRef> = BTreeSet::new();
-    for r in rows {
-        let id = inv_id[r.id.as_str()].clone();
+    for (i, r) in rows.iter().enumerate() {
+        let id = &inv_ids[i];
         let kind = kind_of(r);
         let mut m = MachineEntry::new(id.clone(), kind);
         m.cluster = r.cluster.clone();
@@ -204,28 +212,32 @@ pub fn inventory_shared(
                     .dmi_uuid
                     .as_deref()
                     .and_then(|u| host_of_uuid.get(u))
-                    .map(|h| inv_id[h.id.as_str()].clone());
+                    .map(|&h| &inv_ids[h]);
                 if let Some(c) = cloud_ref(r) {
                     cloud_units.insert(c.clone());
                     m.cloud = Some(c);
                 } else if let Some(l) = label {
                     m.platform = Some(l.to_string());
-                    *current_guests.entry(l.to_string()).or_default() += 1;
+                    *guests_now.entry(l).or_default() += 1;
                     if let Some(h) = host {
                         if host_in_declared.get(h.as_str()).is_none_or(|p| *p == l) {
-                            found_hosts.entry(l).or_default().insert(h);
+                            found_hosts.entry(l).or_default().insert(h.clone());
                         }
                     }
                 } else if let Some(h) = host {
                     if let Some(p) = host_in_declared.get(h.as_str()) {
-                        *current_guests.entry(p.to_string()).or_default() += 1;
+                        *guests_now.entry(p).or_default() += 1;
                     }
-                    m.host = Some(h);
+                    m.host = Some(h.clone());
                 }
             }
         }
         machines.push(m);
     }
+    let current_guests: BTreeMap<String, u64> = guests_now
+        .into_iter()
+        .map(|(p, n)| (p.to_string(), n))
+        .collect();
 
     // Peak concurrent guests per platform: per day, the guests seen under
     // its label or on one of its hosts; the highest day wins.
@@ -234,7 +246,7 @@ pub fn inventory_shared(
             return Some(l.to_string());
         }
         let h = grp.strip_prefix("h:")?;
-        let hid = inv_id.get(h)?;
+        let hid = &inv_ids[*index.get(h)?];
         if let Some(p) = host_in_declared.get(hid.as_str()) {
             return Some(p.to_string());
         }
@@ -361,14 +373,25 @@ pub async fn build(store: &Store, opts: &Options) -> Result<Built> {
 /// One contract's inventory, priced as the contract was bought
 /// (`inventory --contract`).
 pub async fn build_for_contract(store: &Store, opts: &Options, c: &ContractRow) -> Result<Built> {
-    let mut data = load(store, opts).await?;
+    let data = load(store, opts).await?;
     let fleet_guests = inventory_from(&data, 0, ChoiceMode::Declared).platform_guests;
-    data.machines.retain(|r| r.contract_id == c.id);
-    Ok(contract_inventory(&data, c, opts.today, &fleet_guests))
+    let rows: Vec<&FleetRow> = data
+        .machines
+        .iter()
+        .filter(|r| r.contract_id == c.id)
+        .collect();
+    Ok(contract_inventory(
+        &data,
+        &rows,
+        c,
+        opts.today,
+        &fleet_guests,
+    ))
 }
 
 fn contract_inventory(
     data: &FleetData,
+    rows: &[&FleetRow],
     c: &ContractRow,
     today: NaiveDate,
     fleet_guests: &BTreeMap<String, u64>,
@@ -381,6 +404,7 @@ fn contract_inventory(
     let since_day = days_since_epoch(admin::contract_year_start(c, today));
     inventory_shared(
         data,
+        rows,
         since_day,
         ChoiceMode::Forced(choice),
         Some(fleet_guests),
@@ -443,25 +467,24 @@ fn contract_usage_with(
     today: NaiveDate,
     fleet_guests: &BTreeMap<String, u64>,
 ) -> Result<Vec<ContractUsage>> {
+    let mut by_contract: FastMap<&str, Vec<&FleetRow>> = FastMap::default();
+    for r in &data.machines {
+        by_contract
+            .entry(r.contract_id.as_str())
+            .or_default()
+            .push(r);
+    }
     let mut out = Vec::new();
     for c in contracts {
-        let rows: Vec<FleetRow> = data
-            .machines
-            .iter()
-            .filter(|r| r.contract_id == c.id)
-            .cloned()
-            .collect();
+        let rows = by_contract
+            .get(c.id.as_str())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let ent = admin::entitlement(c, today);
         if rows.is_empty() && ent.status != alma_ext_proto::api::EntitlementStatus::Active {
             continue;
         }
-        let sub = FleetData {
-            machines: rows,
-            host_guests: data.host_guests.clone(),
-            platforms: data.platforms.clone(),
-            group_daily: data.group_daily.clone(),
-        };
-        let built = contract_inventory(&sub, c, today, fleet_guests);
+        let built = contract_inventory(data, rows, c, today, fleet_guests);
         let report = run_engine(&built.inventory)?;
         let t = &report.total;
         let mut needed_by: BTreeMap<String, u64> = BTreeMap::new();
@@ -477,7 +500,7 @@ fn contract_usage_with(
             product: c.product.clone(),
             status: ent.status,
             ends: ent.ends,
-            machines: sub.machines.len() as u64,
+            machines: rows.len() as u64,
             bought,
             needed,
             over_deployed: needed > bought || !needed_by.is_empty(),
@@ -490,11 +513,20 @@ fn contract_usage_with(
 /// `alma-ext-server licenses`: the live report.
 pub async fn live_report(store: &Store, opts: &Options) -> Result<LiveReport> {
     let data = load(store, opts).await?;
-    let since_day = days_since_epoch(opts.today) - opts.window_days;
-    let built = inventory_from(&data, since_day, ChoiceMode::Declared);
-    let fleet = run_engine(&built.inventory)?;
     let contracts = store.list_contracts().await?;
-    let usage = contract_usage_with(&data, &contracts, opts.today, &built.platform_guests)?;
+    report_from(&data, &contracts, opts)
+}
+
+/// The live report of `data` (pure).
+pub fn report_from(
+    data: &FleetData,
+    contracts: &[ContractRow],
+    opts: &Options,
+) -> Result<LiveReport> {
+    let since_day = days_since_epoch(opts.today) - opts.window_days;
+    let built = inventory_from(data, since_day, ChoiceMode::Declared);
+    let fleet = run_engine(&built.inventory)?;
+    let usage = contract_usage_with(data, contracts, opts.today, &built.platform_guests)?;
     let mut warnings = built.warnings;
     for u in &usage {
         if u.over_deployed {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::store::{CheckinWrite, Store};
+use crate::store::{CheckinWrite, MachineAuth, Store};
 
 const MAX_BATCH: usize = 1024;
 
@@ -106,6 +106,71 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
         }
         for (_, tx) in jobs.drain(..) {
             let _ = tx.send(result.clone());
+        }
+    }
+}
+
+type LookupJob = (String, oneshot::Sender<Result<Option<MachineAuth>, String>>);
+
+/// The check-in credential lookup, batched the same way: concurrent
+/// check-ins wait for one query instead of one each (on PostgreSQL a
+/// round trip per check-in was the larger half of its cost).
+#[derive(Clone)]
+pub struct Lookup {
+    lanes: Vec<mpsc::Sender<LookupJob>>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Lookup {
+    /// Start `lanes` lookup tasks (each runs one query at a time).
+    pub fn start(store: Store, lanes: usize) -> Lookup {
+        let mut senders = Vec::new();
+        for _ in 0..lanes.max(1) {
+            let (tx, rx) = mpsc::channel::<LookupJob>(8192);
+            tokio::spawn(run_lookups(store.clone(), rx));
+            senders.push(tx);
+        }
+        Lookup {
+            lanes: senders,
+            next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+        }
+    }
+
+    /// The machine holding the credential with this hash.
+    pub async fn machine_by_token(
+        &self,
+        token_hash: String,
+    ) -> anyhow::Result<Option<MachineAuth>> {
+        let lane = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
+        let (tx, rx) = oneshot::channel();
+        let stopped = || anyhow::anyhow!("the credential lookup has stopped");
+        self.lanes[lane]
+            .send((token_hash, tx))
+            .await
+            .map_err(|_| stopped())?;
+        rx.await.map_err(|_| stopped())?.map_err(anyhow::Error::msg)
+    }
+}
+
+async fn run_lookups(store: Store, mut rx: mpsc::Receiver<LookupJob>) {
+    let mut jobs: Vec<LookupJob> = Vec::with_capacity(MAX_BATCH);
+    while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+        let mut hashes: Vec<String> = jobs.iter().map(|(h, _)| h.clone()).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        match store.machines_by_tokens(&hashes).await {
+            Ok(found) => {
+                let found: HashMap<String, MachineAuth> = found.into_iter().collect();
+                for (h, tx) in jobs.drain(..) {
+                    let _ = tx.send(Ok(found.get(&h).cloned()));
+                }
+            }
+            Err(e) => {
+                let e = format!("{e:#}");
+                for (_, tx) in jobs.drain(..) {
+                    let _ = tx.send(Err(e.clone()));
+                }
+            }
         }
     }
 }

@@ -11,3 +11,9 @@ async fn seed_examples() {
     let db = pg_db().await;
     scenarios::seed_examples(&db.url).await;
 }
+
+#[tokio::test]
+async fn checkin_batches() {
+    let db = pg_db().await;
+    scenarios::checkin_batches(&db.url).await;
+}

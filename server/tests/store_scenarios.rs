@@ -253,3 +253,197 @@ pub fn bad_inventory_file() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("inv.json"), "{err}");
 }
+
+async fn scalar(store: &Store, sql: &str) -> i64 {
+    match store {
+        Store::Sqlite(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+        Store::Postgres(p) => sqlx::query_scalar(sql).fetch_one(p).await.unwrap(),
+    }
+}
+
+fn columns(kind: &str, n: usize) -> alma_ext_server::store::FactColumns {
+    alma_ext_server::store::FactColumns {
+        machine_id: Some(format!("{n:032x}")),
+        dmi_uuid: Some(format!("00000000-0000-0000-0000-{n:012x}")),
+        hostname: Some(format!("b{n}")),
+        kind: kind.into(),
+        hypervisor: (kind == "virtual").then(|| "kvm".into()),
+        facts_json: format!("{{\"n\":{n}}}"),
+        os_major: Some(9),
+        ..Default::default()
+    }
+}
+
+fn write(id: &str, day: i64, columns: alma_ext_server::store::FactColumns) -> CheckinWrite {
+    CheckinWrite {
+        machine: id.into(),
+        now: day * 86400 + 3600,
+        observed_at: day * 86400 + 3500,
+        day,
+        columns,
+        switch_status: "community".into(),
+        agent_version: Some("0.1.0".into()),
+        repo_hash: None,
+        guests: None,
+        record_presence: true,
+        system_label: None,
+    }
+}
+
+use alma_ext_server::store::CheckinWrite;
+
+/// The batched check-in writes: 70 machines in one batch (statement
+/// chunks of 64 + 4 + 1 + 1 on SQLite), a machine twice in a batch,
+/// first-of-the-day presence feeding the per-group guest counts (by
+/// `--system` label, and by the KVM host that lists the guest), and
+/// later check-ins of the day not counted again.
+pub async fn checkin_batches(db: &str) {
+    let store = Store::open(db).await.unwrap();
+    let c = alma_ext_server::admin::create_contract(
+        &store,
+        &alma_ext_server::admin::NewContract {
+            customer: "Batch KK".into(),
+            product: "virtual".into(),
+            quantity: 100,
+            starts: None,
+            platform_updates: false,
+        },
+    )
+    .await
+    .unwrap();
+    let day = 20_000;
+    // b0: a KVM host; b1..b69: guests, the odd ones labelled "plat".
+    for n in 0..70 {
+        let kind = if n == 0 { "physical" } else { "virtual" };
+        store
+            .insert_machine(&alma_ext_server::store::NewMachine {
+                id: format!("b{n}"),
+                contract_id: c.contract.id.clone(),
+                state: "active".into(),
+                token_hash: Some(format!("hash-{n}")),
+                repo_hash: None,
+                system_label: (n % 2 == 1).then(|| "plat".into()),
+                clone_of: None,
+                now: 0,
+                observed_at: 0,
+                columns: columns(kind, n),
+            })
+            .await
+            .unwrap();
+    }
+    // The host lists the even guests b2..b68.
+    let mut host = write("b0", day, columns("physical", 0));
+    host.columns.hypervisor_host = true;
+    host.guests = Some((
+        "h1".into(),
+        (2..70)
+            .step_by(2)
+            .map(|n| format!("00000000-0000-0000-0000-{n:012x}"))
+            .collect(),
+    ));
+    store.apply_checkins(&[host]).await.unwrap();
+    assert_eq!(scalar(&store, "SELECT COUNT(*) FROM host_guests").await, 34);
+
+    let mut batch: Vec<CheckinWrite> = (1..70)
+        .map(|n| write(&format!("b{n}"), day, columns("virtual", n)))
+        .collect();
+    for w in &mut batch {
+        let n: usize = w.machine[1..].parse().unwrap();
+        w.system_label = (n % 2 == 1).then(|| "plat".into());
+    }
+    // b5 twice: its last check-in wins, and it counts once.
+    let mut again = batch[4].clone();
+    again.switch_status = "extended".into();
+    again.columns.facts_json = "{\"n\":5,\"again\":true}".into();
+    batch.push(again);
+    store.apply_checkins(&batch).await.unwrap();
+
+    assert_eq!(
+        scalar(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM machines WHERE last_seen = {}",
+                day * 86400 + 3600
+            )
+        )
+        .await,
+        70
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM machines WHERE switch_status = 'extended'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM machines WHERE id = 'b5' AND facts LIKE '%again%'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            &format!("SELECT COUNT(*) FROM presence WHERE day = {day}")
+        )
+        .await,
+        70
+    );
+    let guests =
+        |grp: &str| format!("SELECT guests FROM group_daily WHERE day = {day} AND grp = '{grp}'");
+    assert_eq!(scalar(&store, &guests("s:plat")).await, 35);
+    assert_eq!(scalar(&store, &guests("h:b0")).await, 34);
+
+    // Later the same day: written, not counted again.
+    let batch: Vec<CheckinWrite> = (1..4)
+        .map(|n| {
+            let mut w = write(&format!("b{n}"), day, columns("virtual", n));
+            w.now += 60;
+            w
+        })
+        .collect();
+    store.apply_checkins(&batch).await.unwrap();
+    assert_eq!(scalar(&store, &guests("s:plat")).await, 35);
+    assert_eq!(scalar(&store, &guests("h:b0")).await, 34);
+    assert_eq!(
+        scalar(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM machines WHERE last_seen = {}",
+                day * 86400 + 3660
+            )
+        )
+        .await,
+        3
+    );
+    // The next day counts again.
+    store
+        .apply_checkins(&[write("b2", day + 1, columns("virtual", 2))])
+        .await
+        .unwrap();
+    assert_eq!(
+        scalar(
+            &store,
+            &format!(
+                "SELECT guests FROM group_daily WHERE day = {} AND grp = 'h:b0'",
+                day + 1
+            )
+        )
+        .await,
+        1
+    );
+    // The live count reads the machines back (COPY on PostgreSQL, one
+    // JSON value on SQLite), sorted by id.
+    let rows = store.fleet(0).await.unwrap();
+    assert_eq!(rows.len(), 70);
+    assert_eq!(rows[0].id, "b0");
+    assert!(rows.windows(2).all(|w| w[0].id < w[1].id));
+    assert!(rows[0].hypervisor_host);
+    assert_eq!(rows[1].system_label.as_deref(), Some("plat"));
+    assert_eq!(rows[1].hypervisor.as_deref(), Some("kvm"));
+    store.close().await;
+}

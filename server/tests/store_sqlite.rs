@@ -15,3 +15,9 @@ async fn seed_examples() {
 fn bad_inventory_file() {
     scenarios::bad_inventory_file();
 }
+
+#[tokio::test]
+async fn checkin_batches() {
+    let db = sqlite_db();
+    scenarios::checkin_batches(&db.url).await;
+}

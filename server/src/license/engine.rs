@@ -5,7 +5,10 @@
 //! Every lookup goes through a hash map built once, so the engine is linear
 //! in the size of the inventory: the server runs it on 100,000 machines.
 
-use std::collections::{HashMap, HashSet};
+// foldhash: several times faster than SipHash on the 100,000s of short
+// ids of a fleet, and still seeded per process (machine-chosen host names
+// cannot be tuned to collide).
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::inventory::{
     check_version, Choice, CloudRef, ErrorKind, Inventory, InventoryError, MachineType,
