@@ -67,6 +67,8 @@ pub struct MachineAuth {
     pub dmi_uuid: Option<String>,
     pub repo_hash: Option<String>,
     pub guests_hash: Option<String>,
+    /// SHA-256 of the stored facts (None: unknown, send them).
+    pub facts_hash: Option<String>,
     pub system_label: Option<String>,
     pub kind: String,
     pub contract: ContractRow,
@@ -117,6 +119,11 @@ pub struct CheckinWrite {
     pub columns: FactColumns,
     pub switch_status: String,
     pub agent_version: Option<String>,
+    /// SHA-256 of `columns.facts_json`.
+    pub facts_hash: String,
+    /// False when the store already holds these facts (by hash): the
+    /// facts are then not sent to the database.
+    pub facts_changed: bool,
     /// Set when the machine has no repository password hash yet.
     pub repo_hash: Option<String>,
     /// Some when the KVM guest list changed: (hash, guest UUIDs).
@@ -200,11 +207,18 @@ macro_rules! bind_all {
     }};
 }
 
+/// Store a machine's facts, unless they are what is stored already.
+const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUES ($1, $2) \
+     ON CONFLICT (machine_id) DO UPDATE SET facts = excluded.facts WHERE machine_facts.facts <> excluded.facts";
+
 /// The machine update of a check-in; reads `v` with `UPDATE_COLS`.
-/// Unchanged facts keep the stored value (on PostgreSQL, the out-of-line
-/// copy is then not written again).
+/// `facts_hash`: the new hash when the facts were sent; else kept while it
+/// still matches what the agent reported, cleared when it does not (a
+/// concurrent check-in changed the facts in between), so that the next
+/// check-in sends the facts again.
 const SQL_UPDATE_MACHINES: &str = "UPDATE machines SET last_seen = v.now, observed_at = v.observed_at, \
-     facts = CASE WHEN machines.facts = v.facts THEN machines.facts ELSE v.facts END, \
+     facts_hash = CASE WHEN v.facts_sent = 1 THEN v.facts_hash \
+     WHEN machines.facts_hash = v.facts_hash THEN machines.facts_hash ELSE NULL END, \
      machine_id = v.machine_id, dmi_uuid = v.dmi_uuid, hostname = v.hostname, kind = v.kind, \
      hypervisor = v.hypervisor, hypervisor_host = v.hypervisor_host, cloud_provider = v.cloud_provider, \
      cloud_account = v.cloud_account, cloud_unit = v.cloud_unit, cluster = v.cluster, os_major = v.os_major, \
@@ -216,7 +230,6 @@ const UPDATE_COLS: &[(&str, &str)] = &[
     ("id", "text"),
     ("now", "bigint"),
     ("observed_at", "bigint"),
-    ("facts", "text"),
     ("machine_id", "text"),
     ("dmi_uuid", "text"),
     ("hostname", "text"),
@@ -231,6 +244,8 @@ const UPDATE_COLS: &[(&str, &str)] = &[
     ("switch_status", "text"),
     ("agent_version", "text"),
     ("repo_hash", "text"),
+    ("facts_hash", "text"),
+    ("facts_sent", "bigint"),
 ];
 
 /// A batch of check-ins laid out for the few statements that write it
@@ -242,6 +257,8 @@ struct CheckinBatch<'a> {
     guests: Vec<&'a CheckinWrite>,
     /// `UPDATE_COLS` rows of the latest writes.
     updates: Rows<'a>,
+    /// (id, facts) of the latest writes.
+    facts: Rows<'a>,
     /// (day, id) of the writes that record presence.
     presence: Rows<'a>,
 }
@@ -258,6 +275,10 @@ impl<'a> CheckinBatch<'a> {
             cols: UPDATE_COLS,
             rows: Vec::new(),
         };
+        let mut facts = Rows {
+            cols: &[("id", "text"), ("facts", "text")],
+            rows: Vec::new(),
+        };
         let mut guests = Vec::new();
         for (i, w) in batch.iter().enumerate() {
             if !std::ptr::eq(latest[w.machine.as_str()], &batch[i]) {
@@ -267,11 +288,16 @@ impl<'a> CheckinBatch<'a> {
                 guests.push(w);
             }
             let c = &w.columns;
+            if w.facts_changed {
+                facts.rows.push(vec![
+                    Arg::Text(Some(&w.machine)),
+                    Arg::Text(Some(&c.facts_json)),
+                ]);
+            }
             updates.rows.push(vec![
                 Arg::Text(Some(&w.machine)),
                 Arg::Int(Some(w.now)),
                 Arg::Int(Some(w.observed_at)),
-                Arg::Text(Some(&c.facts_json)),
                 Arg::Text(c.machine_id.as_deref()),
                 Arg::Text(c.dmi_uuid.as_deref()),
                 Arg::Text(c.hostname.as_deref()),
@@ -286,6 +312,8 @@ impl<'a> CheckinBatch<'a> {
                 Arg::Text(Some(&w.switch_status)),
                 Arg::Text(w.agent_version.as_deref()),
                 Arg::Text(w.repo_hash.as_deref()),
+                Arg::Text(Some(&w.facts_hash)),
+                Arg::Int(Some(w.facts_changed as i64)),
             ]);
         }
         let mut seen = std::collections::HashSet::new();
@@ -301,6 +329,7 @@ impl<'a> CheckinBatch<'a> {
             latest,
             guests,
             updates,
+            facts,
             presence,
         }
     }
@@ -569,7 +598,7 @@ where
 }
 
 const MACHINE_AUTH_COLS: &str = "m.id AS mid, m.contract_id, m.state, m.machine_id, m.dmi_uuid, \
-     m.repo_hash, m.guests_hash, m.system_label, m.kind";
+     m.repo_hash, m.guests_hash, m.facts_hash, m.system_label, m.kind";
 
 fn machine_auth_from_row<R: Row>(r: &R) -> Result<MachineAuth>
 where
@@ -587,6 +616,7 @@ where
         dmi_uuid: r.try_get("dmi_uuid")?,
         repo_hash: r.try_get("repo_hash")?,
         guests_hash: r.try_get("guests_hash")?,
+        facts_hash: r.try_get("facts_hash")?,
         system_label: r.try_get("system_label")?,
         kind: r.try_get("kind")?,
         contract: contract_from_row(r, 0)?,
@@ -894,11 +924,12 @@ impl Store {
     pub async fn insert_machine(&self, m: &NewMachine) -> Result<()> {
         let c = &m.columns;
         on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
             sqlx::query(
             "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
              hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
-             facts, clone_of, registered_at, last_seen, observed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $20, $21)"
+             clone_of, registered_at, last_seen, observed_at, facts_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)"
         )
         .bind(&m.id)
         .bind(&m.contract_id)
@@ -917,13 +948,18 @@ impl Store {
         .bind(&c.cloud_unit)
         .bind(&c.cluster)
         .bind(c.os_major)
-        .bind(&c.facts_json)
         .bind(&m.clone_of)
         .bind(m.now)
         .bind(m.observed_at)
-        .execute(p)
-        .await
-        .map(|_| ())
+        .bind(crate::auth::sha256_hex(&c.facts_json))
+        .execute(&mut *tx)
+        .await?;
+            sqlx::query(SQL_SET_FACTS)
+                .bind(&m.id)
+                .bind(&c.facts_json)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
         })?;
         Ok(())
     }
@@ -939,19 +975,26 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let n = on_pool!(self, |p| {
-            sqlx::query(
-            "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, facts = $3, last_seen = $4, \
-             repo_hash = NULL, guests_hash = NULL WHERE id = $5 AND state = 'clone'"
-        )
-        .bind(token_hash)
-        .bind(system_label)
-        .bind(&columns.facts_json)
-        .bind(now)
-        .bind(id)
-        .execute(p)
-        .await?
-        .rows_affected()
-        });
+            let mut tx = p.begin().await?;
+            let n = sqlx::query(
+                "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
+                 repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
+            )
+            .bind(token_hash)
+            .bind(system_label)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            sqlx::query(SQL_SET_FACTS)
+                .bind(id)
+                .bind(&columns.facts_json)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            anyhow::Ok(n)
+        })?;
         Ok(n == 1)
     }
 
@@ -1000,15 +1043,20 @@ impl Store {
 
     /// Refresh a clone row's last-seen time.
     pub async fn touch_clone(&self, id: &str, facts_json: &str, now: i64) -> Result<()> {
-        on_pool!(self, |p| sqlx::query(
-            "UPDATE machines SET last_seen = $1, facts = $2 WHERE id = $3"
-        )
-        .bind(now)
-        .bind(facts_json)
-        .bind(id)
-        .execute(p)
-        .await
-        .map(|_| ()))?;
+        on_pool!(self, |p| {
+            let mut tx = p.begin().await?;
+            sqlx::query("UPDATE machines SET last_seen = $1, facts_hash = NULL WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(SQL_SET_FACTS)
+                .bind(id)
+                .bind(facts_json)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await
+        })?;
         Ok(())
     }
 
@@ -1110,6 +1158,13 @@ impl Store {
     pub async fn apply_checkins(&self, batch: &[CheckinWrite]) -> Result<()> {
         let plan = CheckinBatch::new(batch);
         let update = self.row_statements(&plan.updates, SQL_UPDATE_MACHINES);
+        let facts = self.row_statements(
+            &plan.facts,
+            "INSERT INTO machine_facts (machine_id, facts) \
+             SELECT v.id, v.facts FROM v JOIN machines m ON m.id = v.id WHERE m.state = 'active' \
+             ON CONFLICT (machine_id) DO UPDATE SET facts = excluded.facts \
+             WHERE machine_facts.facts <> excluded.facts",
+        );
         let presence = self.row_statements(
             &plan.presence,
             "INSERT INTO presence (day, machine_id) SELECT day, id FROM v WHERE true \
@@ -1117,7 +1172,7 @@ impl Store {
         );
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            for (sql, args) in &update {
+            for (sql, args) in update.iter().chain(&facts) {
                 bind_all!(sqlx::query(sql), args).execute(&mut *tx).await?;
             }
             for w in plan.guest_changes() {
@@ -1269,9 +1324,7 @@ impl Store {
                 use sqlx::postgres::PgPoolCopyExt;
                 let mut text = Vec::with_capacity(1 << 20);
                 let mut stream = p
-                    .copy_out_raw(&format!(
-                        "COPY (SELECT {COLS} {WHERE} {since} ORDER BY id COLLATE \"C\") TO STDOUT"
-                    ))
+                    .copy_out_raw(&format!("COPY (SELECT {COLS} {WHERE} {since}) TO STDOUT"))
                     .await?;
                 while let Some(chunk) = stream.try_next().await? {
                     text.extend_from_slice(&chunk);
@@ -1370,8 +1423,9 @@ impl Store {
                     };
                     sqlx::query(
                         "INSERT INTO machines (id, contract_id, state, token_hash, system_label, machine_id, dmi_uuid, \
-                         hostname, kind, hypervisor_host, facts, registered_at, last_seen, observed_at, cloud_provider, cloud_unit) \
-                         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, 0, $12, $9, $9, $9, $10, $11)",
+                         hostname, kind, hypervisor_host, registered_at, last_seen, observed_at, cloud_provider, cloud_unit, \
+                         facts_hash) \
+                         VALUES ($1, $2, 'active', $3, $4, $5, $6, $7, $8, 0, $9, $9, $9, $10, $11, $12)",
                     )
                     .bind(format!("bench-m-{i}"))
                     .bind(contract_id)
@@ -1384,9 +1438,14 @@ impl Store {
                     .bind(today * 86400)
                     .bind(provider)
                     .bind(&unit)
-                    .bind(bench_facts(i))
+                    .bind(sha256_hex(&bench_facts(i)))
                     .execute(&mut *tx)
                     .await?;
+                    sqlx::query(SQL_SET_FACTS)
+                        .bind(format!("bench-m-{i}"))
+                        .bind(bench_facts(i))
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await
             })?;

@@ -280,6 +280,8 @@ fn write(id: &str, day: i64, columns: alma_ext_server::store::FactColumns) -> Ch
         now: day * 86400 + 3600,
         observed_at: day * 86400 + 3500,
         day,
+        facts_hash: format!("{:?}", columns.facts_json),
+        facts_changed: true,
         columns,
         switch_status: "community".into(),
         agent_version: Some("0.1.0".into()),
@@ -380,7 +382,7 @@ pub async fn checkin_batches(db: &str) {
     assert_eq!(
         scalar(
             &store,
-            "SELECT COUNT(*) FROM machines WHERE id = 'b5' AND facts LIKE '%again%'"
+            "SELECT COUNT(*) FROM machine_facts WHERE machine_id = 'b5' AND facts LIKE '%again%'"
         )
         .await,
         1
@@ -419,6 +421,40 @@ pub async fn checkin_batches(db: &str) {
         )
         .await,
         3
+    );
+    // Facts the store already holds (by hash) are not sent; a hash that
+    // no longer matches the stored one is cleared, so the next check-in
+    // sends the facts again.
+    let mut same = write("b7", day, columns("virtual", 7));
+    same.facts_changed = false;
+    same.columns.facts_json = "not sent".into();
+    let mut stale = write("b9", day, columns("virtual", 9));
+    stale.facts_changed = false;
+    stale.facts_hash = "another".into();
+    store.apply_checkins(&[same, stale]).await.unwrap();
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM machine_facts WHERE facts = 'not sent'"
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM machines WHERE id = 'b7' AND facts_hash IS NOT NULL"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &store,
+            "SELECT COUNT(*) FROM machines WHERE id = 'b9' AND facts_hash IS NULL"
+        )
+        .await,
+        1
     );
     // The next day counts again.
     store
