@@ -1062,16 +1062,8 @@ impl Store {
 
     /// Look up the machine that holds a credential (by its hash).
     pub async fn machine_by_token(&self, token_hash: &str) -> Result<Option<MachineAuth>> {
-        let sql = format!(
-            "SELECT m.token_hash, {MACHINE_AUTH_COLS}, {CONTRACT_COLS} \
-             FROM machines m JOIN contracts c ON c.id = m.contract_id WHERE m.token_hash = $1"
-        );
-        on_pool!(self, |p| {
-            match sqlx::query(&sql).bind(token_hash).fetch_optional(p).await? {
-                None => Ok(None),
-                Some(r) => Ok(Some(machine_auth_from_row(&r)?)),
-            }
-        })
+        let found = self.machines_by_tokens(&[token_hash.to_string()]).await?;
+        Ok(found.into_iter().next().map(|(_, m)| m))
     }
 
     /// Look up the machines that hold any of these credential hashes, in
@@ -1405,6 +1397,7 @@ impl Store {
             on_pool!(self, |p| {
                 let mut tx = p.begin().await?;
                 for i in start..end {
+                    let facts = bench_facts(i);
                     let kind = if i.is_multiple_of(5) {
                         "physical"
                     } else {
@@ -1438,12 +1431,12 @@ impl Store {
                     .bind(today * 86400)
                     .bind(provider)
                     .bind(&unit)
-                    .bind(sha256_hex(&bench_facts(i)))
+                    .bind(sha256_hex(&facts))
                     .execute(&mut *tx)
                     .await?;
                     sqlx::query(SQL_SET_FACTS)
                         .bind(format!("bench-m-{i}"))
-                        .bind(bench_facts(i))
+                        .bind(&facts)
                         .execute(&mut *tx)
                         .await?;
                 }
