@@ -8,6 +8,9 @@
 //!   per task; prints check-ins/s and latency percentiles as JSON.
 //! - `loadgen report --database URL --runs R`: times the live licence
 //!   report in process; prints the timings as JSON.
+//! - `loadgen new-day --database URL`: no machine has checked in today
+//!   yet, so the next check-in of each is its first of the day (the
+//!   costlier kind: it also writes presence and per-group counts).
 
 use std::time::{Duration, Instant};
 
@@ -151,6 +154,12 @@ async fn main() {
             )
             .await
         }
+        "new-day" => {
+            let store = Store::open(&arg(&args, "--database", "")).await.unwrap();
+            let today = chrono::Utc::now().timestamp() / 86400;
+            store.bench_new_day(today).await.unwrap();
+            store.close().await;
+        }
         "report" => {
             let store = Store::open(&arg(&args, "--database", "")).await.unwrap();
             let runs: usize = arg(&args, "--runs", "5").parse().unwrap();
@@ -181,7 +190,7 @@ async fn main() {
             );
         }
         _ => {
-            eprintln!("usage: loadgen seed|checkin|report [--database URL] [--url URL] [--machines N] [--days D] [--seconds S] [--concurrency C] [--runs R]");
+            eprintln!("usage: loadgen seed|checkin|report|new-day [--database URL] [--url URL] [--machines N] [--days D] [--seconds S] [--concurrency C] [--runs R]");
             std::process::exit(2);
         }
     }

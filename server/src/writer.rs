@@ -68,7 +68,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
         let mut batch: Vec<CheckinWrite> = Vec::with_capacity(jobs.len());
         for (w, _) in &jobs {
             let mut w = w.clone();
-            w.record_presence = recorded.get(&w.machine) != Some(&w.day);
+            w.record_presence &= recorded.get(&w.machine) != Some(&w.day);
             batch.push(w);
         }
         // Sorted by machine so that concurrent batches (several lanes or

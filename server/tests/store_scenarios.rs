@@ -333,6 +333,12 @@ pub async fn checkin_batches(db: &str) {
             .await
             .unwrap();
     }
+    // Registered, never checked in: no presence day yet.
+    let auth = |h: &'static str| {
+        let store = &store;
+        async move { store.machine_by_token(h).await.unwrap().unwrap() }
+    };
+    assert_eq!(auth("hash-1").await.presence_day, None);
     // The host lists the even guests b2..b68.
     let mut host = write("b0", day, columns("physical", 0));
     host.columns.hypervisor_host = true;
@@ -387,14 +393,8 @@ pub async fn checkin_batches(db: &str) {
         .await,
         1
     );
-    assert_eq!(
-        scalar(
-            &store,
-            &format!("SELECT COUNT(*) FROM presence WHERE day = {day}")
-        )
-        .await,
-        70
-    );
+    let present_on = |day: i64| format!("SELECT COUNT(*) FROM presence WHERE day = {day}");
+    assert_eq!(scalar(&store, &present_on(day)).await, 70);
     let guests =
         |grp: &str| format!("SELECT guests FROM group_daily WHERE day = {day} AND grp = '{grp}'");
     assert_eq!(scalar(&store, &guests("s:plat")).await, 35);
@@ -456,6 +456,28 @@ pub async fn checkin_batches(db: &str) {
         .await,
         1
     );
+    // A check-in whose presence is known to be recorded (the lookup's
+    // presence day is today) and whose facts are unchanged: one
+    // statement, no presence row, no count.
+    assert_eq!(auth("hash-3").await.presence_day, Some(day));
+    let mut quiet = write("b3", day, columns("virtual", 3));
+    quiet.now += 120;
+    quiet.facts_changed = false;
+    quiet.record_presence = false;
+    store.apply_checkins(&[quiet]).await.unwrap();
+    assert_eq!(
+        scalar(
+            &store,
+            &format!(
+                "SELECT COUNT(*) FROM machines WHERE id = 'b3' AND last_seen = {}",
+                day * 86400 + 3720
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(scalar(&store, &present_on(day)).await, 70);
+    assert_eq!(scalar(&store, &guests("s:plat")).await, 35);
     // The next day counts again.
     store
         .apply_checkins(&[write("b2", day + 1, columns("virtual", 2))])
@@ -472,6 +494,7 @@ pub async fn checkin_batches(db: &str) {
         .await,
         1
     );
+    assert_eq!(auth("hash-2").await.presence_day, Some(day + 1));
     // The live count reads the machines back (COPY on PostgreSQL, one
     // JSON value on SQLite), sorted by id.
     let rows = store.fleet(0).await.unwrap();
