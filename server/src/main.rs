@@ -1,4 +1,8 @@
 //! `alma-ext-server`: see `alma-ext-server --help` and docs/server.md.
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     alma_ext_server::cli::main()
 }
