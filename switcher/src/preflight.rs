@@ -220,12 +220,92 @@ pub fn cert_expired(
     Ok(None)
 }
 
+/// The only directory whose repo files the switch reads and writes.
+pub const REPOS_DIR: &str = "/etc/yum.repos.d";
+
+/// dnf's `reposdir` when `dnf.conf` does not set it.
+const DNF_DEFAULT_REPOSDIR: &[&str] = &[
+    "/etc/yum.repos.d",
+    "/etc/yum/repos.d",
+    "/etc/distro.repos.d",
+];
+
+/// The `reposdir=` of a `dnf.conf`'s `[main]` section: its 1-based line
+/// number and its directories (dnf splits on commas and white space),
+/// or None when it is not set.
+pub fn configured_reposdir(dnf_conf: &[u8]) -> Option<(usize, Vec<String>)> {
+    let f = crate::repofile::RepoFile::parse(dnf_conf);
+    let main = f.sections().into_iter().rfind(|s| s.id == "main")?;
+    let i = *f.key_lines(&main, "reposdir").last()?;
+    let dirs = f
+        .full_value(i)
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim_end_matches('/').to_string())
+        .collect();
+    Some((i + 1, dirs))
+}
+
+/// dnf must read repo files from `/etc/yum.repos.d` only: the switch
+/// rewrites the repo files there and puts the extended-update repository
+/// there. A `reposdir=` without it, or another directory of dnf's that
+/// holds repo files, would leave community repositories enabled or the
+/// new one unread; refused before anything changes.
+pub fn check_reposdir(root: &Path) -> Result<(), PreflightError> {
+    let conf = "/etc/dnf/dnf.conf";
+    let configured = match fs::read(under_root(root, conf)) {
+        Ok(b) => configured_reposdir(&b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(failed(format!(
+                "cannot read {}: {e}",
+                under_root(root, conf).display()
+            )))
+        }
+    };
+    let (origin, dirs) = match configured {
+        Some((line, dirs)) => (format!("reposdir= of {conf} line {line}"), dirs),
+        None => (
+            "dnf's default reposdir".to_string(),
+            DNF_DEFAULT_REPOSDIR.iter().map(|d| d.to_string()).collect(),
+        ),
+    };
+    if !dirs.iter().any(|d| d == REPOS_DIR) {
+        return Err(failed(format!(
+            "{origin} is {:?}, without {REPOS_DIR}: alma-ext switch reads and writes repo \
+             files only in {REPOS_DIR}, so dnf would not see the extended-update repository; \
+             add {REPOS_DIR} to reposdir",
+            dirs.join(",")
+        )));
+    }
+    for d in dirs.iter().filter(|d| *d != REPOS_DIR) {
+        let Ok(rd) = fs::read_dir(under_root(root, d)) else {
+            continue;
+        };
+        let mut repos: Vec<String> = rd
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".repo") && !n.starts_with('.'))
+            .collect();
+        if !repos.is_empty() {
+            repos.sort();
+            return Err(failed(format!(
+                "{d} holds repo files that dnf reads ({origin}): {}; alma-ext switch handles \
+                 only {REPOS_DIR}: move them there, or out of reposdir",
+                repos.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The preflight checks that do not need the network.
 pub fn check_local(
     root: &Path,
     target: &Target,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), PreflightError> {
+    check_reposdir(root)?;
     for k in &target.gpgkey {
         if k.starts_with("file://") || k.starts_with('/') {
             let p = under_root(root, k);

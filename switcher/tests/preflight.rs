@@ -151,3 +151,65 @@ fn missing_key_and_certificate_files_are_named() {
         e.message
     );
 }
+
+#[test]
+fn reposdir_is_read_from_dnf_conf_main() {
+    use alma_ext_switcher::preflight::configured_reposdir;
+    assert_eq!(configured_reposdir(b"[main]\ngpgcheck=1\n"), None);
+    assert_eq!(
+        configured_reposdir(b"[main]\ngpgcheck=1\nreposdir = /etc/yum.repos.d/, /srv/r  /x\n"),
+        Some((
+            3,
+            vec!["/etc/yum.repos.d".into(), "/srv/r".into(), "/x".into()]
+        ))
+    );
+    // Only [main] counts.
+    assert_eq!(configured_reposdir(b"[main]\n[other]\nreposdir=/x\n"), None);
+}
+
+#[test]
+fn repo_files_outside_yum_repos_d_are_refused_before_anything_changes() {
+    use alma_ext_switcher::preflight::check_reposdir;
+    let r = fixture_root(9);
+    check_reposdir(r.path()).unwrap();
+
+    // dnf's default reposdir also reads /etc/yum/repos.d.
+    write(
+        r.path(),
+        "etc/yum/repos.d/legacy.repo",
+        b"[legacy]\nbaseurl=http://x/\n",
+    );
+    let e = check_reposdir(r.path()).unwrap_err();
+    assert_eq!(e.class, FailureClass::Failed);
+    assert!(
+        e.message.contains("/etc/yum/repos.d")
+            && e.message.contains("legacy.repo")
+            && e.message.contains("default reposdir"),
+        "{}",
+        e.message
+    );
+
+    // A reposdir without /etc/yum/repos.d leaves that directory unread.
+    write(
+        r.path(),
+        "etc/dnf/dnf.conf",
+        b"[main]\ngpgcheck=1\nreposdir=/etc/yum.repos.d,/srv/empty.repos.d\n",
+    );
+    check_reposdir(r.path()).unwrap();
+
+    // Without /etc/yum.repos.d dnf would never see the new repository.
+    write(
+        r.path(),
+        "etc/dnf/dnf.conf",
+        b"[main]\ngpgcheck=1\nreposdir=/srv/mirror.repos.d\n",
+    );
+    let e = check_reposdir(r.path()).unwrap_err();
+    assert!(
+        e.message.contains("/etc/dnf/dnf.conf line 3") && e.message.contains("/srv/mirror.repos.d"),
+        "{}",
+        e.message
+    );
+    // check_local runs it first.
+    let e = check_local(r.path(), &target(TARGET), chrono::Utc::now()).unwrap_err();
+    assert!(e.message.contains("reposdir"), "{}", e.message);
+}
