@@ -1687,6 +1687,41 @@ m-2\tct-1\tclone\tplat\\\\x\th\\303\\251\tu\tphysical\t\\N\t1\taws\tacct\tunit\t
             .is_empty());
     }
 
+    #[tokio::test]
+    async fn postgres_batch_is_one_statement_of_typed_arrays() {
+        // A lazy pool never connects: the statement is built, not run.
+        let store = Store::Postgres(
+            PgPoolOptions::new()
+                .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+                .unwrap(),
+        );
+        let rows = Rows {
+            cols: &[("id", "text"), ("n", "bigint"), ("grp", "text")],
+            rows: vec![
+                vec![
+                    Arg::Text(Some("m1")),
+                    Arg::Int(Some(7)),
+                    Arg::Owned("s:a".into()),
+                ],
+                vec![Arg::Text(None), Arg::Int(None), Arg::Text(Some("h:b"))],
+            ],
+        };
+        let st = store.row_statements(&rows, "SELECT id FROM v");
+        assert_eq!(st.len(), 1);
+        assert_eq!(
+            st[0].0,
+            "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS x(id, n, grp)) SELECT id FROM v"
+        );
+        assert_eq!(
+            st[0].1,
+            [
+                Arg::Texts(vec![Some("m1"), None]),
+                Arg::Ints(vec![Some(7), None]),
+                Arg::Texts(vec![Some("s:a"), Some("h:b")]),
+            ]
+        );
+    }
+
     #[test]
     fn redacts_password() {
         assert_eq!(
