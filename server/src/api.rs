@@ -707,11 +707,12 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
     let os_major = columns.os_major;
     let facts_hash = auth::sha256_hex(&columns.facts_json);
     let facts_changed = m.facts_hash.as_deref() != Some(facts_hash.as_str());
+    let day = now.div_euclid(86400);
     let write = CheckinWrite {
         machine: m.id.clone(),
         now,
         observed_at: req.observed_at.timestamp(),
-        day: now.div_euclid(86400),
+        day,
         columns,
         facts_hash,
         facts_changed,
@@ -727,7 +728,7 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
         },
         guests,
         // Only the first check-in of the day writes presence.
-        record_presence: m.presence_day != Some(now.div_euclid(86400)),
+        record_presence: m.presence_day != Some(day),
         system_label: m.system_label.clone(),
     };
     s.writer.write(write).await.map_err(ApiError::internal)?;

@@ -130,8 +130,8 @@ pub struct CheckinWrite {
     pub repo_hash: Option<String>,
     /// Some when the KVM guest list changed: (hash, guest UUIDs).
     pub guests: Option<(String, Vec<String>)>,
-    /// Whether to record today's presence (false when this replica has
-    /// already recorded it today).
+    /// Whether to record the day's presence (false when the machine's
+    /// presence row for the day exists: the lookup's `presence_day`).
     pub record_presence: bool,
     /// `--system` label of the machine, for the presence group.
     pub system_label: Option<String>,

@@ -60,17 +60,9 @@ fn lane_of(machine: &str, n: usize) -> usize {
 }
 
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
-    // Day on which each machine's presence is already recorded, so that
-    // only its first check-in of the day writes a presence row.
-    let mut recorded: HashMap<String, i64> = HashMap::new();
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut batch: Vec<CheckinWrite> = Vec::with_capacity(jobs.len());
-        for (w, _) in &jobs {
-            let mut w = w.clone();
-            w.record_presence &= recorded.get(&w.machine) != Some(&w.day);
-            batch.push(w);
-        }
+        let mut batch: Vec<CheckinWrite> = jobs.iter().map(|(w, _)| w.clone()).collect();
         // Sorted by machine so that concurrent batches (several lanes or
         // replicas) lock rows in the same order.
         batch.sort_by(|a, b| a.machine.cmp(&b.machine));
@@ -94,14 +86,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
         metrics
             .write_batch_items
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        if result.is_ok() {
-            for w in &batch {
-                recorded.insert(w.machine.clone(), w.day);
-            }
-            if recorded.len() > 2_000_000 {
-                recorded.clear();
-            }
-        } else {
+        if result.is_err() {
             metrics.write_errors.fetch_add(1, Ordering::Relaxed);
         }
         for (_, tx) in jobs.drain(..) {
