@@ -27,13 +27,9 @@ impl Writer {
     /// Start `lanes` writer tasks (1 for SQLite; a few for PostgreSQL,
     /// each machine always on the same lane so its writes stay ordered).
     pub fn start(store: Store, lanes: usize, metrics: Arc<Metrics>) -> Writer {
-        let mut senders = Vec::new();
-        for _ in 0..lanes.max(1) {
-            let (tx, rx) = mpsc::channel::<Job>(8192);
-            tokio::spawn(run(store.clone(), rx, metrics.clone()));
-            senders.push(tx);
+        Writer {
+            lanes: spawn_lanes(lanes, |rx| run(store.clone(), rx, metrics.clone())),
         }
-        Writer { lanes: senders }
     }
 
     /// Queue a check-in and wait until it is committed.
@@ -47,6 +43,22 @@ impl Writer {
         rx.await
             .map_err(|_| "the store writer has stopped".to_string())?
     }
+}
+
+/// Spawn `lanes` (at least one) tasks, each `task(its queue)`; their
+/// queues' senders.
+fn spawn_lanes<J, F, Fut>(lanes: usize, task: F) -> Vec<mpsc::Sender<J>>
+where
+    F: Fn(mpsc::Receiver<J>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    (0..lanes.max(1))
+        .map(|_| {
+            let (tx, rx) = mpsc::channel::<J>(8192);
+            tokio::spawn(task(rx));
+            tx
+        })
+        .collect()
 }
 
 fn lane_of(machine: &str, n: usize) -> usize {
@@ -109,14 +121,8 @@ pub struct Lookup {
 impl Lookup {
     /// Start `lanes` lookup tasks (each runs one query at a time).
     pub fn start(store: Store, lanes: usize) -> Lookup {
-        let mut senders = Vec::new();
-        for _ in 0..lanes.max(1) {
-            let (tx, rx) = mpsc::channel::<LookupJob>(8192);
-            tokio::spawn(run_lookups(store.clone(), rx));
-            senders.push(tx);
-        }
         Lookup {
-            lanes: senders,
+            lanes: spawn_lanes(lanes, |rx| run_lookups(store.clone(), rx)),
             next: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
         }
     }
