@@ -74,7 +74,7 @@ fn lane_of(machine: &str, n: usize) -> usize {
 async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let mut batch: Vec<CheckinWrite> = jobs.iter().map(|(w, _)| w.clone()).collect();
+        let (mut batch, replies): (Vec<CheckinWrite>, Vec<_>) = jobs.drain(..).unzip();
         // Sorted by machine so that concurrent batches (several lanes or
         // replicas) lock rows in the same order.
         batch.sort_by(|a, b| a.machine.cmp(&b.machine));
@@ -101,7 +101,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
         if result.is_err() {
             metrics.write_errors.fetch_add(1, Ordering::Relaxed);
         }
-        for (_, tx) in jobs.drain(..) {
+        for tx in replies {
             let _ = tx.send(result.clone());
         }
     }
