@@ -176,13 +176,13 @@ fn switch_result(events: &[Event]) -> Option<String> {
 fn auto_switch_fails_cleanly_and_is_reported() {
     // The target points at a repository that is not there: the switch's
     // preflight must fail and change nothing.
-    let dead = agent_common::free_port();
+    let dead = alma_ext_test_support::ClosedPort::new();
     let AutoSwitch {
         events,
         root,
         before,
         _dir,
-    } = run_auto_switch(&format!("http://127.0.0.1:{dead}"));
+    } = run_auto_switch(&dead.url("http"));
     // The daily warning names the end of security support.
     assert!(
         events
@@ -215,16 +215,6 @@ fn auto_switch_fails_cleanly_and_is_reported() {
     assert_eq!(snapshot(&root.join("etc/yum.repos.d")), before);
 }
 
-/// Kills the child when dropped.
-struct Reaper(std::process::Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn auto_switch_succeeds_and_is_reported() {
     // Two real (empty) repositories made by createrepo_c, served over HTTP
@@ -242,25 +232,8 @@ fn auto_switch_succeeds_and_is_reported() {
             .expect("createrepo_c (tests/run-all installs it)");
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let port = agent_common::free_port();
-    let _http = Reaper(
-        std::process::Command::new("python3")
-            .args(["-m", "http.server", "--bind", "127.0.0.1"])
-            .arg(port.to_string())
-            .arg("--directory")
-            .arg(www.path())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("python3"),
-    );
-    let up = (0..100).any(|_| {
-        std::thread::sleep(Duration::from_millis(50));
-        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    assert!(up, "the test repository server did not start");
-
-    let run = run_auto_switch(&format!("http://127.0.0.1:{port}"));
+    let http = alma_ext_test_support::StaticHttp::serve(www.path());
+    let run = run_auto_switch(&http.base());
     let err = switch_result(&run.events);
     assert_eq!(err, None, "{:?}", run.events);
     // dnf now reads the extended-update repositories, and the community

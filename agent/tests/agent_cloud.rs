@@ -4,11 +4,13 @@
 mod agent_common;
 
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use alma_ext_agent::cloud;
 use alma_ext_agent::config::{self, CloudSettings};
 use alma_ext_agent::root::HostRoot;
+use alma_ext_test_support::ClosedPort;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, put};
 use axum::Router;
@@ -113,8 +115,11 @@ fn serve(app: Router) -> String {
     format!("http://{addr}")
 }
 
+/// A loopback address where nothing listens (the port stays reserved for
+/// the whole test binary).
 fn absent() -> String {
-    format!("http://127.0.0.1:{}", agent_common::free_port())
+    static PORT: OnceLock<ClosedPort> = OnceLock::new();
+    PORT.get_or_init(ClosedPort::new).url("http")
 }
 
 fn settings(base: &str) -> CloudSettings {

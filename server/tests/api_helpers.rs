@@ -2,10 +2,8 @@
 //! databases, the real binary on 127.0.0.1, an HTTP client, sample facts.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::Duration;
 
 use alma_ext_proto::facts::{Dmi, Facts, Guest, Hardware, Machine, MachineType, Os};
@@ -109,83 +107,39 @@ pub fn create_contract(db: &str, product: &str, quantity: u32) -> (String, Strin
     )
 }
 
-/// A running `alma-ext-server serve`.
-pub struct Server {
-    pub child: Child,
-    pub addr: String,
-    pub base: String,
-    pub log: Arc<Mutex<String>>,
+/// A running `alma-ext-server serve` of this package's binary, on the
+/// port it chose itself (see `alma_ext_test_support::Server`).
+pub struct Server(alma_ext_test_support::Server);
+
+impl std::ops::Deref for Server {
+    type Target = alma_ext_test_support::Server;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Server {
     pub fn start(db: &str, extra: &[&str]) -> Server {
-        Server::start_on(db, "127.0.0.1:0", extra)
+        Server(alma_ext_test_support::Server::start(
+            Path::new(BIN),
+            db,
+            extra,
+        ))
     }
 
     pub fn start_on(db: &str, listen: &str, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", listen, "--database", db])
-            .args(extra)
-            .env("ALMA_EXT_SERVER_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let log2 = log.clone();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(i) = line.find("listening on ") {
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(line[i + "listening on ".len()..].trim().to_string());
-                    }
-                }
-                let mut l = log2.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        });
-        let base = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(b) => b,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("server did not start: {}", log.lock().unwrap());
-            }
-        };
-        let addr = base.split("://").nth(1).unwrap().to_string();
-        Server {
-            child,
-            addr,
-            base,
-            log,
-        }
-    }
-
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// SIGTERM and wait: a graceful stop.
-    pub fn stop(&mut self) -> i32 {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        self.child.wait().unwrap().code().unwrap_or(-1)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
+        Server(alma_ext_test_support::Server::start_on(
+            Path::new(BIN),
+            listen,
+            db,
+            extra,
+        ))
     }
 }
 

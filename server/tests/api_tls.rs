@@ -32,7 +32,7 @@ async fn https_with_test_certificate() {
             key.to_str().unwrap(),
         ],
     );
-    assert!(s.base.starts_with("https://"), "{}", s.base);
+    assert!(s.base().starts_with("https://"), "{}", s.base());
     let c = reqwest::Client::builder()
         .tls_built_in_root_certs(false)
         .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())

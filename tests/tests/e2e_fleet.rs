@@ -350,7 +350,10 @@ fn register_over_tls_with_a_test_ca_and_through_an_https_proxy() {
     );
 
     // A proxy that is down: unreachable (6), and the check-in is spooled.
-    let dead = format!("http://127.0.0.1:{}", free_port());
-    let o = alma_ext(&["checkin", "--root", rs], &[("https_proxy", &dead)]);
+    let dead = alma_ext_test_support::ClosedPort::new();
+    let o = alma_ext(
+        &["checkin", "--root", rs],
+        &[("https_proxy", &dead.url("http"))],
+    );
     assert_eq!(o.status.code(), Some(6), "{}", text(&o));
 }

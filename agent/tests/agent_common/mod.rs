@@ -1,138 +1,58 @@
 //! Shared by the agent's integration tests: the real `alma-ext-server` on
-//! loopback, fixture roots, free ports.
+//! loopback (through the workspace's test-support crate), fixture roots.
 //!
 //! The server binary belongs to another package, so `CARGO_BIN_EXE_` does
-//! not name it. It is found next to this test's own binary's target dir
-//! (`target/debug/alma-ext-server`) after one `cargo build -p
-//! alma-ext-server` per test process, which is a no-op when it is up to
-//! date; `ALMA_EXT_SERVER_BIN` overrides the path.
+//! not name it: one `cargo build -p alma-ext-server` per test process (a
+//! no-op when it is up to date) puts it next to this test's binary;
+//! `ALMA_EXT_SERVER_BIN` overrides the path.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
-pub fn target_dir() -> PathBuf {
-    // target/debug/deps/agent_x-hash -> target/debug
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().unwrap().parent().unwrap().to_path_buf()
-}
-
-pub fn server_bin() -> PathBuf {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("ALMA_EXT_SERVER_BIN") {
-            return PathBuf::from(p);
-        }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-        let st = Command::new(cargo)
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "alma-ext-server",
-                "--bin",
-                "alma-ext-server",
-                "--manifest-path",
-            ])
-            .arg(&manifest)
-            .status()
-            .expect("running cargo build for the server");
-        assert!(st.success(), "cargo build -p alma-ext-server failed");
-        let p = target_dir().join("alma-ext-server");
-        assert!(p.exists(), "{} missing", p.display());
-        p
-    })
-    .clone()
-}
+pub use alma_ext_test_support::server_bin;
 
 pub fn agent_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_alma-ext"))
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// A running `alma-ext-server serve` on a port it chose, with a SQLite
+/// database in `dir`; killed on drop.
+pub struct Server {
+    proc: alma_ext_test_support::Server,
+    pub db: String,
 }
 
-/// A running `alma-ext-server serve`, killed on drop.
-pub struct Server {
-    pub child: Option<Child>,
-    pub port: u16,
-    pub db: String,
-    pub dir: PathBuf,
-    pub extra: Vec<String>,
-    pub scheme: &'static str,
+impl std::ops::Deref for Server {
+    type Target = alma_ext_test_support::Server;
+    fn deref(&self) -> &Self::Target {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.proc
+    }
 }
 
 impl Server {
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
-        let mut s = Server {
-            child: None,
-            port: free_port(),
-            db: format!("sqlite://{}/fleet.db", dir.display()),
-            dir: dir.to_path_buf(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            scheme: if extra.contains(&"--tls-cert") {
-                "https"
-            } else {
-                "http"
-            },
-        };
-        s.restart();
-        s
+        let db = format!("sqlite://{}/fleet.db", dir.display());
+        let proc = alma_ext_test_support::Server::start(&server_bin(), &db, extra);
+        Server { proc, db }
     }
 
+    /// The base URL: `http://127.0.0.1:PORT` (or https).
     pub fn url(&self) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+        self.proc.base().to_string()
     }
 
-    pub fn addr(&self) -> SocketAddr {
-        format!("127.0.0.1:{}", self.port).parse().unwrap()
-    }
-
+    /// SIGKILL: the server is gone, whatever was in flight.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn restart(&mut self) {
-        self.stop();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .unwrap();
-        let child = Command::new(server_bin())
-            .arg("serve")
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--database")
-            .arg(&self.db)
-            .args(&self.extra)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("starting alma-ext-server");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(self.addr()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "server did not listen; see {}/server.log",
-                self.dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.proc.kill();
     }
 
     /// `contract create` and the activation key.
@@ -199,19 +119,8 @@ pub fn alma_root(dir: &Path, machine_id: &str, uuid: &str) {
     w("sys/class/dmi/id/product_name", "PowerEdge R650\n");
 }
 
-/// Copy a fixture tree (recursively) into `dest`.
-pub fn copy_tree(src: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dest.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
+#[allow(unused_imports)]
+pub use alma_ext_test_support::copy_tree;
 
 /// `alma-ext register` against `server` for `root`.
 pub fn register(

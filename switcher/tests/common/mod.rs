@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use alma_ext_switcher::system::PackageTools;
@@ -13,22 +13,7 @@ pub fn fixtures() -> PathBuf {
     alma_ext_test_support::almalinux_fixtures()
 }
 
-/// Copy a directory tree, keeping modes.
-pub fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        let ft = e.file_type().unwrap();
-        if ft.is_dir() {
-            copy_tree(&e.path(), &t);
-        } else if ft.is_file() {
-            fs::copy(e.path(), &t).unwrap();
-        }
-        let mode = e.metadata().unwrap().permissions().mode();
-        fs::set_permissions(&t, fs::Permissions::from_mode(mode)).unwrap();
-    }
-}
+pub use alma_ext_test_support::copy_tree;
 
 /// A temp copy of the AlmaLinux `major` fixture root.
 pub fn fixture_root(major: u32) -> tempfile::TempDir {

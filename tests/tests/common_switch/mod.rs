@@ -12,6 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::OnceLock;
 
+use alma_ext_test_support::ClosedPort;
+
 pub const USER: &str = "customer-0042";
 pub const PASSWORD: &str = "correct-horse-9";
 pub const PKG: &str = "alma-ext-hello";
@@ -27,20 +29,17 @@ fn sh(cmd: &mut Command) -> Output {
     out
 }
 
-/// The `alma-ext` binary, built once if needed.
+/// The `alma-ext` binary with the failpoints compiled in (the tests arm
+/// them with `ALMA_EXT_FAILPOINT`), built once if needed.
 pub fn bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
-        if let Ok(p) = std::env::var("ALMA_EXT_BIN") {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().unwrap();
-        let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        sh(Command::new(cargo)
-            .args(["build", "-q", "-p", "alma-ext-agent", "--bin", "alma-ext"])
-            .current_dir(env!("CARGO_MANIFEST_DIR")));
-        dir.join("alma-ext")
+        alma_ext_test_support::cargo_bin(
+            "alma-ext-agent",
+            "alma-ext",
+            &["failpoints"],
+            "ALMA_EXT_BIN",
+        )
     })
     .clone()
 }
@@ -49,20 +48,7 @@ pub fn fixtures() -> PathBuf {
     alma_ext_test_support::almalinux_fixtures()
 }
 
-pub fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for e in fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let t = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &t);
-        } else {
-            fs::copy(e.path(), &t).unwrap();
-        }
-        let mode = e.metadata().unwrap().permissions().mode();
-        fs::set_permissions(&t, fs::Permissions::from_mode(mode)).unwrap();
-    }
-}
+pub use alma_ext_test_support::copy_tree;
 
 /// Every file under `root/etc`: bytes, mode, owner, group.
 pub type Snapshot = BTreeMap<PathBuf, (Vec<u8>, u32, u32, u32)>;
@@ -93,14 +79,6 @@ pub fn snapshot(root: &Path) -> Snapshot {
     m
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Everything built once per test binary: key, package, repo, certs, nginx.
 pub struct World {
     pub dir: PathBuf,
@@ -117,6 +95,7 @@ pub struct World {
     pub cert_url: String,
     /// A port nothing listens on.
     pub dead_url: String,
+    _dead: ClosedPort,
     _nginx: NginxGuard,
 }
 
@@ -253,76 +232,8 @@ fn build_world() -> World {
     )
     .unwrap();
 
-    let (p_basic, p_cert, p_dead) = (free_port(), free_port(), free_port());
-    let conf = format!(
-        r#"
-user root;
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {d}/nginx-error.log;
-pid {d}/nginx.pid;
-events {{ worker_connections 64; }}
-http {{
-    access_log {d}/nginx-access.log;
-    client_body_temp_path {d}/tmp-body;
-    proxy_temp_path {d}/tmp-proxy;
-    fastcgi_temp_path {d}/tmp-fastcgi;
-    uwsgi_temp_path {d}/tmp-uwsgi;
-    scgi_temp_path {d}/tmp-scgi;
-    types {{ application/xml xml; application/x-rpm rpm; }}
-    ssl_certificate {d}/ssl/server.pem;
-    ssl_certificate_key {d}/ssl/server.key;
-    server {{
-        listen 127.0.0.1:{p_basic} ssl;
-        root {d}/www;
-        auth_basic "extended";
-        auth_basic_user_file {d}/htpasswd;
-    }}
-    server {{
-        listen 127.0.0.1:{p_cert} ssl;
-        root {d}/www;
-        ssl_client_certificate {d}/ssl/ca.pem;
-        ssl_verify_client on;
-    }}
-}}
-"#,
-        d = dir.display()
-    );
-    fs::write(dir.join("nginx.conf"), conf).unwrap();
-    let child = Command::new("nginx")
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .arg("-p")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("nginx");
-    let mut guard = NginxGuard(child);
-    // Wait until both ports accept connections (readiness, not timing).
-    for port in [p_basic, p_cert] {
-        let mut up = false;
-        for _ in 0..500 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                up = true;
-                break;
-            }
-            if let Ok(Some(st)) = guard.0.try_wait() {
-                let mut e = String::new();
-                guard
-                    .0
-                    .stderr
-                    .take()
-                    .unwrap()
-                    .read_to_string(&mut e)
-                    .unwrap();
-                panic!("nginx exited {st}: {e}");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        assert!(up, "nginx did not listen on {port}");
-    }
+    let dead = ClosedPort::new();
+    let (p_basic, p_cert, guard) = start_nginx(&dir);
     World {
         dir,
         key,
@@ -333,9 +244,103 @@ http {{
         expired_key,
         basic_url: format!("https://127.0.0.1:{p_basic}"),
         cert_url: format!("https://127.0.0.1:{p_cert}"),
-        dead_url: format!("https://127.0.0.1:{p_dead}"),
+        dead_url: dead.url("https"),
+        _dead: dead,
         _nginx: guard,
     }
+}
+
+/// nginx on two ports of 127.0.0.1 (basic auth; client certificates).
+/// nginx cannot listen on port 0 and say which port it got, so it is given
+/// two ports the system just handed out; when one is taken in between,
+/// nginx exits with "Address already in use" and it starts again on new
+/// ones. It is ready when both ports accept connections.
+fn start_nginx(dir: &Path) -> (u16, u16, NginxGuard) {
+    let mut last = String::new();
+    for _ in 0..10 {
+        let (p_basic, p_cert) = (unused_port(), unused_port());
+        let conf = format!(
+            r#"
+    user root;
+    daemon off;
+    master_process off;
+    worker_processes 1;
+    error_log {d}/nginx-error.log;
+    pid {d}/nginx.pid;
+    events {{ worker_connections 64; }}
+    http {{
+        access_log {d}/nginx-access.log;
+        client_body_temp_path {d}/tmp-body;
+        proxy_temp_path {d}/tmp-proxy;
+        fastcgi_temp_path {d}/tmp-fastcgi;
+        uwsgi_temp_path {d}/tmp-uwsgi;
+        scgi_temp_path {d}/tmp-scgi;
+        types {{ application/xml xml; application/x-rpm rpm; }}
+        ssl_certificate {d}/ssl/server.pem;
+        ssl_certificate_key {d}/ssl/server.key;
+        server {{
+            listen 127.0.0.1:{p_basic} ssl;
+            root {d}/www;
+            auth_basic "extended";
+            auth_basic_user_file {d}/htpasswd;
+        }}
+        server {{
+            listen 127.0.0.1:{p_cert} ssl;
+            root {d}/www;
+            ssl_client_certificate {d}/ssl/ca.pem;
+            ssl_verify_client on;
+        }}
+    }}
+    "#,
+            d = dir.display()
+        );
+        fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let child = Command::new("nginx")
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .arg("-p")
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("nginx (tests/run-all installs it)");
+        let mut guard = NginxGuard(child);
+        match wait_listening(&mut guard, &[p_basic, p_cert], &dir.join("nginx-error.log")) {
+            Ok(()) => return (p_basic, p_cert, guard),
+            Err(e) if e.contains("Address already in use") => last = e,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("nginx found its ports taken ten times: {last}");
+}
+
+/// A port the system hands out for 127.0.0.1 now (for nginx only: see
+/// `start_nginx`).
+fn unused_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until nginx accepts connections on every port, or exits.
+fn wait_listening(guard: &mut NginxGuard, ports: &[u16], error_log: &Path) -> Result<(), String> {
+    for &port in ports {
+        loop {
+            if let Ok(Some(st)) = guard.0.try_wait() {
+                let mut e = String::new();
+                let _ = guard.0.stderr.take().unwrap().read_to_string(&mut e);
+                let log = fs::read_to_string(error_log).unwrap_or_default();
+                return Err(format!("nginx exited {st}: {e}\n{log}"));
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+    Ok(())
 }
 
 /// How the test root talks to the repository.

@@ -3,127 +3,64 @@
 //!
 //! Binaries of other packages have no `CARGO_BIN_EXE_` here, so they are
 //! built once per test process with `cargo build -p <pkg> --bin <bin>` (a
-//! no-op when up to date) and taken from this test binary's target dir.
-//! `ALMA_EXT_BIN` / `ALMA_EXT_SERVER_BIN` override the paths.
+//! no-op when up to date, through the workspace's test-support crate) and
+//! taken from this test binary's target dir. `ALMA_EXT_BIN` /
+//! `ALMA_EXT_SERVER_BIN` override the paths.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
-fn build(pkg: &str, bin: &str, env: &str) -> PathBuf {
-    if let Ok(p) = std::env::var(env) {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo)
-        .args(["build", "-q", "-p", pkg, "--bin", bin])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "cargo build -p {pkg} failed");
-    dir.join(bin)
-}
-
-pub fn server_bin() -> PathBuf {
-    static B: OnceLock<PathBuf> = OnceLock::new();
-    B.get_or_init(|| build("alma-ext-server", "alma-ext-server", "ALMA_EXT_SERVER_BIN"))
-        .clone()
-}
+pub use alma_ext_test_support::server_bin;
 
 pub fn agent_bin() -> PathBuf {
     static B: OnceLock<PathBuf> = OnceLock::new();
-    B.get_or_init(|| build("alma-ext-agent", "alma-ext", "ALMA_EXT_BIN"))
-        .clone()
+    B.get_or_init(|| {
+        alma_ext_test_support::cargo_bin("alma-ext-agent", "alma-ext", &[], "ALMA_EXT_BIN")
+    })
+    .clone()
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A running `alma-ext-server serve`, killed on drop.
+/// A running `alma-ext-server serve` on a port it chose, with a SQLite
+/// database in `dir`; killed on drop.
 pub struct Server {
-    child: Option<Child>,
+    proc: alma_ext_test_support::Server,
     pub port: u16,
     pub db: String,
-    dir: PathBuf,
-    extra: Vec<String>,
-    https: bool,
+}
+
+impl std::ops::Deref for Server {
+    type Target = alma_ext_test_support::Server;
+    fn deref(&self) -> &Self::Target {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for Server {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.proc
+    }
 }
 
 impl Server {
     pub fn start(dir: &Path, extra: &[&str]) -> Server {
         std::fs::create_dir_all(dir).unwrap();
-        let mut s = Server {
-            child: None,
-            port: free_port(),
-            db: format!("sqlite://{}/fleet.db", dir.display()),
-            dir: dir.to_path_buf(),
-            extra: extra.iter().map(|s| s.to_string()).collect(),
-            https: extra.contains(&"--tls-cert"),
-        };
-        s.restart();
-        s
+        let db = format!("sqlite://{}/fleet.db", dir.display());
+        let proc = alma_ext_test_support::Server::start(&server_bin(), &db, extra);
+        Server {
+            port: proc.port(),
+            proc,
+            db,
+        }
     }
 
+    /// The base URL: `http://127.0.0.1:PORT` (or https).
     pub fn url(&self) -> String {
-        format!(
-            "{}://127.0.0.1:{}",
-            if self.https { "https" } else { "http" },
-            self.port
-        )
-    }
-
-    /// SIGKILL: no graceful shutdown, whatever was in flight.
-    pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn restart(&mut self) {
-        self.kill();
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .unwrap();
-        self.child = Some(
-            Command::new(server_bin())
-                .args([
-                    "serve",
-                    "--listen",
-                    &format!("127.0.0.1:{}", self.port),
-                    "--database",
-                    &self.db,
-                ])
-                .args(&self.extra)
-                .stdout(log.try_clone().unwrap())
-                .stderr(log)
-                .spawn()
-                .unwrap(),
-        );
-        let addr: SocketAddr = format!("127.0.0.1:{}", self.port).parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "server did not start; see {}/server.log",
-                self.dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.proc.base().to_string()
     }
 
     pub fn admin(&self, args: &[&str]) -> Output {
@@ -170,12 +107,6 @@ impl Server {
             String::from_utf8_lossy(&out.stderr)
         );
         serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -243,18 +174,7 @@ pub fn kvm_guest_root(root: &Path, machine_id: &str, uuid: &str, hostname: &str)
     write(root, "sys/class/dmi/id/product_uuid", &format!("{uuid}\n"));
 }
 
-pub fn copy_tree(src: &Path, dest: &Path) {
-    std::fs::create_dir_all(dest).unwrap();
-    for e in std::fs::read_dir(src).unwrap() {
-        let e = e.unwrap();
-        let to = dest.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &to);
-        } else {
-            std::fs::copy(e.path(), &to).unwrap();
-        }
-    }
-}
+pub use alma_ext_test_support::copy_tree;
 
 /// The KVM host fixture of the agent's tests (5 guests, 4 running).
 pub fn kvm_host_fixture() -> PathBuf {
