@@ -17,7 +17,7 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -350,41 +350,56 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
+/// Every route: its path (axum syntax, `:id`) and its handlers. The
+/// router is built from this list only, so it is also the list of what the
+/// router serves (checked against the OpenAPI document by a test).
+fn routes() -> Vec<(&'static str, MethodRouter<Shared>)> {
+    vec![
+        (proto::PATH_REGISTER, post(register)),
+        (proto::PATH_CHECKIN, post(checkin)),
+        (proto::PATH_UNREGISTER, post(unregister)),
+        (proto::PATH_REPO_AUTH, get(repo_auth).head(repo_auth)),
+        ("/v1/openapi.json", get(openapi)),
+        (
+            "/v1/admin/contracts",
+            get(admin_list_contracts).post(admin_create_contract),
+        ),
+        (
+            "/v1/admin/contracts/:id/extend",
+            post(admin_extend_contract),
+        ),
+        (
+            "/v1/admin/contracts/:id/revoke",
+            post(admin_revoke_contract),
+        ),
+        ("/v1/admin/platforms", get(admin_list_platforms)),
+        (
+            "/v1/admin/platforms/:id",
+            put(admin_set_platform).delete(admin_delete_platform),
+        ),
+        ("/v1/admin/targets", get(admin_list_targets)),
+        (
+            "/v1/admin/targets/:major",
+            put(admin_set_target).delete(admin_delete_target),
+        ),
+        ("/v1/admin/inventory", get(admin_inventory)),
+        ("/v1/admin/licenses", get(admin_licenses)),
+        ("/healthz", get(healthz)),
+        ("/metrics", get(metrics)),
+    ]
+}
+
+/// The paths the router serves, in axum syntax (`/v1/admin/targets/:major`).
+pub fn route_paths() -> Vec<&'static str> {
+    routes().into_iter().map(|(path, _)| path).collect()
+}
+
 /// The router with every route.
 pub fn router(state: Shared) -> Router {
     let limit = state.settings.body_limit;
-    let v1 = Router::new()
-        .route(proto::PATH_REGISTER, post(register))
-        .route(proto::PATH_CHECKIN, post(checkin))
-        .route(proto::PATH_UNREGISTER, post(unregister))
-        .route(proto::PATH_REPO_AUTH, get(repo_auth).head(repo_auth))
-        .route("/v1/openapi.json", get(openapi))
-        .route(
-            "/v1/admin/contracts",
-            get(admin_list_contracts).post(admin_create_contract),
-        )
-        .route(
-            "/v1/admin/contracts/:id/extend",
-            post(admin_extend_contract),
-        )
-        .route(
-            "/v1/admin/contracts/:id/revoke",
-            post(admin_revoke_contract),
-        )
-        .route("/v1/admin/platforms", get(admin_list_platforms))
-        .route(
-            "/v1/admin/platforms/:id",
-            put(admin_set_platform).delete(admin_delete_platform),
-        )
-        .route("/v1/admin/targets", get(admin_list_targets))
-        .route(
-            "/v1/admin/targets/:major",
-            put(admin_set_target).delete(admin_delete_target),
-        )
-        .route("/v1/admin/inventory", get(admin_inventory))
-        .route("/v1/admin/licenses", get(admin_licenses))
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics))
+    let v1 = routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     v1.layer(middleware::from_fn_with_state(
