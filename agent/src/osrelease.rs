@@ -309,7 +309,38 @@ mod tests {
             lines in proptest::collection::vec(
                 "[A-Z_]{0,6}=?(\"|'|\\\\)?[ a-z0-9.\"'\\\\$#`]{0,12}(\"|')?", 0..12)
         ) {
-            let _ = parse(&lines.join("\n"));
+            let text = lines.join("\n");
+            let o = parse(&text);
+            // Every field is a valid key that the text assigns.
+            for k in o.fields.keys() {
+                prop_assert!(k.starts_with(is_key_start) && k.chars().all(is_key_char), "{k:?}");
+                prop_assert!(text.contains(&format!("{k}=")), "{k:?} in {text:?}");
+            }
+            // One problem per skipped line, in order, each on a real line.
+            let last = text.matches('\n').count() + 1;
+            for w in o.problems.windows(2) {
+                prop_assert!(w[0].line < w[1].line, "{:?}", o.problems);
+            }
+            for p in &o.problems {
+                prop_assert!(p.line >= 1 && p.line <= last);
+            }
+            // A line `KEY=word` (letters and digits only) that is the only
+            // assignment of KEY in a text without quotes or backslashes
+            // gives exactly that value.
+            if !text.contains(['"', '\'', '\\']) {
+                for l in text.lines() {
+                    if let Some((k, v)) = l.split_once('=') {
+                        let simple = !k.is_empty()
+                            && k.starts_with(is_key_start)
+                            && k.chars().all(is_key_char)
+                            && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+                        let once = text.lines().filter(|x| x.starts_with(&format!("{k}="))).count() == 1;
+                        if simple && once {
+                            prop_assert_eq!(o.get(k), Some(v), "{}", text);
+                        }
+                    }
+                }
+            }
         }
 
         #[test]

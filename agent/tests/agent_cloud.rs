@@ -5,7 +5,7 @@ mod agent_common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use alma_ext_agent::cloud;
 use alma_ext_agent::config::{self, CloudSettings};
@@ -144,6 +144,28 @@ fn ask(
     rt.block_on(cloud::account(root, s, Some(cloud), now))
 }
 
+/// `ask`, failing the test when the answer takes longer than `bound`;
+/// also returns how long it took.
+fn ask_within(
+    root: &HostRoot,
+    s: &CloudSettings,
+    cloud: &str,
+    now: chrono::DateTime<chrono::Utc>,
+    bound: Duration,
+) -> (Option<alma_ext_proto::facts::CloudAccount>, Duration) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let got = rt
+        .block_on(async {
+            tokio::time::timeout(bound, cloud::account(root, s, Some(cloud), now)).await
+        })
+        .unwrap_or_else(|_| panic!("asking {cloud} took longer than {bound:?}"));
+    (got, started.elapsed())
+}
+
 #[test]
 fn each_provider_answers_what_the_count_needs() {
     let base = serve(mock());
@@ -210,9 +232,18 @@ fn absent_and_slow_services_do_not_block_and_the_cache_serves() {
     let now = chrono::Utc::now();
     // Absent: nothing, quickly.
     assert!(ask(&root, &settings(&absent()), "aws", now).is_none());
-    // Slow: bounded by the timeout, nothing.
+    // Slow (answers after 600 s): the configured 1 s timeout ends the
+    // request, so nothing comes back long before the service answers. The
+    // outer 30 s bound makes a broken timeout fail here instead of passing
+    // 10 minutes late; the lower bound shows it was the timeout that ended
+    // the wait, not an error on connecting.
     let slow = serve(slow());
-    assert!(ask(&root, &settings(&slow), "gcp", now).is_none());
+    let (got, waited) = ask_within(&root, &settings(&slow), "gcp", now, Duration::from_secs(30));
+    assert!(got.is_none());
+    assert!(
+        waited >= Duration::from_millis(900),
+        "the slow service was given up after {waited:?}, before the 1 s timeout"
+    );
     // Metadata off: not even asked.
     let mut off = settings(&serve(mock()));
     off.enabled = false;

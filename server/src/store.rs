@@ -1667,34 +1667,87 @@ m-2\tct-1\tclone\tplat\\\\x\th\\303\\251\tu\tphysical\t\\N\t1\taws\tacct\tunit\t
         assert!(e.contains("column 9"), "{e}");
     }
 
+    /// `row_statements` of `rows` run on SQLite: the rows `body` returns.
+    async fn run_sqlite(store: &Store, rows: &Rows<'_>, body: &str) -> Vec<(String, i64)> {
+        let Store::Sqlite(p) = store else {
+            unreachable!("a SQLite store")
+        };
+        let mut got = Vec::new();
+        for (sql, args) in &store.row_statements(rows, body) {
+            got.extend(
+                sqlx::query_as::<_, (String, i64)>(sql)
+                    .bind_args(args)
+                    .fetch_all(p)
+                    .await
+                    .unwrap(),
+            );
+        }
+        got
+    }
+
+    fn id_rows(ids: &[(String, i64)]) -> Rows<'_> {
+        Rows {
+            cols: &[("id", "text"), ("n", "bigint")],
+            rows: ids
+                .iter()
+                .map(|(i, n)| vec![Arg::Text(Some(i)), Arg::Int(Some(*n))])
+                .collect(),
+        }
+    }
+
     #[tokio::test]
-    async fn batch_statements_come_in_few_shapes() {
+    async fn sqlite_batches_return_every_row_in_few_statement_shapes() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&format!("sqlite://{}/f.db", dir.path().display()))
             .await
             .unwrap();
-        let ids: Vec<String> = (0..70).map(|i| format!("m{i}")).collect();
-        let rows = Rows {
-            cols: &[("id", "text")],
-            rows: ids.iter().map(|i| vec![Arg::Text(Some(i))]).collect(),
-        };
-        let st = store.row_statements(&rows, "SELECT id FROM v");
-        let sizes: Vec<usize> = st.iter().map(|(_, a)| a.len()).collect();
-        assert_eq!(sizes, [64, 4, 1, 1]);
-        assert!(st[2].0.starts_with("WITH v(id) AS (VALUES ($1))"));
+        let body = "SELECT id, n FROM v";
+        // Every row comes back, in order, whatever the batch size; 70 rows
+        // take 4 statements (64 + 4 + 1 + 1), not 70.
+        for len in [1, 3, 4, 16, 63, 64, 65, 70, 200] {
+            let ids: Vec<(String, i64)> = (0..len).map(|i| (format!("m{i}"), i)).collect();
+            assert_eq!(
+                run_sqlite(&store, &id_rows(&ids), body).await,
+                ids,
+                "{len} rows"
+            );
+        }
+        let ids: Vec<(String, i64)> = (0..70).map(|i| (format!("m{i}"), i)).collect();
+        assert_eq!(store.row_statements(&id_rows(&ids), body).len(), 4);
+        // Few distinct statements over every batch size (the statement
+        // cache holds them all).
+        let shapes: std::collections::BTreeSet<String> = (1..=200)
+            .flat_map(|len| {
+                let ids: Vec<(String, i64)> = (0..len).map(|i| (format!("m{i}"), i)).collect();
+                store
+                    .row_statements(&id_rows(&ids), body)
+                    .into_iter()
+                    .map(|(sql, _)| sql)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(shapes.len(), 4);
+        // No rows: no statement.
         assert!(store
             .row_statements(&Rows::default(), "SELECT 1")
             .is_empty());
     }
 
+    /// On the test PostgreSQL (ALMA_EXT_TEST_DATABASE_URL, which
+    /// tests/run-all starts): a batch of any size is one statement, with
+    /// one array per column, and every row comes back with its NULLs.
     #[tokio::test]
-    async fn postgres_batch_is_one_statement_of_typed_arrays() {
-        // A lazy pool never connects: the statement is built, not run.
-        let store = Store::Postgres(
-            PgPoolOptions::new()
-                .connect_lazy("postgres://nobody@127.0.0.1:1/none")
-                .unwrap(),
-        );
+    async fn postgres_batch_is_one_statement_returning_every_row() {
+        let url = std::env::var("ALMA_EXT_TEST_DATABASE_URL").unwrap_or_else(|_| {
+            panic!(
+                "ALMA_EXT_TEST_DATABASE_URL is not set: this test needs a real PostgreSQL; \
+                 run it through tests/run-all (it starts one), or export the variable yourself"
+            )
+        });
+        let store = Store::Postgres(PgPoolOptions::new().connect(&url).await.unwrap());
+        let Store::Postgres(p) = &store else {
+            unreachable!()
+        };
         let rows = Rows {
             cols: &[("id", "text"), ("n", "bigint"), ("grp", "text")],
             rows: vec![
@@ -1706,20 +1759,32 @@ m-2\tct-1\tclone\tplat\\\\x\th\\303\\251\tu\tphysical\t\\N\t1\taws\tacct\tunit\t
                 vec![Arg::Text(None), Arg::Int(None), Arg::Text(Some("h:b"))],
             ],
         };
-        let st = store.row_statements(&rows, "SELECT id FROM v");
+        let st = store.row_statements(&rows, "SELECT id, n, grp FROM v");
         assert_eq!(st.len(), 1);
+        assert_eq!(st[0].1.len(), 3, "one bound array per column");
+        let got: Vec<(Option<String>, Option<i64>, Option<String>)> = sqlx::query_as(&st[0].0)
+            .bind_args(&st[0].1)
+            .fetch_all(p)
+            .await
+            .unwrap();
         assert_eq!(
-            st[0].0,
-            "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[]) AS x(id, n, grp)) SELECT id FROM v"
-        );
-        assert_eq!(
-            st[0].1,
+            got,
             [
-                Arg::Texts(vec![Some("m1"), None]),
-                Arg::Ints(vec![Some(7), None]),
-                Arg::Texts(vec![Some("s:a"), Some("h:b")]),
+                (Some("m1".into()), Some(7), Some("s:a".into())),
+                (None, None, Some("h:b".into())),
             ]
         );
+        let many: Vec<(String, i64)> = (0..1000).map(|i| (format!("m{i}"), i)).collect();
+        let many_rows = id_rows(&many);
+        let st = store.row_statements(&many_rows, "SELECT id, n FROM v");
+        assert_eq!(st.len(), 1, "1000 rows, one statement");
+        let got: Vec<(String, i64)> = sqlx::query_as(&st[0].0)
+            .bind_args(&st[0].1)
+            .fetch_all(p)
+            .await
+            .unwrap();
+        assert_eq!(got, many);
+        store.close().await;
     }
 
     #[test]

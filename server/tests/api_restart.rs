@@ -5,6 +5,8 @@
 #[path = "api_helpers.rs"]
 mod helpers;
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use alma_ext_proto::facts::MachineType;
 use alma_ext_server::store::Store;
 use helpers::*;
@@ -24,13 +26,13 @@ async fn kill_mid_checkin(db: &str) {
                 value: "x".repeat(100),
             })
             .collect();
-        let (_m, cred) = register(&c, &s, &key, None, &f).await;
-        machines.push((f, cred));
+        let (m, cred) = register(&c, &s, &key, None, &f).await;
+        machines.push((f, cred, m));
     }
     let url = s.url("/v1/checkin");
     let mut tasks = Vec::new();
     for i in 0..600usize {
-        let (f, cred) = machines[i % machines.len()].clone();
+        let (f, cred, _) = machines[i % machines.len()].clone();
         let (c, url) = (c.clone(), url.clone());
         tasks.push(tokio::spawn(async move {
             let mut body = checkin_body(&f);
@@ -48,13 +50,35 @@ async fn kill_mid_checkin(db: &str) {
         answered = tasks.iter().filter(|t| t.is_finished()).count();
     }
     s.kill();
-    let mut ok = 0;
-    for t in tasks {
+    // Check-in i went to machine i % 30 with agent version "v{i}".
+    let mut sent: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    let mut acknowledged: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
+    for (i, t) in tasks.into_iter().enumerate() {
         let st = t.await.unwrap();
         assert!(st == 200 || st == 0, "status {st}");
-        ok += (st == 200) as usize;
+        let m = machines[i % machines.len()].2.as_str();
+        sent.entry(m).or_default().insert(format!("v{i}"));
+        if st == 200 {
+            acknowledged.entry(m).or_default().insert(format!("v{i}"));
+        }
     }
-    assert!(ok >= 1);
+    assert!(!acknowledged.is_empty());
+    // Every machine with an acknowledged check-in has a check-in of its
+    // own stored: not its registration's empty record, nor another's.
+    let stored = agent_versions(db).await;
+    for (m, acked) in &acknowledged {
+        let v = stored
+            .get(*m)
+            .unwrap_or_else(|| panic!("machine {m} is not stored"));
+        let v = v.as_deref().unwrap_or_else(|| {
+            panic!("machine {m}: check-ins {acked:?} acknowledged, none stored")
+        });
+        assert!(
+            sent[m].contains(v),
+            "machine {m} stores {v}, sent {:?}",
+            sent[m]
+        );
+    }
 
     // Restart on the same store.
     let store = Store::open(db).await.unwrap();
@@ -63,7 +87,7 @@ async fn kill_mid_checkin(db: &str) {
     assert_eq!(counts, vec![("active".to_string(), 30)]);
     store.close().await;
     let mut s2 = Server::start(db, &["--rate-every", "0"]);
-    for (f, cred) in &machines {
+    for (f, cred, _) in &machines {
         let (st, v) = checkin(&c, &s2, cred, f).await;
         assert_eq!(st, 200, "{v}");
     }
@@ -81,4 +105,21 @@ async fn restart_mid_checkin_sqlite() {
 async fn restart_mid_checkin_postgres() {
     let db = pg_db().await;
     kill_mid_checkin(&db.url).await;
+}
+
+/// Machine id -> the agent version of its stored check-in (None before any).
+async fn agent_versions(db: &str) -> BTreeMap<String, Option<String>> {
+    const Q: &str = "SELECT id, agent_version FROM machines";
+    let rows: Vec<(String, Option<String>)> = if db.starts_with("sqlite:") {
+        let p = sqlx::SqlitePool::connect(db).await.unwrap();
+        let r = sqlx::query_as(Q).fetch_all(&p).await.unwrap();
+        p.close().await;
+        r
+    } else {
+        let p = sqlx::PgPool::connect(db).await.unwrap();
+        let r = sqlx::query_as(Q).fetch_all(&p).await.unwrap();
+        p.close().await;
+        r
+    };
+    rows.into_iter().collect()
 }

@@ -7,6 +7,8 @@
 mod e2e_common;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use e2e_common::*;
 
@@ -209,21 +211,42 @@ fn server_killed_in_the_middle_of_check_ins_loses_nothing() {
             r
         })
         .collect();
+    // Check-ins answered (exit 0) and spooled because the server was
+    // unreachable (exit 6), counted as they happen.
+    let sent = Arc::new(AtomicUsize::new(0));
+    let spooled = Arc::new(AtomicUsize::new(0));
     let workers: Vec<_> = roots
         .iter()
         .cloned()
         .map(|r| {
+            let (sent, spooled) = (sent.clone(), spooled.clone());
             std::thread::spawn(move || {
                 (0..8)
-                    .map(|_| checkin(&r).status.code())
+                    .map(|_| {
+                        let code = checkin(&r).status.code();
+                        match code {
+                            Some(0) => sent.fetch_add(1, Ordering::SeqCst),
+                            Some(6) => spooled.fetch_add(1, Ordering::SeqCst),
+                            _ => 0,
+                        };
+                        code
+                    })
                     .collect::<Vec<_>>()
             })
         })
         .collect();
-    // Kill -9 while the agents are checking in, then start it again.
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    let running =
+        |w: &[std::thread::JoinHandle<Vec<Option<i32>>>]| w.iter().any(|t| !t.is_finished());
+    // Kill -9 once check-ins are being answered, while the agents go on.
+    while sent.load(Ordering::SeqCst) < 4 && running(&workers) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let sent_before_kill = sent.load(Ordering::SeqCst);
     server.kill();
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Down until an agent has found it down, then start it again.
+    while spooled.load(Ordering::SeqCst) == 0 && running(&workers) {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     server.restart();
     for w in workers {
         for code in w.join().unwrap() {
@@ -231,6 +254,16 @@ fn server_killed_in_the_middle_of_check_ins_loses_nothing() {
             assert!(code == Some(0) || code == Some(6), "{code:?}");
         }
     }
+    // The kill landed while the agents were checking in: some check-ins
+    // were answered before it, some found the server gone.
+    assert!(
+        sent_before_kill >= 4,
+        "{sent_before_kill} check-ins answered before the kill"
+    );
+    assert!(
+        spooled.load(Ordering::SeqCst) >= 1,
+        "no check-in found the server down: the kill came after the agents were done"
+    );
     for r in &roots {
         let o = checkin(r);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -191,8 +191,36 @@ mod tests {
         assert!(parse_fixture("").is_err());
     }
 
+    /// CPUID on this CPU says what the kernel read from the same
+    /// instruction at boot: the `hypervisor` flag of /proc/cpuinfo is leaf
+    /// 1 ECX bit 31. Without the bit there are no hypervisor leaves, and
+    /// every signature found is printable and trimmed.
     #[test]
-    fn live_cpuid_does_not_crash() {
-        let _ = live();
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86"))]
+    fn live_cpuid_agrees_with_the_kernel() {
+        let c = live().expect("CPUID exists on every x86 CPU");
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+        let flags = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("flags").and_then(|r| r.split_once(':')))
+            .map(|(_, f)| f.split_whitespace().collect::<Vec<_>>())
+            .expect("/proc/cpuinfo of x86 has a flags line");
+        assert_eq!(c.hypervisor_bit, flags.contains(&"hypervisor"), "{c:?}");
+        if !c.hypervisor_bit {
+            assert!(c.signatures.is_empty(), "{c:?}");
+        }
+        for s in &c.signatures {
+            assert!(
+                !s.is_empty() && s.trim_end_matches([' ', '\0']) == s,
+                "{c:?}"
+            );
+            assert!(s.chars().all(|ch| (' '..='~').contains(&ch)), "{c:?}");
+        }
+    }
+
+    #[test]
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86")))]
+    fn no_cpuid_on_other_architectures() {
+        assert_eq!(live(), None);
     }
 }

@@ -265,8 +265,27 @@ core id\t\t: 0
         #[test]
         fn cpuinfo_never_panics(s in any::<String>()) {
             let i = parse_cpuinfo(&s);
-            let _ = topology(&i, &[]);
-            let _ = parse_meminfo_total(&s);
+            // One processor per `processor :` line, whatever else is there.
+            let blocks = s
+                .lines()
+                .filter(|l| l.split_once(':').is_some_and(|(k, _)| k.trim() == "processor"))
+                .count();
+            prop_assert_eq!(i.processors.len(), blocks);
+            let t = topology(&i, &[]);
+            prop_assert_eq!(t.source, "cpuinfo");
+            if blocks > 0 {
+                prop_assert_eq!(t.threads, u32::try_from(blocks).ok());
+            }
+            if let (Some(c), Some(th)) = (t.cores, t.threads) {
+                prop_assert!(c <= th);
+            }
+            if let (Some(so), Some(c)) = (t.sockets, t.cores) {
+                prop_assert!(so <= c);
+            }
+            // MemTotal only from a `MemTotal:` line.
+            if parse_meminfo_total(&s).is_some() {
+                prop_assert!(s.lines().any(|l| l.starts_with("MemTotal:")));
+            }
         }
 
         #[test]
