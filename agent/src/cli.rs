@@ -14,7 +14,7 @@ use crate::cmd;
 /// switches dnf to the extended-update repository before community support
 /// ends.
 #[derive(Debug, Parser)]
-#[command(name = "alma-ext", version, about, long_about, after_long_help = EXIT_CODES_HELP)]
+#[command(name = "alma-ext", version, about, long_about, after_long_help = crate::exit::Exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -49,20 +49,6 @@ pub enum Command {
     /// Run the long-running agent (started by systemd).
     Agent(cmd::agent::Args),
 }
-
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0   success
-  1   unexpected failure
-  2   bad command line
-  3   invalid configuration or input file (the message names file, line, key)
-  4   switch preflight failed or machine not eligible; nothing was changed
-  5   switch did not verify and was rolled back; configuration is as before
-  6   server or repository unreachable (network, TLS, proxy)
-  7   server refused (bad key or credential, revoked contract, not entitled)
-  8   confirmation needed (no terminal and no --yes) or declined
-  9   another switch, dnf or rpm transaction is running
-  10  not registered";
 
 impl Command {
     /// Run the command.
