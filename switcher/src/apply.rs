@@ -9,6 +9,7 @@ use alma_ext_proto::api::{SwitchState, SwitchStatus};
 use chrono::Utc;
 use serde::Serialize;
 
+use crate::dnfquery::{DnfReader, DnfView};
 use crate::fsops::{self, FileMeta};
 use crate::journal::{Blob, FileRecord, Journal, Op, Store};
 use crate::plan::{Action, InputFile, Plan, Release};
@@ -184,11 +185,21 @@ pub fn read_repo_files(root: &Path) -> io::Result<Vec<InputFile>> {
     Ok(v)
 }
 
+/// dnf as the judge of a switch: how to ask it, and what it read before.
+pub struct Judge<'a> {
+    pub reader: &'a dyn DnfReader,
+    /// dnf's reading of the root before the switch.
+    pub before: DnfView,
+}
+
 /// Applies and reverts switches under one root.
 pub struct Applier<'a> {
     pub store: Store,
     pub tools: &'a dyn PackageTools,
     pub failpoint: Failpoint,
+    /// When set, dnf's reading after the write must be the plan's, or the
+    /// switch is rolled back.
+    pub judge: Option<Judge<'a>>,
 }
 
 impl<'a> Applier<'a> {
@@ -197,7 +208,14 @@ impl<'a> Applier<'a> {
             store: Store::new(root),
             tools,
             failpoint,
+            judge: None,
         }
+    }
+
+    /// Let dnf judge the switch: `before` is its reading before any change.
+    pub fn with_judge(mut self, reader: &'a dyn DnfReader, before: DnfView) -> Self {
+        self.judge = Some(Judge { reader, before });
+        self
     }
 
     fn root(&self) -> &Path {
@@ -435,15 +453,20 @@ impl<'a> Applier<'a> {
                 .hit(&format!("after-write-{i}"))
                 .map_err(before)?;
         }
-        let enabled: Vec<String> = plan
-            .new_repos
-            .iter()
-            .filter(|r| r.enabled)
-            .map(|r| r.id.clone())
-            .collect();
-        if !enabled.is_empty() {
+        if let Some(judge) = &self.judge {
+            self.judge_written(plan, judge)?;
+        }
+        let verify = crate::plan::repos_to_verify(plan);
+        let major = plan.release.major.to_string();
+        let releasever = match &self.judge {
+            // dnf's own $releasever: nothing forced.
+            Some(j) if j.before.releasever_is_dnfs() => None,
+            Some(j) => j.before.releasever.as_deref(),
+            None => Some(major.as_str()),
+        };
+        if !verify.is_empty() {
             self.tools
-                .makecache(self.root(), plan.release.major, &enabled)
+                .makecache(self.root(), releasever, &verify)
                 .map_err(|e| {
                     StepError::After(format!("dnf could not use the new repositories: {e}"))
                 })?;
@@ -456,6 +479,48 @@ impl<'a> Applier<'a> {
         self.store.finalize(j, Utc::now()).map_err(committed)?;
         self.failpoint.hit("finalized").map_err(committed)?;
         Ok(())
+    }
+
+    /// Ask dnf again: the enabled repos must be the plan's, and every
+    /// vault repoint must read the planned URL.
+    fn judge_written(&self, plan: &Plan, judge: &Judge<'_>) -> Result<(), StepError> {
+        let after = judge.reader.read(self.root(), &[]).map_err(|e| {
+            StepError::After(format!("cannot ask dnf what it reads after the write: {e}"))
+        })?;
+        let want = crate::plan::intended_enabled(plan, &judge.before);
+        let got = after.enabled_ids();
+        let mut diffs = Vec::new();
+        let missing: Vec<&str> = want.difference(&got).map(String::as_str).collect();
+        let extra: Vec<&str> = got.difference(&want).map(String::as_str).collect();
+        if !missing.is_empty() {
+            diffs.push(format!("not enabled: {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            diffs.push(format!("still or newly enabled: {}", extra.join(", ")));
+        }
+        for d in &plan.repos {
+            if let Action::Vault { url } = &d.action {
+                let want = crate::preflight::substitute(url, &after.vars);
+                match after.repo(&d.id) {
+                    Some(r)
+                        if r.baseurl == [want.clone()]
+                            && r.mirrorlist.is_empty()
+                            && r.metalink.is_empty() => {}
+                    Some(r) => diffs.push(format!(
+                        "{} reads baseurl {:?} mirrorlist {:?} metalink {:?}, planned {want}",
+                        d.id, r.baseurl, r.mirrorlist, r.metalink
+                    )),
+                    None => diffs.push(format!("{} is not loaded", d.id)),
+                }
+            }
+        }
+        if diffs.is_empty() {
+            return Ok(());
+        }
+        Err(StepError::After(format!(
+            "dnf does not read the switch as planned ({})",
+            diffs.join("; ")
+        )))
     }
 
     /// The files `--revert` would restore: (host path, current bytes,

@@ -424,6 +424,8 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
 /// HTTP probe with reqwest and rustls: basic auth, client certificate,
 /// custom CA (`sslcacert`), the proxy from `https_proxy`/`http_proxy`.
 pub struct HttpProbe {
+    /// `file://` URLs are read inside this root.
+    root: PathBuf,
     client: reqwest::blocking::Client,
     username: Option<String>,
     password: Option<String>,
@@ -470,6 +472,7 @@ impl HttpProbe {
             .build()
             .map_err(|e| failed(format!("cannot set up HTTPS: {e}")))?;
         Ok(HttpProbe {
+            root: root.to_path_buf(),
             client,
             username,
             password,
@@ -479,8 +482,8 @@ impl HttpProbe {
 
 impl RepoProbe for HttpProbe {
     fn probe(&self, url: &str) -> ProbeResult {
-        if let Some(path) = url.strip_prefix("file://") {
-            return if Path::new(path).is_file() {
+        if url.starts_with("file://") {
+            return if under_root(&self.root, url).is_file() {
                 ProbeResult::Status(200)
             } else {
                 ProbeResult::Status(404)

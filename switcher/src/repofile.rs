@@ -64,8 +64,15 @@ impl Line {
             LineKind::Continuation => c,
             _ => &[][..],
         };
-        String::from_utf8_lossy(v).trim().to_string()
+        String::from_utf8_lossy(trim_ws(v)).into_owned()
     }
+}
+
+/// `v` without libdnf's white space at either end.
+fn trim_ws(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|&b| !is_ws(b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|&b| !is_ws(b)).map_or(start, |e| e + 1);
+    &v[start..end.max(start)]
 }
 
 fn eol_len(raw: &[u8]) -> usize {
@@ -78,9 +85,13 @@ fn eol_len(raw: &[u8]) -> usize {
     }
 }
 
+/// libdnf's white space: a line is blank, indented or trimmed by these only.
 fn is_ws(b: u8) -> bool {
-    b == b' ' || b == b'\t' || b == b'\r' || b == b'\x0b' || b == b'\x0c'
+    b == b' ' || b == b'\t' || b == b'\r'
 }
+
+/// The UTF-8 byte-order mark libdnf drops from the first line.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A parsed repo file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +124,9 @@ impl RepoFile {
             start = end;
         }
         let mut out: Vec<Line> = Vec::with_capacity(lines.len());
-        for raw in lines {
+        for (n, raw) in lines.into_iter().enumerate() {
             let prev = out.last().map(|l| &l.kind);
-            let kind = classify(&raw, prev);
+            let kind = classify(&raw, prev, n == 0);
             out.push(Line { raw, kind });
         }
         RepoFile { lines: out }
@@ -309,15 +320,48 @@ impl RepoFile {
     }
 }
 
-fn classify(raw: &[u8], prev: Option<&LineKind>) -> LineKind {
+fn classify(raw: &[u8], prev: Option<&LineKind>, first_line: bool) -> LineKind {
     let content = &raw[..raw.len() - eol_len(raw)];
-    let first = content.iter().position(|&b| !is_ws(b));
-    let Some(first) = first else {
+    // libdnf drops a byte-order mark from the first line only.
+    let skip = if first_line && content.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
+    };
+    let line = &content[skip..];
+    // A comment starts in the first column; `  # text` is not one.
+    if matches!(line.first(), Some(b'#' | b';')) {
+        return LineKind::Comment;
+    }
+    let Some(first) = line.iter().position(|&b| !is_ws(b)) else {
         return LineKind::Blank;
     };
-    // As libdnf reads it (checked against dnf 4.14): an indented line,
-    // even `  # text`, continues the previous key's value, and is an error
-    // (dnf skips the file) when no key line precedes it directly.
+    if line[first] == b'[' {
+        // A header, indented or not: `[id]`, then only white space or a
+        // comment; libdnf never looks at the last character of the line.
+        let Some(close) = line[first + 1..].iter().position(|&b| b == b']') else {
+            return LineKind::Invalid;
+        };
+        let close = first + 1 + close;
+        if close == first + 1 {
+            return LineKind::Invalid;
+        }
+        let last = line.iter().rposition(|&b| !is_ws(b)).unwrap_or(close);
+        for &b in &line[(close + 1).min(last)..last] {
+            if b == b'#' || b == b';' {
+                break;
+            }
+            if !is_ws(b) {
+                return LineKind::Invalid;
+            }
+        }
+        // Not trimmed: dnf takes `[ x ]` as the id " x " (and rejects it).
+        let id = String::from_utf8_lossy(&line[first + 1..close]).into_owned();
+        return LineKind::Section { id };
+    }
+    // An indented line, even `  # text`, continues the previous key's
+    // value, and is an error (dnf skips the file) when no key line
+    // precedes it directly.
     if first > 0 {
         return if matches!(prev, Some(LineKind::Key { .. } | LineKind::Continuation)) {
             LineKind::Continuation
@@ -325,31 +369,23 @@ fn classify(raw: &[u8], prev: Option<&LineKind>) -> LineKind {
             LineKind::Invalid
         };
     }
-    let c = content[0];
-    if c == b'#' || c == b';' {
-        return LineKind::Comment;
-    }
-    if c == b'[' {
-        if let Some(close) = content.iter().position(|&b| b == b']') {
-            let rest = &content[close + 1..];
-            if rest.iter().all(|&b| is_ws(b)) {
-                // Not trimmed: dnf takes `[ x ]` as the id " x ".
-                let id = String::from_utf8_lossy(&content[1..close]).into_owned();
-                return LineKind::Section { id };
-            }
-        }
-        return LineKind::Invalid;
-    }
-    if let Some(eq) = content.iter().position(|&b| b == b'=') {
-        let key = String::from_utf8_lossy(&content[..eq]).trim().to_string();
-        if key.is_empty() {
+    if let Some(eq) = line.iter().position(|&b| b == b'=') {
+        if eq == 0 {
             return LineKind::Invalid;
         }
+        let key_end = line[..eq]
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |e| e + 1);
+        let key = String::from_utf8_lossy(&line[..key_end]).into_owned();
         let mut value_at = eq + 1;
-        while value_at < content.len() && is_ws(content[value_at]) {
+        while value_at < line.len() && (line[value_at] == b' ' || line[value_at] == b'\t') {
             value_at += 1;
         }
-        return LineKind::Key { key, value_at };
+        return LineKind::Key {
+            key,
+            value_at: skip + value_at,
+        };
     }
     LineKind::Invalid
 }

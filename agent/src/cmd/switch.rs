@@ -5,6 +5,7 @@
 //! target, asks for confirmation, prints the plan and maps failures to exit
 //! codes.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,9 +14,10 @@ use alma_ext_proto::Target;
 use alma_ext_switcher::apply::{
     read_release, read_repo_files, Applier, ApplyError, Failpoint, Outcome, Recovery,
 };
+use alma_ext_switcher::dnfquery::{DnfReader, DnfView, RealDnf};
 use alma_ext_switcher::journal::{Lock, Op, Store};
 use alma_ext_switcher::plan::{self, Action, Origin, Plan, PlanError};
-use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe};
+use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe, RepoProbe};
 use alma_ext_switcher::system::{self, RealTools};
 use anyhow::Context;
 use serde::Serialize;
@@ -159,8 +161,8 @@ fn lock(store: &Store, root: &Path) -> Result<Lock, Failed> {
 
 fn check_package_lock(root: &Path) -> Result<(), Failed> {
     let rpm = RealTools::default().rpm;
-    let dbpath = system::rpm_dbpath(&rpm);
-    if let Some(who) = system::package_lock_holder(root, &dbpath).exit(Exit::Failure)? {
+    let dbpaths = system::rpm_dbpaths(root, &rpm);
+    if let Some(who) = system::package_lock_holder(root, &dbpaths).exit(Exit::Failure)? {
         return Err(fail(
             Exit::Busy,
             format!("{who}; wait for it to finish and run again"),
@@ -270,13 +272,35 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     }
 
     let files = read_repo_files(root).exit(Exit::Failure)?;
-    let plan = plan::plan(&files, &release, &target).map_err(|e| {
-        let exit = match e {
-            PlanError::Unsupported { .. } => Exit::Preflight,
-            _ => Exit::Config,
+    // dnf is the judge: what it reads, with the root's own configuration,
+    // variables and reposdirs.
+    let dnf = RealDnf::default();
+    let view = dnf.read(root, &[]).map_err(|e| {
+        fail(
+            Exit::Preflight,
+            format!("preflight: {e}; nothing was changed"),
+        )
+    })?;
+    let plan_failed = |e: PlanError| {
+        let exit = if e.is_machine() {
+            Exit::Preflight
+        } else {
+            Exit::Config
         };
         fail(exit, e)
-    })?;
+    };
+    let mut plan = plan::plan(&files, &release, &target).map_err(plan_failed)?;
+    plan::judge(&files, &plan, &target, &view).map_err(plan_failed)?;
+    if !plan.already_switched {
+        // Vault directories are checked before anything changes; a repo
+        // the vault lacks stays as it is, with a warning.
+        let missing = vault_missing(root, &plan, &view);
+        if !missing.is_empty() {
+            plan = plan::plan_with(&files, &release, &target, &missing).map_err(plan_failed)?;
+            plan::judge(&files, &plan, &target, &view).map_err(plan_failed)?;
+        }
+    }
+    let applier = applier.with_judge(&dnf, view.clone());
     let mut report = Report {
         operation: "switch",
         dry_run: args.dry_run,
@@ -311,7 +335,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     }
 
     // Preflight: nothing has changed yet.
-    if let Err(f) = run_preflight(root, &target, &plan) {
+    if let Err(f) = run_preflight(root, &target, &view) {
         return Err(json_fail(args, report, f, root));
     }
 
@@ -371,7 +395,28 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     }
 }
 
-fn run_preflight(root: &Path, target: &Target, plan: &Plan) -> Result<(), Failed> {
+/// The repos the plan repoints to the vault whose vault directory does
+/// not answer `repodata/repomd.xml` (the machine's own variables).
+fn vault_missing(root: &Path, plan: &Plan, view: &DnfView) -> BTreeSet<String> {
+    let Ok(probe) = HttpProbe::new(root, None) else {
+        return BTreeSet::new();
+    };
+    plan.repos
+        .iter()
+        .filter_map(|d| match &d.action {
+            Action::Vault { url } => {
+                let url = preflight::repomd_url(&preflight::substitute(url, &view.vars));
+                match probe.probe(&url) {
+                    preflight::ProbeResult::Status(200) => None,
+                    _ => Some(d.id.clone()),
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn run_preflight(root: &Path, target: &Target, view: &DnfView) -> Result<(), Failed> {
     let to_exit = |e: preflight::PreflightError| {
         let exit = match e.class {
             FailureClass::Unreachable => Exit::Unreachable,
@@ -385,8 +430,7 @@ fn run_preflight(root: &Path, target: &Target, plan: &Plan) -> Result<(), Failed
     };
     preflight::check_local(root, target, chrono::Utc::now()).map_err(to_exit)?;
     let probe = HttpProbe::new(root, target.auth.as_ref()).map_err(to_exit)?;
-    let vars = preflight::dnf_vars(root, plan.release.major);
-    preflight::check_repos(target, &vars, &probe).map_err(to_exit)?;
+    preflight::check_repos(target, &view.vars, &probe).map_err(to_exit)?;
     Ok(())
 }
 
