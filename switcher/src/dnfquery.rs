@@ -294,7 +294,7 @@ pub fn our_reading(bytes: &[u8], vars: &BTreeMap<String, String>) -> Option<Vec<
     }
     let split = |v: Option<String>| -> Vec<String> {
         v.map(|v| {
-            v.split(|c: char| c == ' ' || c == '\t' || c == '\n' || c == ',')
+            v.split([' ', '\t', '\n', ','])
                 .filter(|u| !u.is_empty())
                 .map(str::to_string)
                 .collect()

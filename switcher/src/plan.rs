@@ -456,7 +456,7 @@ pub fn plan_with(
     let major = release.major;
     let ours = Path::new(EXTENDED_REPO_FILE);
     let mut files: Vec<&InputFile> = files.iter().collect();
-    files.sort_by(|a, b| dnf_order(&a.path).cmp(&dnf_order(&b.path)));
+    files.sort_by_key(|f| dnf_order(&f.path));
 
     let parsed: Vec<(PathBuf, RepoFile)> = files
         .iter()

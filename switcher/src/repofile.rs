@@ -56,15 +56,33 @@ impl Line {
         &self.raw[self.raw.len() - eol_len(&self.raw)..]
     }
 
-    /// The trimmed value of a `Key` line or the text of a continuation.
+    /// The trimmed value of a `Key` line or the text of a continuation,
+    /// as libdnf cuts it.
     pub fn value(&self) -> String {
-        let c = self.content();
+        // libdnf splits lines on `\n` only: a `\r` before it is part of
+        // the line, trimmed as white space.
+        let line = self.raw.strip_suffix(b"\n").unwrap_or(&self.raw);
         let v = match &self.kind {
-            LineKind::Key { value_at, .. } => &c[*value_at..],
-            LineKind::Continuation => c,
+            LineKind::Key { value_at, .. } => {
+                let start = (*value_at).min(line.len());
+                let start = start
+                    + line[start..]
+                        .iter()
+                        .take_while(|&&b| b == b' ' || b == b'\t')
+                        .count();
+                // `end` is at least the `=`. Only `\r` after spaces: libdnf
+                // keeps the rest of the line (its substr length wraps).
+                let end = line.iter().rposition(|&b| !is_ws(b)).map_or(0, |e| e + 1);
+                if end >= start {
+                    &line[start..end]
+                } else {
+                    &line[start..]
+                }
+            }
+            LineKind::Continuation => trim_ws(line),
             _ => &[][..],
         };
-        String::from_utf8_lossy(trim_ws(v)).into_owned()
+        String::from_utf8_lossy(v).into_owned()
     }
 }
 
@@ -203,8 +221,15 @@ impl RepoFile {
             parts.push(self.lines[j].value());
             j += 1;
         }
-        parts.retain(|p| !p.is_empty());
-        parts.join("\n")
+        let v = parts.join("\n");
+        // libdnf's trimValue: trailing empty lines go, then one pair of
+        // matching quotes around the whole value.
+        let v = v.trim_end_matches('\n');
+        let b = v.as_bytes();
+        if b.len() > 1 && b[0] == b[b.len() - 1] && (b[0] == b'"' || b[0] == b'\'') {
+            return v[1..v.len() - 1].to_string();
+        }
+        v.to_string()
     }
 
     /// The text of comment lines in the section, without the comment mark.
@@ -237,9 +262,23 @@ impl RepoFile {
             raw,
             kind: LineKind::Key { key, value_at },
         };
-        while i + 1 < self.lines.len() && self.lines[i + 1].kind == LineKind::Continuation {
-            self.lines.remove(i + 1);
+        let end = self.value_end(i);
+        self.lines.drain(i + 1..end);
+    }
+
+    /// One past the last continuation line of the key at `i` that holds
+    /// text: lines of white space after it are kept as they are (libdnf
+    /// drops the empty lines they add at the end of a value).
+    fn value_end(&self, i: usize) -> usize {
+        let mut end = i + 1;
+        let mut j = i + 1;
+        while j < self.lines.len() && self.lines[j].kind == LineKind::Continuation {
+            j += 1;
+            if !trim_ws(self.lines[j - 1].content()).is_empty() {
+                end = j;
+            }
         }
+        end
     }
 
     /// Turn the line at `i` into a comment by prefixing `#`.
@@ -250,13 +289,20 @@ impl RepoFile {
             raw,
             kind: LineKind::Comment,
         };
-        while i + 1 < self.lines.len() && self.lines[i + 1].kind == LineKind::Continuation {
+        let end = self.value_end(i);
+        for j in i + 1..end {
             let mut raw = b"#".to_vec();
-            raw.extend_from_slice(&self.lines[i + 1].raw);
-            self.lines[i + 1] = Line {
+            raw.extend_from_slice(&self.lines[j].raw);
+            self.lines[j] = Line {
                 raw,
                 kind: LineKind::Comment,
             };
+        }
+        // Lines of white space left below a comment read as blank lines.
+        let mut j = end;
+        while j < self.lines.len() && self.lines[j].kind == LineKind::Continuation {
+            self.lines[j].kind = LineKind::Blank;
+            j += 1;
         }
     }
 
@@ -334,7 +380,17 @@ fn classify(raw: &[u8], prev: Option<&LineKind>, first_line: bool) -> LineKind {
         return LineKind::Comment;
     }
     let Some(first) = line.iter().position(|&b| !is_ws(b)) else {
-        return LineKind::Blank;
+        // Only white space: an empty line ends a value, but a line of
+        // spaces, tabs or `\r` (a blank line of a CRLF file) continues it
+        // with an empty line, as libdnf reads it.
+        let with_cr = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let continues = with_cr.len() > skip
+            && matches!(prev, Some(LineKind::Key { .. } | LineKind::Continuation));
+        return if continues {
+            LineKind::Continuation
+        } else {
+            LineKind::Blank
+        };
     };
     if line[first] == b'[' {
         // A header, indented or not: `[id]`, then only white space or a

@@ -67,7 +67,8 @@ fn switch_then_revert_is_byte_for_byte() {
                     "import {}/etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended",
                     r.path().display()
                 ),
-                format!("makecache {major} ext-appstream,ext-baseos"),
+                // The new repos and the repo repointed to the vault.
+                format!("makecache {major} ext-appstream,ext-baseos,extras"),
             ]
         );
         let after = snapshot(r.path());
@@ -447,11 +448,12 @@ fn running_dnf_is_seen_by_its_pid_lock() {
         .args(["-c", "exec -a /usr/bin/dnf sleep 1000"])
         .spawn()
         .unwrap();
-    // Wait until the exec happened (the command line changes).
+    // Wait until the exec happened (the command line changes; bash's own
+    // command line contains "dnf" too, so look for the new argv[0]).
     let pid = child.id();
     while !fs::read_to_string(format!("/proc/{pid}/cmdline"))
         .unwrap_or_default()
-        .contains("dnf")
+        .starts_with("/usr/bin/dnf\0")
     {
         std::thread::yield_now();
     }
