@@ -112,10 +112,14 @@ pub fn repomd_url(baseurl: &str) -> String {
     format!("{}/repodata/repomd.xml", baseurl.trim_end_matches('/'))
 }
 
-/// Resolve a `file://` URL or host path under the root.
+/// Resolve a `file://` URL or host path inside the root, every symlink
+/// (absolute ones too) resolved as in a chroot.
 pub fn under_root(root: &Path, p: &str) -> PathBuf {
     let p = p.strip_prefix("file://").unwrap_or(p);
-    root.join(p.trim_start_matches('/'))
+    let rel = p.trim_start_matches('/');
+    hostroot::Root::open(root)
+        .and_then(|r| r.resolve(Path::new("/").join(rel)))
+        .unwrap_or_else(|_| root.join(rel))
 }
 
 /// Check that the bytes are an ASCII-armored OpenPGP public key block with

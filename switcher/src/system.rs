@@ -123,7 +123,13 @@ impl PackageTools for RealTools {
 /// Remove the dnf cache of `ids` under `root` (`var/cache/dnf/<id>-<hash>`
 /// and its `.solv` files). Caches come back on the next run; best effort.
 pub fn drop_caches(root: &Path, ids: &[String]) -> Vec<PathBuf> {
-    let dir = root.join("var/cache/dnf");
+    // Resolved inside the root: a symlinked /var/cache never leads out.
+    let Some(dir) = hostroot::Root::open(root)
+        .and_then(|r| r.resolve("/var/cache/dnf"))
+        .ok()
+    else {
+        return vec![];
+    };
     let mut removed = Vec::new();
     let Ok(rd) = fs::read_dir(&dir) else {
         return removed;

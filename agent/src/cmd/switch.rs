@@ -80,6 +80,11 @@ pub struct Args {
     /// the switch added (the rpm key stays imported).
     #[arg(long)]
     pub revert: bool,
+    /// Finish an interrupted switch or revert even when a repo file was
+    /// edited since it began: the edit is overwritten, its bytes are kept
+    /// as <file>.alma-ext-edited.
+    #[arg(long)]
+    pub force_recovery: bool,
 }
 
 /// One file's diff in the JSON output.
@@ -254,7 +259,8 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         )
     })?;
     let tools = RealTools::default();
-    let applier = Applier::new(root, &tools, Failpoint::from_env());
+    let mut applier = Applier::new(root, &tools, Failpoint::from_env());
+    applier.force_recovery = args.force_recovery;
 
     let mut _lock = None;
     let mut recovered = None;
@@ -569,7 +575,8 @@ fn print_plan(plan: &Plan) {
 fn run_revert(args: &Args, root: &Path) -> CmdResult {
     let store = Store::new(root);
     let tools = RealTools::default();
-    let applier = Applier::new(root, &tools, Failpoint::from_env());
+    let mut applier = Applier::new(root, &tools, Failpoint::from_env());
+    applier.force_recovery = args.force_recovery;
     let mut _lock = None;
     let mut recovered = None;
     if args.dry_run {
