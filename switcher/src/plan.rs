@@ -175,7 +175,7 @@ pub enum PlanError {
     BadTarget(String),
     /// This project reads a file differently from dnf: nothing is planned
     /// on a reading dnf does not share.
-    #[error("{0}; alma-ext and dnf read this file differently, so the switch changes nothing (report this file to the alma-ext developers)")]
+    #[error("{0}; alma-ext and dnf read this file differently (a symlink dnf follows to another file, or a syntax alma-ext does not read as dnf does), so the switch changes nothing")]
     Divergence(#[from] crate::dnfquery::Divergence),
     /// A target key that is no repo id of the machine.
     #[error(
