@@ -52,30 +52,6 @@ pub trait RepoProbe {
     fn probe(&self, url: &str) -> ProbeResult;
 }
 
-/// dnf variables: `$releasever`, `$basearch` and the root's
-/// `/etc/dnf/vars/*`.
-pub fn dnf_vars(root: &Path, releasever: u32) -> BTreeMap<String, String> {
-    let mut v = BTreeMap::new();
-    for dir in ["etc/yum/vars", "etc/dnf/vars"] {
-        if let Ok(rd) = fs::read_dir(root.join(dir)) {
-            for e in rd.flatten() {
-                if let Ok(s) = fs::read_to_string(e.path()) {
-                    let val = s.lines().next().unwrap_or("").trim().to_string();
-                    v.insert(e.file_name().to_string_lossy().into_owned(), val);
-                }
-            }
-        }
-    }
-    let arch = match std::env::consts::ARCH {
-        "powerpc64" => "ppc64le",
-        a => a,
-    };
-    v.insert("arch".into(), arch.into());
-    v.insert("basearch".into(), arch.into());
-    v.insert("releasever".into(), releasever.to_string());
-    v
-}
-
 /// Substitute `$var` and `${var}` as dnf does (unknown ones stay).
 pub fn substitute(s: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::new();

@@ -34,7 +34,9 @@ public key), shows the plan and asks, then disables each replaced repo in place
 (only its enabled= line), repoints the other enabled AlmaLinux repos to the
 vault (others = \"vault\"), writes /etc/yum.repos.d/alma-ext-extended.repo
 (mode 0600 when it holds credentials), imports the key with rpm and verifies
-with `dnf makecache`. Any failure restores the exact old bytes. A journal in
+with dnf: it asks dnf which repos it reads before planning and after
+writing (they must match the plan), then runs `dnf makecache` on every repo it
+enables or repoints. Any failure restores the exact old bytes. A journal in
 /var/lib/alma-ext/switch/ lets the next run finish or roll back a switch that
 was killed. Third-party repos (EPEL, docker-ce, in-house) are never touched.
 
@@ -47,8 +49,11 @@ Exit codes of switch:
   0  switched, already switched, reverted, nothing to revert
   3  invalid target file (file, line and key named)
   4  preflight failed or not eligible (bad key, expired certificate, no target,
-     HTTP 404, revert refused because a file was edited): nothing changed
-  5  dnf could not use the new repositories: rolled back, exactly as before
+     HTTP 404, dnf reads a repo file differently, nothing to switch, a target
+     key that is no repo id, read-only or full filesystem, revert or recovery
+     refused because a file was edited): nothing changed
+  5  dnf does not read the written files as planned or cannot fetch a new or
+     repointed repo: rolled back, exactly as before
   6  a repository is unreachable (DNS, connection, TLS, proxy): nothing changed
   7  a repository refused the credentials (HTTP 401/403): nothing changed
   8  no terminal and no --yes, or not confirmed
