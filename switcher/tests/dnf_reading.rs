@@ -7,6 +7,8 @@
 use std::fs;
 use std::path::PathBuf;
 
+mod common;
+
 use alma_ext_switcher::dnfquery::{compare, DnfReader, RealDnf};
 use proptest::prelude::*;
 
@@ -156,4 +158,83 @@ proptest! {
             }
         }
     }
+}
+
+const COMMUNITY: &str = "[baseos]\nname=AlmaLinux $releasever - BaseOS\nmirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/baseos\nenabled=1\n\n[appstream]\nname=AlmaLinux $releasever - AppStream\nmirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/appstream\nenabled=1\n\n[extras]\nname=AlmaLinux $releasever - Extras\nmirrorlist=https://mirrors.almalinux.org/mirrorlist/$releasever/extras\n# baseurl=https://repo.almalinux.org/almalinux/$releasever/extras/$basearch/os/\nenabled=1\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    /// Whatever else the machine has, once the plan is written dnf reads
+    /// exactly the plan's enabled set (replaced repos off, new repos on,
+    /// the rest as before) and the vault repoints' URLs; or the switch
+    /// refuses before any change.
+    #[test]
+    fn after_a_switch_dnf_reads_the_plan(extra in prop::collection::vec(file(), 0..4)) {
+        use alma_ext_switcher::plan::{self, Action, Release};
+        let r = root();
+        let dir = r.path().join("etc/yum.repos.d");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("almalinux-base.repo"), COMMUNITY).unwrap();
+        for (i, b) in extra.iter().enumerate() {
+            fs::write(dir.join(format!("f{i}.repo")), b).unwrap();
+        }
+        let files = alma_ext_switcher::apply::read_repo_files(r.path()).unwrap();
+        let dnf = RealDnf::default();
+        let before = dnf.read(r.path(), &[]).unwrap();
+        let release = Release { id: "almalinux".into(), version: "9.6".into(), major: 9 };
+        let t = common::target(common::TARGET);
+        let Ok(p) = plan::plan(&files, &release, &t) else { return Ok(()) };
+        if plan::judge(&files, &p, &t, &before).is_err() {
+            return Ok(()); // refused before any change
+        }
+        for c in &p.changes {
+            fs::write(r.path().join(c.path.strip_prefix("/").unwrap()), &c.after).unwrap();
+        }
+        let after = dnf.read(r.path(), &[]).unwrap();
+        prop_assert_eq!(after.enabled_ids(), plan::intended_enabled(&p, &before));
+        for d in &p.repos {
+            if let Action::Vault { url } = &d.action {
+                let want = alma_ext_switcher::preflight::substitute(url, &after.vars);
+                prop_assert_eq!(&after.repo(&d.id).unwrap().baseurl, &vec![want]);
+            }
+        }
+    }
+}
+
+/// Without dnf's interpreter, or without its dnf module, the error names
+/// what failed.
+#[test]
+fn missing_python_or_dnf_is_named() {
+    use alma_ext_switcher::dnfquery::DnfQueryError;
+    use std::os::unix::fs::PermissionsExt;
+    let r = root();
+    let none = RealDnf {
+        python: Some("/nonexistent/python3".into()),
+        ..RealDnf::default()
+    };
+    let e = none.read(r.path(), &[]).unwrap_err();
+    assert!(matches!(e, DnfQueryError::NoPython { .. }), "{e}");
+    assert!(e.to_string().contains("/nonexistent/python3"), "{e}");
+
+    // dnf's own interpreter without its site packages: no dnf module.
+    let real = RealDnf::default().interpreter();
+    let wrapper = r.path().join("python-without-dnf");
+    fs::write(
+        &wrapper,
+        format!("#!/bin/sh\nexec {} -S \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    fs::set_permissions(&wrapper, fs::Permissions::from_mode(0o755)).unwrap();
+    let bare = RealDnf {
+        python: Some(wrapper.clone()),
+        ..RealDnf::default()
+    };
+    let e = bare.read(r.path(), &[]).unwrap_err();
+    assert!(matches!(e, DnfQueryError::NoDnf { .. }), "{e}");
+    assert!(
+        e.to_string().contains("python3-dnf is not installed")
+            && e.to_string().contains(&wrapper.display().to_string()),
+        "{e}"
+    );
 }
