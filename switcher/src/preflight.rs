@@ -279,6 +279,50 @@ pub fn check_reposdir(root: &Path) -> Result<(), PreflightError> {
     Ok(())
 }
 
+/// Under `--root`, `dnf --installroot` follows an absolute symlink on this
+/// machine, not inside the root: a repo file, `/etc/yum.repos.d` or `/etc`
+/// that is one would make dnf read other files than the ones the switch
+/// edits inside the root. Refused before anything changes, naming the
+/// link. (On the running system an absolute link means the same to both.)
+pub fn check_links(root: &Path) -> Result<(), PreflightError> {
+    let Ok(fs) = hostroot::Root::open(root) else {
+        return Ok(());
+    };
+    if fs.is_system() {
+        return Ok(());
+    }
+    let refuse = |link: &Path, to: &Path| {
+        failed(format!(
+            "{} is a symlink to the absolute path {}: dnf --installroot follows it on this \
+             machine, outside {}, so dnf would not read what the switch writes; make the \
+             link relative (or run the switch on the machine itself)",
+            link.display(),
+            to.display(),
+            root.display()
+        ))
+    };
+    for p in [Path::new("/etc"), Path::new(REPOS_DIR)] {
+        if let Ok(Some(to)) = fs.read_link(p) {
+            if to.is_absolute() {
+                return Err(refuse(p, &to));
+            }
+        }
+    }
+    let entries = fs.read_dir(REPOS_DIR).ok().flatten().unwrap_or_default();
+    for e in entries {
+        if e.kind != hostroot::Kind::Symlink || !e.name.ends_with(".repo") {
+            continue;
+        }
+        let p = Path::new(REPOS_DIR).join(&e.name);
+        if let Ok(Some(to)) = fs.read_link(&p) {
+            if to.is_absolute() {
+                return Err(refuse(&p, &to));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The preflight checks that do not need the network.
 pub fn check_local(
     root: &Path,

@@ -282,6 +282,12 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         report_recovery(args, &recovered);
     }
 
+    preflight::check_links(root).map_err(|e| {
+        fail(
+            Exit::Preflight,
+            format!("preflight: {e}; nothing was changed"),
+        )
+    })?;
     let files = read_repo_files(root).exit(Exit::Failure)?;
     // dnf is the judge: what it reads, with the root's own configuration,
     // variables and reposdirs.
