@@ -306,7 +306,7 @@ fn vault_dir(major: u32, id: &str, f: &RepoFile, s: &crate::repofile::Section) -
         }
     }
     for c in candidates {
-        if let Some((_, dir)) = c.split_once("$releasever/") {
+        if let Some((_, dir)) = c.split_once("/$releasever/") {
             if !dir.is_empty() {
                 return Some(dir.to_string());
             }

@@ -171,6 +171,12 @@ fn vault_copy_lacking_a_repo_leaves_it_alone() {
                 );
             }
         }
+        // An ELevate leftover: AlmaLinux's server, but no OS repo of the vault.
+        fs::write(
+            repo_file(r.path(), "elevate.repo"),
+            "[elevate]\nname=ELevate\nbaseurl=https://repo.almalinux.org/elevate/el$releasever/$basearch/\nenabled=1\ngpgcheck=1\n",
+        )
+        .unwrap();
         let toml = fs::read_to_string(&t).unwrap().replace(
             "others = \"disable\"",
             &format!(
@@ -190,6 +196,12 @@ fn vault_copy_lacking_a_repo_leaves_it_alone() {
             .unwrap()
             .clone();
         let view = RealDnf::default().read(r.path(), &[]).unwrap();
+        // Never pointed at a vault path that does not exist.
+        let elevate = view.repo("elevate").unwrap();
+        assert_eq!(
+            elevate.baseurl,
+            vec!["https://repo.almalinux.org/elevate/el9/x86_64/".to_string()]
+        );
         let dnf_extras = view.repo("extras").unwrap();
         assert!(dnf_extras.enabled);
         if with_extras {
