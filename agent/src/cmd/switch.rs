@@ -298,13 +298,10 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             format!("preflight: {e}; nothing was changed"),
         )
     })?;
-    let plan_failed = |e: PlanError| {
-        let exit = if e.is_machine() {
-            Exit::Preflight
-        } else {
-            Exit::Config
-        };
-        fail(exit, e)
+    let plan_failed = |e: PlanError| match e {
+        PlanError::Divergence(_) | PlanError::Unsupported { .. } => fail(Exit::Preflight, e),
+        e if e.is_machine() => fail(Exit::Preflight, format!("{e}; nothing was changed")),
+        e => fail(Exit::Config, e),
     };
     let mut plan = plan::plan(&files, &release, &target).map_err(plan_failed)?;
     plan::judge(&files, &plan, &target, &view).map_err(plan_failed)?;
