@@ -128,7 +128,9 @@ def main():
     found = []
     for d in reposdirs:
         found.extend(glob.glob(os.path.join(d, "*.repo")))
-    found.sort(key=lambda x: dnf.util.split_path(x[:-5]))
+    # dnf's own order (older dnf 4 releases sort the plain paths).
+    split = getattr(dnf.util, "split_path", None)
+    found.sort(key=(lambda x: split(x[:-5])) if split else None)
     sources.extend(found)
 
     files = []
