@@ -494,7 +494,6 @@ fn obfuscate_leaves_no_host_name_address_machine_id_or_uuid_of_the_root() {
         DMI_UUID.into(),
         DMI_UUID.to_uppercase(),
         SERIAL.into(),
-        node,
     ];
     forbidden.extend(ADDRESSES.iter().map(|a| a.to_string()));
     forbidden.extend(SECRETS.iter().map(|s| s.to_string()));
@@ -508,6 +507,16 @@ fn obfuscate_leaves_no_host_name_address_machine_id_or_uuid_of_the_root() {
         }
     }
     assert!(files["facts.json"].contains("host-"));
+    // uname.txt shows the running machine's node name: obfuscated too.
+    let shown = files["uname.txt"]
+        .split_whitespace()
+        .nth(1)
+        .unwrap()
+        .to_string();
+    assert!(
+        shown.starts_with("host-") || node.starts_with("localhost"),
+        "node name {node:?} shown as {shown:?}"
+    );
     assert!(files["var/log/dnf.log"].contains("2001:db8::"));
     assert!(files["etc/alma-ext/agent.d/50-proxy.toml"].contains("192.0.2."));
     let m = manifest(&files);
@@ -585,4 +594,25 @@ fn the_size_limit_cuts_logs_to_their_newest_lines_and_says_so() {
         kept.ends_with(&format!("line {:08}\n", i - 1)),
         "the newest line is kept"
     );
+}
+
+#[test]
+fn the_default_output_resolves_an_absolute_var_tmp_link_inside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    write(r, "etc/hostname", "box\n");
+    fs::create_dir_all(r.join("var")).unwrap();
+    // On the machine this would be a directory outside the root.
+    symlink(outside.path(), r.join("var/tmp")).unwrap();
+    fs::create_dir_all(r.join(outside.path().strip_prefix("/").unwrap())).unwrap();
+    let stdout = ok(&run(r, &[]));
+    let path = PathBuf::from(stdout.trim());
+    assert!(
+        path.starts_with(r.canonicalize().unwrap()),
+        "{} is outside the root",
+        path.display()
+    );
+    assert!(path.is_file());
+    assert_eq!(fs::read_dir(outside.path()).unwrap().count(), 0);
 }
