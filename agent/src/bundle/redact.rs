@@ -525,7 +525,8 @@ impl Redactor {
         out
     }
 
-    /// Redact (and obfuscate) every string of a JSON value, keys included.
+    /// Redact (and obfuscate) every string value of a JSON value (keys are
+    /// left as they are).
     /// A value under a key that names a secret is masked whole; a switch
     /// journal's base64 `data` (a repo file's bytes) is decoded, redacted and
     /// kept as `text`, since the bytes themselves may hold a password.
@@ -537,7 +538,10 @@ impl Redactor {
                 let blob = o.contains_key("sha256") && o.get("data").is_some_and(Value::is_string);
                 let mut out = serde_json::Map::new();
                 for (k, v) in o {
-                    let key = self.redact(k);
+                    // Keys are the schema's names ("server", "hostname"):
+                    // never rewritten, or a host called "server" would
+                    // rename them.
+                    let key = k.clone();
                     let new = match v {
                         Value::String(s) if is_secret_key(k) && !s.is_empty() => {
                             self.redactions += 1;
@@ -743,6 +747,17 @@ mod tests {
         assert!(m
             .iter()
             .any(|m| m.placeholder == "192.0.2.1" && m.original == "10.1.2.3"));
+    }
+
+    #[test]
+    fn json_keys_stay_when_a_host_is_named_like_one() {
+        let mut r = Redactor::new(true);
+        r.add_identifier(IdKind::Host, "server");
+        let v = serde_json::json!({"server": "server", "hostname": "server"});
+        assert_eq!(
+            r.redact_json(&v),
+            serde_json::json!({"server": "host-1", "hostname": "host-1"})
+        );
     }
 
     #[test]
