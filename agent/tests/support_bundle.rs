@@ -27,8 +27,10 @@ const JOURNAL_BLOB_PASSWORD: &str = "JournalBlobPw-12";
 const HISTORY_PASSWORD: &str = "HistoryPw-13";
 const ACTIVATION_KEY: &str = "ActKey-14-zzzz";
 const OUTSIDE: &str = "HostFileOutsideRoot-15";
+/// An activation key as the server issues it, pasted where no key names it.
+const ISSUED_KEY: &str = "aek_Q1w2E3r4T5y6U7i8O9p0A1s2D3f4G5h6J7k8L9z0X1c";
 
-const SECRETS: [&str; 15] = [
+const SECRETS: [&str; 16] = [
     REPO_PASSWORD,
     REPO_PROXY_PASSWORD,
     CLIENT_KEY,
@@ -44,6 +46,7 @@ const SECRETS: [&str; 15] = [
     HISTORY_PASSWORD,
     ACTIVATION_KEY,
     OUTSIDE,
+    ISSUED_KEY,
 ];
 
 const HOSTNAME: &str = "web1.corp.example";
@@ -229,7 +232,7 @@ fn planted_root() -> (tempfile::TempDir, tempfile::TempDir) {
     write(
         r,
         "var/log/hawkey.log",
-        "2026-11-29T10:00:00+0000 INFO === Started libdnf ===\n",
+        &format!("2026-11-29T10:00:00+0000 INFO === Started libdnf === {ISSUED_KEY}\n"),
     );
     write(
         r,

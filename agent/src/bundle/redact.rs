@@ -73,6 +73,11 @@ static PRIVATE_KEY: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// An activation key (`aek_`) or machine credential (`aec_`) as the
+/// entitlement server issues them, wherever it stands.
+static ISSUED_SECRET: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b(?:aek|aec)_[A-Za-z0-9_-]{43}").expect("valid regex"));
+
 /// The host of a URL (group 1).
 static URL_HOST: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)\b[a-z][a-z0-9+.\-]*://(?:[^\s/?#@]*@)?([a-z0-9][a-z0-9.\-]*[a-z0-9])")
@@ -321,6 +326,11 @@ fn redact_rules(text: &str) -> (String, u64, Vec<String>) {
     let mut found = Vec::new();
     let text = PRIVATE_KEY.replace_all(text, |_: &regex::Captures| {
         count += 1;
+        MASK.to_string()
+    });
+    let text = ISSUED_SECRET.replace_all(&text, |c: &regex::Captures| {
+        count += 1;
+        found.push(c[0].to_string());
         MASK.to_string()
     });
     let text = KEY_VALUE.replace_all(&text, |c: &regex::Captures| {
@@ -689,6 +699,16 @@ mod tests {
         assert_eq!(
             red("ALMA_EXT_ACTIVATION_KEY=AK-123456"),
             "ALMA_EXT_ACTIVATION_KEY=********"
+        );
+    }
+
+    #[test]
+    fn issued_keys_and_credentials_are_masked_anywhere() {
+        let key = format!("aek_{}", "A1b2-C3d4_".repeat(4) + "xyz");
+        let cred = format!("aec_{}", "Z9y8-X7w6_".repeat(4) + "abc");
+        assert_eq!(
+            red(&format!("pasted {key} and {cred}.")),
+            "pasted ******** and ********."
         );
     }
 
