@@ -523,6 +523,419 @@ for (tid, begin, end, user, cmdline, state, releasever) in rows:
               repoid or "?", "" if istate == 1 else " (%s)" % STATES.get(istate, istate)))
 "#;
 
+impl Collector<'_> {
+    /// Learn the secrets known up front: the machine credential, the
+    /// target's repository credentials, an activation key in the
+    /// environment. Their files are never collected.
+    fn known_secrets(&mut self) {
+        // repository credentials, an activation key in the environment.
+        match self.root.read_string(CREDENTIAL_FILE, 64 << 10) {
+            Ok(Some(cred)) => {
+                self.redactor.add_secret(cred.trim());
+                self.note(
+                    "var/lib/alma-ext/credential",
+                    CREDENTIAL_FILE,
+                    ItemStatus::Skipped,
+                    "the machine credential is never included",
+                );
+            }
+            Ok(None) => {}
+            Err(e) => self.note(
+                "var/lib/alma-ext/credential",
+                CREDENTIAL_FILE,
+                ItemStatus::Skipped,
+                format!("the machine credential is never included ({e})"),
+            ),
+        }
+        if let Ok(Some(t)) = self.root.read_string(TARGET_FILE, hostroot::DEFAULT_LIMIT) {
+            match serde_json::from_str::<Value>(&t) {
+                Ok(v) => {
+                    self.redactor.learn_json(&v);
+                    if let Some(k) = v.pointer("/auth/sslclientkey").and_then(Value::as_str) {
+                        self.excluded.insert(PathBuf::from(k));
+                    }
+                }
+                Err(_) => self.redactor.learn(&t),
+            }
+            self.note(
+                "var/lib/alma-ext/target.json",
+                TARGET_FILE,
+                ItemStatus::Skipped,
+                "holds this machine's repository credentials; never included",
+            );
+        }
+        if let Ok(k) = std::env::var("ALMA_EXT_ACTIVATION_KEY") {
+            self.redactor.add_secret(&k);
+        }
+    }
+
+    /// The root's host names; with `obfuscate`, every identifier of the root
+    /// is handed to the redactor.
+    fn identifiers(&mut self, obfuscate: bool) -> Vec<String> {
+        let mut hostnames: Vec<String> = Vec::new();
+        if let Some(h) = hostname(self.root) {
+            hostnames.push(h);
+        }
+        // uname.txt shows the running kernel's node name, under any root.
+        if let Ok(u) = nix::sys::utsname::uname() {
+            hostnames.push(u.nodename().to_string_lossy().into_owned());
+        }
+        if obfuscate {
+            if let Ok(Some(hosts)) = self.root.read_string("/etc/hosts", hostroot::DEFAULT_LIMIT) {
+                for line in hosts.lines() {
+                    let line = line.split('#').next().unwrap_or("");
+                    hostnames.extend(line.split_whitespace().skip(1).map(str::to_string));
+                }
+            }
+            for h in &hostnames {
+                self.redactor.add_identifier(IdKind::Host, h);
+                if let Some((short, _)) = h.split_once('.') {
+                    self.redactor.add_identifier(IdKind::Host, short);
+                }
+            }
+            if let Some(id) = self.root.read_trimmed("/etc/machine-id") {
+                self.redactor.add_identifier(IdKind::MachineId, &id);
+            }
+            for (f, kind) in [
+                ("product_uuid", IdKind::Uuid),
+                ("product_serial", IdKind::Serial),
+                ("board_serial", IdKind::Serial),
+                ("chassis_serial", IdKind::Serial),
+                ("chassis_asset_tag", IdKind::Serial),
+            ] {
+                if let Some(v) = self.root.read_trimmed(format!("/sys/class/dmi/id/{f}")) {
+                    self.redactor.add_identifier(kind, &v);
+                }
+            }
+            if let Some(v) = self.root.read_trimmed("/sys/hypervisor/uuid") {
+                self.redactor.add_identifier(IdKind::Uuid, &v);
+            }
+        }
+        hostnames
+    }
+
+    /// The agent's own answers and the files, in the order the size limit
+    /// takes them; the number of spooled check-ins.
+    fn collect(&mut self, host_root: &crate::root::HostRoot, opts: &Options) -> Option<usize> {
+        // What the agent itself says, in-process.
+        self.agent_json(
+            "facts.json",
+            "alma-ext facts",
+            crate::facts::collect_with_warnings(host_root)
+                .map(|f| f.facts)
+                .map_err(|e| format!("{e:#}")),
+        );
+        self.agent_json(
+            "status.json",
+            "alma-ext status",
+            crate::cmd::status::compute(host_root, opts.now.date_naive())
+                .map_err(|e| e.to_string()),
+        );
+        self.note(
+            "security-status.json",
+            "alma-ext security-status --offline",
+            ItemStatus::Skipped,
+            "security-status: not available in this version",
+        );
+
+        // Files, each under its own path.
+        if self.root.exists("/etc/os-release") {
+            self.file("/etc/os-release");
+        } else {
+            self.note(
+                "etc/os-release",
+                "/etc/os-release",
+                ItemStatus::Missing,
+                "not on this machine",
+            );
+            self.file("/usr/lib/os-release");
+        }
+        self.dir(CONFIG_DIR, 2, &|_| true);
+        self.file(REGISTRATION_FILE);
+        for f in [
+            "state.json",
+            "journal.json",
+            "journal.steps",
+            "applied.json",
+        ] {
+            self.file(&format!(
+                "/{}/{f}",
+                alma_ext_switcher::journal::SWITCH_DIR.trim_matches('/')
+            ));
+        }
+        // Repo files first read for their client keys, so none is collected.
+        let repo_dir = "/etc/yum.repos.d";
+        if let Ok(Some(entries)) = self.root.read_dir(repo_dir) {
+            for e in entries.iter().filter(|e| e.name.ends_with(".repo")) {
+                if let Ok(Some(t)) = self
+                    .root
+                    .read_string(format!("{repo_dir}/{}", e.name), hostroot::DEFAULT_LIMIT)
+                {
+                    self.excluded.extend(client_keys(&t));
+                }
+            }
+        }
+        if let Ok(Some(t)) = self
+            .root
+            .read_string("/etc/dnf/dnf.conf", hostroot::DEFAULT_LIMIT)
+        {
+            self.excluded.extend(client_keys(&t));
+        }
+        self.dir(repo_dir, 0, &|n| n.ends_with(".repo"));
+        self.file("/etc/dnf/dnf.conf");
+        self.dir("/etc/dnf/vars", 0, &|_| true);
+
+        // The spool: its count only.
+        let spooled = match self.root.read_dir(crate::spool::SPOOL_DIR) {
+            Ok(Some(es)) => {
+                let n = es
+                    .iter()
+                    .filter(|e| e.kind == hostroot::Kind::File && e.name.ends_with(".json"))
+                    .count();
+                self.note(
+                    "var/lib/alma-ext/spool",
+                    crate::spool::SPOOL_DIR,
+                    ItemStatus::Skipped,
+                    format!("{n} spooled check-ins; never included (their count only)"),
+                );
+                Some(n)
+            }
+            Ok(None) => Some(0),
+            Err(e) => {
+                self.note(
+                    "var/lib/alma-ext/spool",
+                    crate::spool::SPOOL_DIR,
+                    ItemStatus::Error,
+                    e.to_string(),
+                );
+                None
+            }
+        };
+
+        spooled
+    }
+
+    /// What programs and the kernel say about the machine: uname, df,
+    /// SELinux.
+    fn machine(&mut self) {
+        match nix::sys::utsname::uname() {
+            Ok(u) => {
+                let text = format!(
+                    "{} {} {} {} {}\n",
+                    u.sysname().to_string_lossy(),
+                    u.nodename().to_string_lossy(),
+                    u.release().to_string_lossy(),
+                    u.version().to_string_lossy(),
+                    u.machine().to_string_lossy()
+                );
+                let source = if self.root.is_system() {
+                    "uname"
+                } else {
+                    "uname (the running kernel, not the root's)"
+                };
+                self.push("uname.txt", source, Body::Text(text), false, None);
+            }
+            Err(e) => self.note("uname.txt", "uname", ItemStatus::Error, e.to_string()),
+        }
+        let mut df_args: Vec<String> = vec!["-hTP".into()];
+        if !self.root.is_system() {
+            df_args.push("--".into());
+            df_args.push(self.root.path().display().to_string());
+        }
+        self.program("df.txt", "df", &df_args, false);
+        self.push(
+            "selinux.txt",
+            "/etc/selinux/config, /sys/fs/selinux",
+            Body::Text(selinux(self.root)),
+            false,
+            None,
+        );
+    }
+
+    /// The installed packages, the dnf history, the dnf logs and the
+    /// journal of the alma-ext units.
+    fn packages_and_logs(&mut self, since_days: u32) {
+        match rpm_dbpath(self.root) {
+            Some(db) => {
+                let mut args = Vec::new();
+                if !self.root.is_system() {
+                    match self.root.resolve(db) {
+                        Ok(real) => {
+                            args.push("--dbpath".to_string());
+                            args.push(real.display().to_string());
+                        }
+                        Err(e) => {
+                            self.note("rpm-qa.txt", "rpm -qa", ItemStatus::Error, e.to_string())
+                        }
+                    }
+                }
+                if self.root.is_system() || !args.is_empty() {
+                    args.push("-qa".into());
+                    self.program("rpm-qa.txt", "rpm", &args, false);
+                    sort_lines(&mut self.pending, "rpm-qa.txt");
+                }
+            }
+            None => self.note(
+                "rpm-qa.txt",
+                "rpm -qa",
+                ItemStatus::Missing,
+                "no rpm database in the root (looked in /usr/lib/sysimage/rpm and /var/lib/rpm)",
+            ),
+        }
+        let history = "/var/lib/dnf/history.sqlite";
+        match self.root.metadata(history) {
+            Ok(Some(m)) if m.is_file() => match self.root.resolve(history) {
+                Ok(real) => {
+                    let python = ["python3", "/usr/libexec/platform-python"]
+                        .into_iter()
+                        .find(|p| find_program(p).is_some())
+                        .unwrap_or("python3");
+                    self.program(
+                        "dnf-history.txt",
+                        python,
+                        &[
+                            "-c".into(),
+                            DNF_HISTORY_PY.into(),
+                            real.display().to_string(),
+                            DNF_TRANSACTIONS.to_string(),
+                            history.into(),
+                        ],
+                        false,
+                    );
+                    if let Some(p) = self
+                        .pending
+                        .last_mut()
+                        .filter(|p| p.path == "dnf-history.txt")
+                    {
+                        p.source = format!("{history} (the last {DNF_TRANSACTIONS} transactions)");
+                    }
+                }
+                Err(e) => self.note("dnf-history.txt", history, ItemStatus::Error, e.to_string()),
+            },
+            Ok(Some(_)) => self.note(
+                "dnf-history.txt",
+                history,
+                ItemStatus::Skipped,
+                "not a regular file",
+            ),
+            Ok(None) => self.note(
+                "dnf-history.txt",
+                history,
+                ItemStatus::Missing,
+                "no dnf history database on this machine",
+            ),
+            Err(e) => self.note("dnf-history.txt", history, ItemStatus::Error, e.to_string()),
+        }
+        for log in DNF_LOGS {
+            self.log(log);
+        }
+        if self.root.is_system() {
+            self.program(
+                "journal.txt",
+                "journalctl",
+                &[
+                    "--no-pager".into(),
+                    "-o".into(),
+                    "short-iso".into(),
+                    "-u".into(),
+                    "alma-ext*".into(),
+                    "--since".into(),
+                    format!("{} days ago", since_days),
+                ],
+                true,
+            );
+        } else {
+            self.note(
+                "journal.txt",
+                "journalctl -u alma-ext*",
+                ItemStatus::Skipped,
+                "the journal is read only on the live root (without --root)",
+            );
+        }
+    }
+
+    /// Learn every secret and name first, so each is masked in every file.
+    fn learn_all(&mut self, obfuscate: bool) {
+        for p in &self.pending {
+            match &p.body {
+                Body::Text(t) => self.redactor.learn(t),
+                Body::Json(v) => self.redactor.learn_json(v),
+            }
+        }
+        if obfuscate {
+            let mut ids: Vec<(IdKind, String)> = Vec::new();
+            for p in &self.pending {
+                if let Body::Json(v) = &p.body {
+                    collect_identifiers(v, &mut ids);
+                }
+            }
+            for (k, v) in ids {
+                self.redactor.add_identifier(k, &v);
+            }
+        }
+    }
+
+    /// Redact every item and keep the whole within `max_bytes`.
+    fn fit(&mut self, max_bytes: u64) -> Vec<(String, Vec<u8>)> {
+        let mut budget = max_bytes.saturating_sub(MANIFEST_RESERVE);
+        let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+        let pending = std::mem::take(&mut self.pending);
+        for p in pending {
+            let mut text = match &p.body {
+                Body::Text(t) => self.redactor.redact(t),
+                Body::Json(v) => {
+                    let v = self.redactor.redact_json(v);
+                    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+                }
+            };
+            let mut status = ItemStatus::Collected;
+            let mut reason = p.cut.clone();
+            if reason.is_some() {
+                status = ItemStatus::Truncated;
+            }
+            if text.len() as u64 > budget {
+                if p.tail && budget >= 4096 {
+                    let whole = text.len();
+                    let mut start = whole - budget as usize;
+                    while !text.is_char_boundary(start) {
+                        start += 1;
+                    }
+                    let rest = &text[start..];
+                    let rest = rest.split_once('\n').map(|(_, r)| r).unwrap_or(rest);
+                    text = rest.to_string();
+                    status = ItemStatus::Truncated;
+                    reason = Some(format!(
+                        "cut to its last {} bytes of {whole} by the bundle size limit (--max-size)",
+                        text.len()
+                    ));
+                } else {
+                    self.items.push(Item {
+                        item: p.path.clone(),
+                        source: p.source.clone(),
+                        status: ItemStatus::Skipped,
+                        reason: Some(format!(
+                            "left out: {} bytes, over what the bundle size limit (--max-size) left",
+                            text.len()
+                        )),
+                        bytes: None,
+                    });
+                    continue;
+                }
+            }
+            budget -= text.len() as u64;
+            self.items.push(Item {
+                item: p.path.clone(),
+                source: p.source,
+                status,
+                reason,
+                bytes: Some(text.len() as u64),
+            });
+            files.push((p.path, text.into_bytes()));
+        }
+        files
+    }
+}
+
 /// Collect, redact and write the bundle of `root`.
 pub fn create(root: &Root, opts: &Options) -> Result<Outcome, Error> {
     let host_root = crate::root::HostRoot::new(root.path());
@@ -533,381 +946,13 @@ pub fn create(root: &Root, opts: &Options) -> Result<Outcome, Error> {
         excluded: BTreeSet::new(),
         redactor: Redactor::new(opts.obfuscate),
     };
-
-    // Secrets known up front: the machine credential, the target's
-    // repository credentials, an activation key in the environment.
-    match root.read_string(CREDENTIAL_FILE, 64 << 10) {
-        Ok(Some(cred)) => {
-            c.redactor.add_secret(cred.trim());
-            c.note(
-                "var/lib/alma-ext/credential",
-                CREDENTIAL_FILE,
-                ItemStatus::Skipped,
-                "the machine credential is never included",
-            );
-        }
-        Ok(None) => {}
-        Err(e) => c.note(
-            "var/lib/alma-ext/credential",
-            CREDENTIAL_FILE,
-            ItemStatus::Skipped,
-            format!("the machine credential is never included ({e})"),
-        ),
-    }
-    if let Ok(Some(t)) = root.read_string(TARGET_FILE, hostroot::DEFAULT_LIMIT) {
-        match serde_json::from_str::<Value>(&t) {
-            Ok(v) => {
-                c.redactor.learn_json(&v);
-                if let Some(k) = v.pointer("/auth/sslclientkey").and_then(Value::as_str) {
-                    c.excluded.insert(PathBuf::from(k));
-                }
-            }
-            Err(_) => c.redactor.learn(&t),
-        }
-        c.note(
-            "var/lib/alma-ext/target.json",
-            TARGET_FILE,
-            ItemStatus::Skipped,
-            "holds this machine's repository credentials; never included",
-        );
-    }
-    if let Ok(k) = std::env::var("ALMA_EXT_ACTIVATION_KEY") {
-        c.redactor.add_secret(&k);
-    }
-
-    // Identifiers for --obfuscate, from the root itself.
-    let mut hostnames: Vec<String> = Vec::new();
-    if let Some(h) = hostname(root) {
-        hostnames.push(h);
-    }
-    // uname.txt shows the running kernel's node name, under any root.
-    if let Ok(u) = nix::sys::utsname::uname() {
-        hostnames.push(u.nodename().to_string_lossy().into_owned());
-    }
-    if opts.obfuscate {
-        if let Ok(Some(hosts)) = root.read_string("/etc/hosts", hostroot::DEFAULT_LIMIT) {
-            for line in hosts.lines() {
-                let line = line.split('#').next().unwrap_or("");
-                hostnames.extend(line.split_whitespace().skip(1).map(str::to_string));
-            }
-        }
-        for h in &hostnames {
-            c.redactor.add_identifier(IdKind::Host, h);
-            if let Some((short, _)) = h.split_once('.') {
-                c.redactor.add_identifier(IdKind::Host, short);
-            }
-        }
-        if let Some(id) = root.read_trimmed("/etc/machine-id") {
-            c.redactor.add_identifier(IdKind::MachineId, &id);
-        }
-        for (f, kind) in [
-            ("product_uuid", IdKind::Uuid),
-            ("product_serial", IdKind::Serial),
-            ("board_serial", IdKind::Serial),
-            ("chassis_serial", IdKind::Serial),
-            ("chassis_asset_tag", IdKind::Serial),
-        ] {
-            if let Some(v) = root.read_trimmed(format!("/sys/class/dmi/id/{f}")) {
-                c.redactor.add_identifier(kind, &v);
-            }
-        }
-        if let Some(v) = root.read_trimmed("/sys/hypervisor/uuid") {
-            c.redactor.add_identifier(IdKind::Uuid, &v);
-        }
-    }
-
-    // What the agent itself says, in-process.
-    c.agent_json(
-        "facts.json",
-        "alma-ext facts",
-        crate::facts::collect_with_warnings(&host_root)
-            .map(|f| f.facts)
-            .map_err(|e| format!("{e:#}")),
-    );
-    c.agent_json(
-        "status.json",
-        "alma-ext status",
-        crate::cmd::status::compute(&host_root, opts.now.date_naive()).map_err(|e| e.to_string()),
-    );
-    c.note(
-        "security-status.json",
-        "alma-ext security-status --offline",
-        ItemStatus::Skipped,
-        "security-status: not available in this version",
-    );
-
-    // Files, each under its own path.
-    if root.exists("/etc/os-release") {
-        c.file("/etc/os-release");
-    } else {
-        c.note(
-            "etc/os-release",
-            "/etc/os-release",
-            ItemStatus::Missing,
-            "not on this machine",
-        );
-        c.file("/usr/lib/os-release");
-    }
-    c.dir(CONFIG_DIR, 2, &|_| true);
-    c.file(REGISTRATION_FILE);
-    for f in [
-        "state.json",
-        "journal.json",
-        "journal.steps",
-        "applied.json",
-    ] {
-        c.file(&format!(
-            "/{}/{f}",
-            alma_ext_switcher::journal::SWITCH_DIR.trim_matches('/')
-        ));
-    }
-    // Repo files first read for their client keys, so none is collected.
-    let repo_dir = "/etc/yum.repos.d";
-    if let Ok(Some(entries)) = root.read_dir(repo_dir) {
-        for e in entries.iter().filter(|e| e.name.ends_with(".repo")) {
-            if let Ok(Some(t)) =
-                root.read_string(format!("{repo_dir}/{}", e.name), hostroot::DEFAULT_LIMIT)
-            {
-                c.excluded.extend(client_keys(&t));
-            }
-        }
-    }
-    if let Ok(Some(t)) = root.read_string("/etc/dnf/dnf.conf", hostroot::DEFAULT_LIMIT) {
-        c.excluded.extend(client_keys(&t));
-    }
-    c.dir(repo_dir, 0, &|n| n.ends_with(".repo"));
-    c.file("/etc/dnf/dnf.conf");
-    c.dir("/etc/dnf/vars", 0, &|_| true);
-
-    // The spool: its count only.
-    let spooled = match root.read_dir(crate::spool::SPOOL_DIR) {
-        Ok(Some(es)) => {
-            let n = es
-                .iter()
-                .filter(|e| e.kind == hostroot::Kind::File && e.name.ends_with(".json"))
-                .count();
-            c.note(
-                "var/lib/alma-ext/spool",
-                crate::spool::SPOOL_DIR,
-                ItemStatus::Skipped,
-                format!("{n} spooled check-ins; never included (their count only)"),
-            );
-            Some(n)
-        }
-        Ok(None) => Some(0),
-        Err(e) => {
-            c.note(
-                "var/lib/alma-ext/spool",
-                crate::spool::SPOOL_DIR,
-                ItemStatus::Error,
-                e.to_string(),
-            );
-            None
-        }
-    };
-
-    // The machine.
-    match nix::sys::utsname::uname() {
-        Ok(u) => {
-            let text = format!(
-                "{} {} {} {} {}\n",
-                u.sysname().to_string_lossy(),
-                u.nodename().to_string_lossy(),
-                u.release().to_string_lossy(),
-                u.version().to_string_lossy(),
-                u.machine().to_string_lossy()
-            );
-            let source = if root.is_system() {
-                "uname"
-            } else {
-                "uname (the running kernel, not the root's)"
-            };
-            c.push("uname.txt", source, Body::Text(text), false, None);
-        }
-        Err(e) => c.note("uname.txt", "uname", ItemStatus::Error, e.to_string()),
-    }
-    let mut df_args: Vec<String> = vec!["-hTP".into()];
-    if !root.is_system() {
-        df_args.push("--".into());
-        df_args.push(root.path().display().to_string());
-    }
-    c.program("df.txt", "df", &df_args, false);
-    c.push(
-        "selinux.txt",
-        "/etc/selinux/config, /sys/fs/selinux",
-        Body::Text(selinux(root)),
-        false,
-        None,
-    );
-
-    // Packages and dnf.
-    match rpm_dbpath(root) {
-        Some(db) => {
-            let mut args = Vec::new();
-            if !root.is_system() {
-                match root.resolve(db) {
-                    Ok(real) => {
-                        args.push("--dbpath".to_string());
-                        args.push(real.display().to_string());
-                    }
-                    Err(e) => c.note("rpm-qa.txt", "rpm -qa", ItemStatus::Error, e.to_string()),
-                }
-            }
-            if root.is_system() || !args.is_empty() {
-                args.push("-qa".into());
-                c.program("rpm-qa.txt", "rpm", &args, false);
-                sort_lines(&mut c.pending, "rpm-qa.txt");
-            }
-        }
-        None => c.note(
-            "rpm-qa.txt",
-            "rpm -qa",
-            ItemStatus::Missing,
-            "no rpm database in the root (looked in /usr/lib/sysimage/rpm and /var/lib/rpm)",
-        ),
-    }
-    let history = "/var/lib/dnf/history.sqlite";
-    match root.metadata(history) {
-        Ok(Some(m)) if m.is_file() => match root.resolve(history) {
-            Ok(real) => {
-                let python = ["python3", "/usr/libexec/platform-python"]
-                    .into_iter()
-                    .find(|p| find_program(p).is_some())
-                    .unwrap_or("python3");
-                c.program(
-                    "dnf-history.txt",
-                    python,
-                    &[
-                        "-c".into(),
-                        DNF_HISTORY_PY.into(),
-                        real.display().to_string(),
-                        DNF_TRANSACTIONS.to_string(),
-                        history.into(),
-                    ],
-                    false,
-                );
-                if let Some(p) = c.pending.last_mut().filter(|p| p.path == "dnf-history.txt") {
-                    p.source = format!("{history} (the last {DNF_TRANSACTIONS} transactions)");
-                }
-            }
-            Err(e) => c.note("dnf-history.txt", history, ItemStatus::Error, e.to_string()),
-        },
-        Ok(Some(_)) => c.note(
-            "dnf-history.txt",
-            history,
-            ItemStatus::Skipped,
-            "not a regular file",
-        ),
-        Ok(None) => c.note(
-            "dnf-history.txt",
-            history,
-            ItemStatus::Missing,
-            "no dnf history database on this machine",
-        ),
-        Err(e) => c.note("dnf-history.txt", history, ItemStatus::Error, e.to_string()),
-    }
-    for log in DNF_LOGS {
-        c.log(log);
-    }
-    if root.is_system() {
-        c.program(
-            "journal.txt",
-            "journalctl",
-            &[
-                "--no-pager".into(),
-                "-o".into(),
-                "short-iso".into(),
-                "-u".into(),
-                "alma-ext*".into(),
-                "--since".into(),
-                format!("{} days ago", opts.since_days),
-            ],
-            true,
-        );
-    } else {
-        c.note(
-            "journal.txt",
-            "journalctl -u alma-ext*",
-            ItemStatus::Skipped,
-            "the journal is read only on the live root (without --root)",
-        );
-    }
-
-    // Learn every secret and name first, so each is masked in every file.
-    for p in &c.pending {
-        match &p.body {
-            Body::Text(t) => c.redactor.learn(t),
-            Body::Json(v) => c.redactor.learn_json(v),
-        }
-    }
-    if opts.obfuscate {
-        let mut ids: Vec<(IdKind, String)> = Vec::new();
-        for p in &c.pending {
-            if let Body::Json(v) = &p.body {
-                collect_identifiers(v, &mut ids);
-            }
-        }
-        for (k, v) in ids {
-            c.redactor.add_identifier(k, &v);
-        }
-    }
-
-    // Redact, and keep within the size limit.
-    let mut budget = opts.max_bytes.saturating_sub(MANIFEST_RESERVE);
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    let pending = std::mem::take(&mut c.pending);
-    for p in pending {
-        let mut text = match &p.body {
-            Body::Text(t) => c.redactor.redact(t),
-            Body::Json(v) => {
-                let v = c.redactor.redact_json(v);
-                serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
-            }
-        };
-        let mut status = ItemStatus::Collected;
-        let mut reason = p.cut.clone();
-        if reason.is_some() {
-            status = ItemStatus::Truncated;
-        }
-        if text.len() as u64 > budget {
-            if p.tail && budget >= 4096 {
-                let whole = text.len();
-                let mut start = whole - budget as usize;
-                while !text.is_char_boundary(start) {
-                    start += 1;
-                }
-                let rest = &text[start..];
-                let rest = rest.split_once('\n').map(|(_, r)| r).unwrap_or(rest);
-                text = rest.to_string();
-                status = ItemStatus::Truncated;
-                reason = Some(format!(
-                    "cut to its last {} bytes of {whole} by the bundle size limit (--max-size)",
-                    text.len()
-                ));
-            } else {
-                c.items.push(Item {
-                    item: p.path.clone(),
-                    source: p.source.clone(),
-                    status: ItemStatus::Skipped,
-                    reason: Some(format!(
-                        "left out: {} bytes, over what the bundle size limit (--max-size) left",
-                        text.len()
-                    )),
-                    bytes: None,
-                });
-                continue;
-            }
-        }
-        budget -= text.len() as u64;
-        c.items.push(Item {
-            item: p.path.clone(),
-            source: p.source,
-            status,
-            reason,
-            bytes: Some(text.len() as u64),
-        });
-        files.push((p.path, text.into_bytes()));
-    }
+    c.known_secrets();
+    let hostnames = c.identifiers(opts.obfuscate);
+    let spooled = c.collect(&host_root, opts);
+    c.machine();
+    c.packages_and_logs(opts.since_days);
+    c.learn_all(opts.obfuscate);
+    let mut files = c.fit(opts.max_bytes);
 
     let host = hostnames
         .first()
