@@ -456,6 +456,13 @@ fn hostname(root: &Root) -> Option<String> {
     from_file.or_else(|| root.read_trimmed("/proc/sys/kernel/hostname"))
 }
 
+/// The running kernel's node name.
+fn node_name() -> Option<String> {
+    nix::sys::utsname::uname()
+        .ok()
+        .map(|u| u.nodename().to_string_lossy().into_owned())
+}
+
 /// The host's name for the bundle's file name: letters, digits, `.`, `-`.
 fn file_name_host(host: &str) -> String {
     let h: String = host
@@ -569,49 +576,41 @@ impl Collector<'_> {
         }
     }
 
-    /// The root's host names; with `obfuscate`, every identifier of the root
-    /// is handed to the redactor.
-    fn identifiers(&mut self, obfuscate: bool) -> Vec<String> {
-        let mut hostnames: Vec<String> = Vec::new();
-        if let Some(h) = hostname(self.root) {
-            hostnames.push(h);
-        }
+    /// Hand every identifier of the root to the redactor (`--obfuscate`):
+    /// host names, machine id, DMI UUIDs and serials.
+    fn identifiers(&mut self) {
         // uname.txt shows the running kernel's node name, under any root.
-        if let Ok(u) = nix::sys::utsname::uname() {
-            hostnames.push(u.nodename().to_string_lossy().into_owned());
-        }
-        if obfuscate {
-            if let Ok(Some(hosts)) = self.root.read_string("/etc/hosts", hostroot::DEFAULT_LIMIT) {
-                for line in hosts.lines() {
-                    let line = line.split('#').next().unwrap_or("");
-                    hostnames.extend(line.split_whitespace().skip(1).map(str::to_string));
-                }
-            }
-            for h in &hostnames {
-                self.redactor.add_identifier(IdKind::Host, h);
-                if let Some((short, _)) = h.split_once('.') {
-                    self.redactor.add_identifier(IdKind::Host, short);
-                }
-            }
-            if let Some(id) = self.root.read_trimmed("/etc/machine-id") {
-                self.redactor.add_identifier(IdKind::MachineId, &id);
-            }
-            for (f, kind) in [
-                ("product_uuid", IdKind::Uuid),
-                ("product_serial", IdKind::Serial),
-                ("board_serial", IdKind::Serial),
-                ("chassis_serial", IdKind::Serial),
-                ("chassis_asset_tag", IdKind::Serial),
-            ] {
-                if let Some(v) = self.root.read_trimmed(format!("/sys/class/dmi/id/{f}")) {
-                    self.redactor.add_identifier(kind, &v);
-                }
-            }
-            if let Some(v) = self.root.read_trimmed("/sys/hypervisor/uuid") {
-                self.redactor.add_identifier(IdKind::Uuid, &v);
+        let mut hostnames: Vec<String> =
+            hostname(self.root).into_iter().chain(node_name()).collect();
+        if let Ok(Some(hosts)) = self.root.read_string("/etc/hosts", hostroot::DEFAULT_LIMIT) {
+            for line in hosts.lines() {
+                let line = line.split('#').next().unwrap_or("");
+                hostnames.extend(line.split_whitespace().skip(1).map(str::to_string));
             }
         }
-        hostnames
+        for h in &hostnames {
+            self.redactor.add_identifier(IdKind::Host, h);
+            if let Some((short, _)) = h.split_once('.') {
+                self.redactor.add_identifier(IdKind::Host, short);
+            }
+        }
+        if let Some(id) = self.root.read_trimmed("/etc/machine-id") {
+            self.redactor.add_identifier(IdKind::MachineId, &id);
+        }
+        for (f, kind) in [
+            ("product_uuid", IdKind::Uuid),
+            ("product_serial", IdKind::Serial),
+            ("board_serial", IdKind::Serial),
+            ("chassis_serial", IdKind::Serial),
+            ("chassis_asset_tag", IdKind::Serial),
+        ] {
+            if let Some(v) = self.root.read_trimmed(format!("/sys/class/dmi/id/{f}")) {
+                self.redactor.add_identifier(kind, &v);
+            }
+        }
+        if let Some(v) = self.root.read_trimmed("/sys/hypervisor/uuid") {
+            self.redactor.add_identifier(IdKind::Uuid, &v);
+        }
     }
 
     /// The agent's own answers and the files, in the order the size limit
@@ -947,16 +946,19 @@ pub fn create(root: &Root, opts: &Options) -> Result<Outcome, Error> {
         redactor: Redactor::new(opts.obfuscate),
     };
     c.known_secrets();
-    let hostnames = c.identifiers(opts.obfuscate);
+    if opts.obfuscate {
+        c.identifiers();
+    }
     let spooled = c.collect(&host_root, opts);
     c.machine();
     c.packages_and_logs(opts.since_days);
     c.learn_all(opts.obfuscate);
     let mut files = c.fit(opts.max_bytes);
 
-    let host = hostnames
-        .first()
-        .map(|h| c.redactor.redact(h))
+    // The root's name; the running machine's only when it is the root.
+    let host = hostname(root)
+        .or_else(|| root.is_system().then(node_name).flatten())
+        .map(|h| c.redactor.redact(&h))
         .unwrap_or_else(|| "unknown".into());
     let errors: Vec<String> = c
         .items
