@@ -48,6 +48,9 @@ pub enum Command {
     Unregister(cmd::unregister::Args),
     /// Run the long-running agent (started by systemd).
     Agent(cmd::agent::Args),
+    /// Write one .tar.gz for the vendor's support desk (logs, configuration,
+    /// state), with every secret removed.
+    SupportBundle(cmd::support_bundle::Args),
 }
 
 impl Command {
@@ -61,6 +64,7 @@ impl Command {
             Command::Checkin(a) => cmd::checkin::run(a),
             Command::Unregister(a) => cmd::unregister::run(a),
             Command::Agent(a) => cmd::agent::run(a),
+            Command::SupportBundle(a) => cmd::support_bundle::run(a),
         }
     }
 }
