@@ -42,7 +42,9 @@ struct AutoSwitch {
 /// Register a copy of the AlmaLinux 9 fixture with a server whose
 /// lifecycle says community security support ended on 2026-01-01 and whose
 /// target for 9 has the repositories `ext-baseos` and `ext-appstream` at
-/// `repo_base` (`<repo_base>/9/BaseOS/$basearch/os/`, ...), then run the
+/// `repo_base` (`<repo_base>/9/BaseOS/$basearch/os/`, ...) and its vault at
+/// `<repo_base>/vault/` (on 127.0.0.1 like the rest: no test reaches the
+/// real vault), then run the
 /// daemon until the check-in that follows its automatic switch.
 fn run_auto_switch(repo_base: &str) -> AutoSwitch {
     let fx = alma_ext_test_support::almalinux_root(9);
@@ -60,7 +62,7 @@ fn run_auto_switch(repo_base: &str) -> AutoSwitch {
     let target = d.path().join("target.toml");
     std::fs::write(
         &target,
-        format!("[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"{repo_base}/9/BaseOS/$basearch/os/\"\n[repos.appstream]\nid = \"ext-appstream\"\nname = \"Extended AppStream\"\nbaseurl = \"{repo_base}/9/AppStream/$basearch/os/\"\n"),
+        format!("vault_url = \"{repo_base}/vault/\"\n[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"{repo_base}/9/BaseOS/$basearch/os/\"\n[repos.appstream]\nid = \"ext-appstream\"\nname = \"Extended AppStream\"\nbaseurl = \"{repo_base}/9/AppStream/$basearch/os/\"\n"),
     )
     .unwrap();
     for args in [
@@ -76,7 +78,8 @@ fn run_auto_switch(repo_base: &str) -> AutoSwitch {
     ] {
         let o = std::process::Command::new(server_bin())
             .args(&args)
-            .args(["--database", &db])
+            // The first command makes the fleet database (`serve` would).
+            .args(["--database", &db, "--create"])
             .output()
             .unwrap();
         assert!(

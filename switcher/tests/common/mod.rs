@@ -80,10 +80,17 @@ impl PackageTools for FakeTools {
         Ok(())
     }
 
-    fn makecache(&self, _root: &Path, releasever: u32, repos: &[String]) -> Result<(), String> {
-        self.calls
-            .borrow_mut()
-            .push(format!("makecache {releasever} {}", repos.join(",")));
+    fn makecache(
+        &self,
+        _root: &Path,
+        releasever: Option<&str>,
+        repos: &[String],
+    ) -> Result<(), String> {
+        self.calls.borrow_mut().push(format!(
+            "makecache {} {}",
+            releasever.unwrap_or("-"),
+            repos.join(",")
+        ));
         if self.fail_makecache {
             return Err("Failed to download metadata for repo 'ext-baseos'".into());
         }
