@@ -20,3 +20,4 @@ pub mod output;
 pub mod registration;
 pub mod root;
 pub mod spool;
+pub mod tls_hint;
