@@ -4,6 +4,7 @@
 //! Every function that reads the host takes a [`root::HostRoot`], so the
 //! same code runs on `/` and on a fixture tree.
 
+pub mod access;
 pub mod cli;
 pub mod client;
 pub mod cloud;
