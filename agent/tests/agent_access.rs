@@ -305,3 +305,45 @@ fn daemon_restarted_after_a_switch_checks_in_at_once() {
         Some(alma_ext_proto::api::SwitchStatus::Extended)
     );
 }
+
+#[test]
+fn retired_credential_is_a_refusal_with_what_to_do() {
+    let w = world();
+    let (_, key) = w.contract();
+    let mid = "0123456789abcdef0123456789abcd04";
+    let root = w.registered_root("retired", &key, mid);
+    // The same machine registers again from a copy of its disk: the server
+    // retires the first registration and its credential.
+    let copy = w.dir.path().join("retired-copy");
+    agent_common::copy_tree(&root, &copy);
+    let o = alma_ext(
+        &copy,
+        &[
+            "register",
+            "--force",
+            "--server",
+            &w.server.url(),
+            "--key",
+            &key,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    let o = alma_ext(&root, &["checkin"]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("alma-ext register --force"), "{err}");
+    let s = status_json(&root);
+    let lost = &s["registration"]["access_lost"];
+    assert!(
+        lost["reason"].as_str().unwrap().contains("no longer knows"),
+        "{s}"
+    );
+    assert!(
+        s["lifecycle"]["advice"]
+            .as_str()
+            .unwrap()
+            .contains("alma-ext register --force"),
+        "{s}"
+    );
+}
