@@ -3,8 +3,8 @@
 //! dnf (createrepo_c repositories served on 127.0.0.1): `switch` right after
 //! `register`; a revoked contract makes `checkin` exit 7 and `status` say
 //! that access is lost and what to do; `unregister` with and without the
-//! revert; the daemon, restarted after a switch, reports it at once
-//! (virtual clock).
+//! revert; the daemon, restarted after a switch, reports it at once, and a
+//! revert made while it runs at its next look at the facts (virtual clock).
 
 mod agent_common;
 
@@ -259,7 +259,7 @@ fn unregister_with_revert_goes_back_to_community() {
 }
 
 #[test]
-fn daemon_restarted_after_a_switch_checks_in_at_once() {
+fn daemon_reports_a_switch_change_made_while_stopped_or_running() {
     let w = world();
     let (_, key) = w.contract();
     // Switched while no agent ran.
@@ -303,6 +303,56 @@ fn daemon_restarted_after_a_switch_checks_in_at_once() {
     assert_eq!(
         reg.reported_switch,
         Some(alma_ext_proto::api::SwitchStatus::Extended)
+    );
+
+    // Running again, the admin reverts: reported at the next look at the
+    // facts (5 minutes), not at the next scheduled check-in (4 hours).
+    let settings = config::from_texts(&[(
+        PathBuf::from("/etc/alma-ext/agent.toml"),
+        "[checkin]\ninterval = \"4h\"\nsplay = \"30m\"\nfacts_poll = \"5m\"\n".to_string(),
+    )])
+    .unwrap();
+    let start = at + chrono::Duration::minutes(1);
+    let clock = Arc::new(ManualClock::new(start));
+    let revert_root = root.clone();
+    let events = agent_common::run_daemon(
+        &root,
+        settings,
+        clock,
+        8,
+        None,
+        Duration::from_secs(60),
+        move |e, _| {
+            if matches!(e, Event::Started { .. }) {
+                let o = alma_ext(&revert_root, &["switch", "--revert", "--yes"]);
+                assert!(o.status.success(), "{}", text(&o));
+            }
+            matches!(e, Event::CheckinOk { .. } | Event::CheckinFailed { .. })
+        },
+    );
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::FactsChanged { what, .. } if what.contains("switch state"))
+        ),
+        "{events:?}"
+    );
+    let at = events
+        .iter()
+        .find_map(|e| match e {
+            Event::CheckinOk { at, .. } => Some(*at),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{events:?}"));
+    assert!(
+        at - start <= chrono::Duration::minutes(6),
+        "check-in at {at}, started {start}"
+    );
+    let reg = alma_ext_agent::registration::load(&HostRoot::new(&root))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reg.reported_switch,
+        Some(alma_ext_proto::api::SwitchStatus::Community)
     );
 }
 
