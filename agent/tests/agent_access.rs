@@ -227,6 +227,14 @@ fn revoked_contract_checkin_status_and_unregister() {
     assert!(out.contains("alma-ext switch --revert"), "{out}");
     assert!(root.join(EXT_REPO).exists());
     assert!(!root.join("var/lib/alma-ext/registration.json").exists());
+    // Unregistering again says how to get dnf working.
+    let o = alma_ext(&root, &["unregister"]);
+    assert_eq!(o.status.code(), Some(10), "{}", text(&o));
+    assert!(
+        text(&o).contains("alma-ext switch --revert"),
+        "{}",
+        text(&o)
+    );
     // Not registered but still switched: status does not say all is well.
     let s = status_json(&root);
     assert!(!s["registration"]["access_lost"].is_null(), "{s}");

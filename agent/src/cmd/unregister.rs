@@ -126,11 +126,17 @@ pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
     let settings = config::load(&root).exit(Exit::Config)?;
     logging::init(&settings.log_level);
-    let reg = registration::load(&root)
-        .exit(Exit::Failure)?
-        .ok_or_else(|| fail(Exit::NotRegistered, "not registered"))?;
     let switch = alma_ext_switcher::state::load(root.path())
         .map_err(|e| fail(Exit::Failure, format!("reading the switch state: {e}")))?;
+    let reg = registration::load(&root)
+        .exit(Exit::Failure)?
+        .ok_or_else(|| match switch.status {
+            SwitchStatus::Extended | SwitchStatus::Interrupted => fail(
+                Exit::NotRegistered,
+                "not registered, but still switched: the extended-update repository refuses this machine; go back to the community repositories with `alma-ext switch --revert`",
+            ),
+            _ => fail(Exit::NotRegistered, "not registered"),
+        })?;
     let repos = decide(&args, switch.status)?;
     if repos == Repos::Revert {
         revert(root.path())?;
