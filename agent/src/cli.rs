@@ -14,7 +14,7 @@ use crate::cmd;
 /// switches dnf to the extended-update repository before community support
 /// ends.
 #[derive(Debug, Parser)]
-#[command(name = "alma-ext", version, about, long_about, after_long_help = EXIT_CODES_HELP)]
+#[command(name = "alma-ext", version, about, long_about, after_long_help = crate::exit::Exit::help())]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -48,21 +48,10 @@ pub enum Command {
     Unregister(cmd::unregister::Args),
     /// Run the long-running agent (started by systemd).
     Agent(cmd::agent::Args),
+    /// Write one .tar.gz for the vendor's support desk (logs, configuration,
+    /// state), with every secret removed.
+    SupportBundle(cmd::support_bundle::Args),
 }
-
-pub const EXIT_CODES_HELP: &str = "\
-Exit codes:
-  0   success
-  1   unexpected failure
-  2   bad command line
-  3   invalid configuration or input file (the message names file, line, key)
-  4   switch preflight failed or machine not eligible; nothing was changed
-  5   switch did not verify and was rolled back; configuration is as before
-  6   server or repository unreachable (network, TLS, proxy)
-  7   server refused (bad key or credential, revoked contract, not entitled)
-  8   confirmation needed (no terminal and no --yes) or declined
-  9   another switch, dnf or rpm transaction is running
-  10  not registered";
 
 impl Command {
     /// Run the command.
@@ -75,6 +64,7 @@ impl Command {
             Command::Checkin(a) => cmd::checkin::run(a),
             Command::Unregister(a) => cmd::unregister::run(a),
             Command::Agent(a) => cmd::agent::run(a),
+            Command::SupportBundle(a) => cmd::support_bundle::run(a),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! same code runs on `/` and on a fixture tree.
 
 pub mod access;
+pub mod bundle;
 pub mod cli;
 pub mod client;
 pub mod cloud;

@@ -131,7 +131,7 @@ pub fn parse_table(path: &str, text: &str) -> Result<LifecycleTable, TableFileEr
             return Err(TableFileError {
                 path: path.to_string(),
                 line,
-                message: msg,
+                message: msg.to_string(),
             });
         }
         releases.push(rel);

@@ -48,7 +48,7 @@ fn world() -> World {
     let o = Command::new(server_bin())
         .args(["target", "set", "--major", "9", "--file"])
         .arg(&target)
-        .args(["--database", &db])
+        .args(["--database", &db, "--create"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));

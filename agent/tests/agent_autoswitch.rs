@@ -29,15 +29,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
-fn fixture9() -> Option<PathBuf> {
-    [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/almalinux/9"),
-        PathBuf::from("/work/shared/fixtures/almalinux/9"),
-    ]
-    .into_iter()
-    .find(|p| p.join("etc/yum.repos.d").is_dir())
-}
-
 /// What a daemon run with `switch.auto = true` left behind.
 struct AutoSwitch {
     events: Vec<Event>,
@@ -50,12 +41,12 @@ struct AutoSwitch {
 /// Register a copy of the AlmaLinux 9 fixture with a server whose
 /// lifecycle says community security support ended on 2026-01-01 and whose
 /// target for 9 has the repositories `ext-baseos` and `ext-appstream` at
-/// `repo_base` (`<repo_base>/9/BaseOS/$basearch/os/`, ...), then run the
+/// `repo_base` (`<repo_base>/9/BaseOS/$basearch/os/`, ...) and its vault at
+/// `<repo_base>/vault/` (on 127.0.0.1 like the rest: no test reaches the
+/// real vault), then run the
 /// daemon until the check-in that follows its automatic switch.
 fn run_auto_switch(repo_base: &str) -> AutoSwitch {
-    let Some(fx) = fixture9() else {
-        panic!("the AlmaLinux 9 fixture root (shared/fixtures/almalinux/9) is missing");
-    };
+    let fx = alma_ext_test_support::almalinux_root(9);
     let d = tempfile::tempdir().unwrap();
     let srv = d.path().join("srv");
     std::fs::create_dir_all(&srv).unwrap();
@@ -70,7 +61,7 @@ fn run_auto_switch(repo_base: &str) -> AutoSwitch {
     let target = d.path().join("target.toml");
     std::fs::write(
         &target,
-        format!("[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"{repo_base}/9/BaseOS/$basearch/os/\"\n[repos.appstream]\nid = \"ext-appstream\"\nname = \"Extended AppStream\"\nbaseurl = \"{repo_base}/9/AppStream/$basearch/os/\"\n"),
+        format!("vault_url = \"{repo_base}/vault/\"\n[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"{repo_base}/9/BaseOS/$basearch/os/\"\n[repos.appstream]\nid = \"ext-appstream\"\nname = \"Extended AppStream\"\nbaseurl = \"{repo_base}/9/AppStream/$basearch/os/\"\n"),
     )
     .unwrap();
     for args in [
@@ -86,7 +77,8 @@ fn run_auto_switch(repo_base: &str) -> AutoSwitch {
     ] {
         let o = std::process::Command::new(server_bin())
             .args(&args)
-            .args(["--database", &db])
+            // The first command makes the fleet database (`serve` would).
+            .args(["--database", &db, "--create"])
             .output()
             .unwrap();
         assert!(

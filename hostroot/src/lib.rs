@@ -124,6 +124,15 @@ pub struct Entry {
     pub kind: Kind,
 }
 
+/// What [`Root::read_tail`] read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tail {
+    /// The last bytes of the file, at most the caller's limit.
+    pub bytes: Vec<u8>,
+    /// The whole length of the file when it was opened.
+    pub len: u64,
+}
+
 /// A root directory standing for `/`.
 #[derive(Clone)]
 pub struct Root {
@@ -277,10 +286,10 @@ impl Root {
         matches!(self.symlink_metadata(abs), Ok(Some(_)))
     }
 
-    /// Read the regular file at `abs`, at most `limit` bytes; `Ok(None)` when
-    /// it does not exist.
-    pub fn read(&self, abs: impl AsRef<Path>, limit: u64) -> Result<Option<Vec<u8>>, Error> {
-        let abs = abs.as_ref();
+    /// Open the regular file at `abs` for reading; `Ok(None)` when it does
+    /// not exist. The looked-up inode is re-opened through its descriptor,
+    /// so what is read is what was checked.
+    fn open_regular(&self, abs: &Path) -> Result<Option<(File, Metadata)>, Error> {
         let f = match self.lookup(abs, true)? {
             Found::Missing => return Ok(None),
             Found::Present(f) => f,
@@ -293,19 +302,27 @@ impl Root {
                 kind,
             });
         }
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(fd_path(&f))
+            .map_err(|e| self.err(abs, e))?;
+        Ok(Some((file, meta)))
+    }
+
+    /// Read the regular file at `abs`, at most `limit` bytes; `Ok(None)` when
+    /// it does not exist.
+    pub fn read(&self, abs: impl AsRef<Path>, limit: u64) -> Result<Option<Vec<u8>>, Error> {
+        let abs = abs.as_ref();
+        let Some((file, meta)) = self.open_regular(abs)? else {
+            return Ok(None);
+        };
         if meta.len() > limit {
             return Err(Error::TooLarge {
                 path: self.join(abs),
                 limit,
             });
         }
-        // Re-open the looked-up inode for reading through its descriptor, so
-        // what is read is what was checked.
-        let file = OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-            .open(fd_path(&f))
-            .map_err(|e| self.err(abs, e))?;
         let mut buf = Vec::with_capacity(meta.len().min(limit) as usize);
         // Pseudo-files report a size of 0 or 4096 whatever they hold: the cap
         // is enforced on what is read, not on what stat says.
@@ -319,6 +336,24 @@ impl Root {
             });
         }
         Ok(Some(buf))
+    }
+
+    /// The last `limit` bytes of the regular file at `abs` (a log's tail),
+    /// with the file's whole length; `Ok(None)` when it does not exist.
+    pub fn read_tail(&self, abs: impl AsRef<Path>, limit: u64) -> Result<Option<Tail>, Error> {
+        let abs = abs.as_ref();
+        let Some((mut file, meta)) = self.open_regular(abs)? else {
+            return Ok(None);
+        };
+        let len = meta.len();
+        let start = len.saturating_sub(limit);
+        io::Seek::seek(&mut file, io::SeekFrom::Start(start)).map_err(|e| self.err(abs, e))?;
+        let mut bytes = Vec::with_capacity((len - start) as usize);
+        // A file that grew since the stat is still cut at `limit`.
+        file.take(limit)
+            .read_to_end(&mut bytes)
+            .map_err(|e| self.err(abs, e))?;
+        Ok(Some(Tail { bytes, len }))
     }
 
     /// [`Root::read`] as text (invalid UTF-8 replaced).

@@ -210,3 +210,20 @@ fn open_names_a_missing_root() {
     let e = Root::open("/nonexistent/alma-ext-root").unwrap_err();
     assert!(e.to_string().contains("/nonexistent/alma-ext-root"), "{e}");
 }
+
+#[test]
+fn read_tail_keeps_the_last_bytes_and_the_whole_length() {
+    let (dir, root) = fixture();
+    std::fs::create_dir_all(dir.path().join("var/log")).unwrap();
+    std::fs::write(dir.path().join("var/log/dnf.log"), "one\ntwo\nthree\n").unwrap();
+    let t = root.read_tail("/var/log/dnf.log", 6).unwrap().unwrap();
+    assert_eq!(t.bytes, b"three\n");
+    assert_eq!(t.len, 14);
+    let whole = root.read_tail("/var/log/dnf.log", 100).unwrap().unwrap();
+    assert_eq!(whole.bytes, b"one\ntwo\nthree\n");
+    assert!(root.read_tail("/var/log/missing.log", 6).unwrap().is_none());
+    assert!(matches!(
+        root.read_tail("/var/log", 6),
+        Err(Error::NotRegular { .. })
+    ));
+}

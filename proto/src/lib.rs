@@ -6,6 +6,7 @@
 //! removing one is a new `schema_version`.
 
 pub mod api;
+pub mod exit;
 pub mod facts;
 pub mod lifecycle;
 pub mod target;

@@ -23,21 +23,87 @@ pub struct Release {
     pub extended_end: Option<NaiveDate>,
 }
 
+/// The earliest date a lifecycle table may hold.
+pub const FIRST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(1990, 1, 1) {
+    Some(d) => d,
+    None => panic!("1990-01-01 is a date"),
+};
+
+/// The latest date a lifecycle table may hold: far enough from the end of
+/// the date type that every boundary derived from it (six years on, the
+/// next day) exists, and a four-digit year that every reader parses.
+pub const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9899, 12, 31) {
+    Some(d) => d,
+    None => panic!("9899-12-31 is a date"),
+};
+
+/// A release whose dates cannot be used: which release, which field, why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("releases[major={major}].{field}: {message}")]
+pub struct InvalidRelease {
+    pub major: u32,
+    /// `ga`, `active_end`, `security_end` or `extended_end`.
+    pub field: &'static str,
+    pub message: String,
+}
+
+fn next_day(d: NaiveDate) -> NaiveDate {
+    // Saturates only for tables that `validate` rejects.
+    d.succ_opt().unwrap_or(NaiveDate::MAX)
+}
+
 impl Release {
     /// First day of the extended period: the day after security support ends.
     pub fn extended_start(&self) -> NaiveDate {
-        self.security_end.succ_opt().expect("date in range")
+        next_day(self.security_end)
     }
 
-    /// Last day of the extended period.
+    /// Last day of the extended period (for a table that failed
+    /// [`LifecycleTable::validate`], at most the last representable day).
     pub fn extended_end(&self) -> NaiveDate {
         self.extended_end.unwrap_or_else(|| {
             let s = self.security_end;
             // Same month and day, 6 years later; 29 Feb falls back to 28 Feb.
-            NaiveDate::from_ymd_opt(s.year() + EXTENDED_YEARS, s.month(), s.day())
-                .or_else(|| NaiveDate::from_ymd_opt(s.year() + EXTENDED_YEARS, s.month(), 28))
-                .expect("date in range")
+            NaiveDate::from_ymd_opt(s.year().saturating_add(EXTENDED_YEARS), s.month(), s.day())
+                .or_else(|| {
+                    NaiveDate::from_ymd_opt(s.year().saturating_add(EXTENDED_YEARS), s.month(), 28)
+                })
+                .unwrap_or(NaiveDate::MAX)
         })
+    }
+
+    /// Check this release: every date within [`FIRST_DATE`] ..
+    /// [`LAST_DATE`], and in order.
+    pub fn validate(&self) -> Result<(), InvalidRelease> {
+        let bad = |field, message: String| InvalidRelease {
+            major: self.major,
+            field,
+            message,
+        };
+        let dates = [
+            ("ga", Some(self.ga)),
+            ("active_end", Some(self.active_end)),
+            ("security_end", Some(self.security_end)),
+            ("extended_end", self.extended_end),
+        ];
+        for (field, d) in dates {
+            if let Some(d) = d.filter(|d| *d < FIRST_DATE || *d > LAST_DATE) {
+                return Err(bad(
+                    field,
+                    format!("{d} is outside {FIRST_DATE} .. {LAST_DATE}"),
+                ));
+            }
+        }
+        if !(self.ga <= self.active_end && self.active_end <= self.security_end) {
+            return Err(bad(
+                "active_end",
+                "dates must satisfy ga <= active_end <= security_end".into(),
+            ));
+        }
+        if self.extended_end() <= self.security_end {
+            return Err(bad("extended_end", "must be after security_end".into()));
+        }
+        Ok(())
     }
 
     /// The phase on `day`.
@@ -57,7 +123,7 @@ impl Release {
 
     /// The first day of the next phase after `day`, if any.
     pub fn next_boundary(&self, day: NaiveDate) -> Option<(Phase, NaiveDate)> {
-        let next = |d: NaiveDate| d.succ_opt().expect("date in range");
+        let next = next_day;
         match self.phase_on(day) {
             Phase::Prerelease => Some((Phase::Full, self.ga)),
             Phase::Full => Some((Phase::Security, next(self.active_end))),
@@ -152,23 +218,11 @@ impl LifecycleTable {
         out
     }
 
-    /// Check that each release's dates are in order.
-    pub fn validate(&self) -> Result<(), String> {
-        for r in &self.releases {
-            if !(r.ga <= r.active_end && r.active_end <= r.security_end) {
-                return Err(format!(
-                    "releases[major={}]: dates must satisfy ga <= active_end <= security_end",
-                    r.major
-                ));
-            }
-            if r.extended_end() <= r.security_end {
-                return Err(format!(
-                    "releases[major={}]: extended_end must be after security_end",
-                    r.major
-                ));
-            }
-        }
-        Ok(())
+    /// Check every release ([`Release::validate`]). Never panics, whatever
+    /// the dates: a table from a file or the server is checked with this
+    /// before use.
+    pub fn validate(&self) -> Result<(), InvalidRelease> {
+        self.releases.iter().try_for_each(Release::validate)
     }
 }
 
@@ -217,5 +271,50 @@ mod tests {
         let m = base.merged_with(&over);
         assert_eq!(m.releases.len(), 4);
         assert!(m.validate().is_ok());
+    }
+
+    #[test]
+    fn dates_at_the_edge_of_the_date_type_are_invalid_not_a_panic() {
+        let edge: NaiveDate = "+262142-12-31".parse().unwrap();
+        assert_eq!(edge, NaiveDate::MAX);
+        let mut r = LifecycleTable::builtin().release(9).unwrap().clone();
+        r.security_end = edge;
+        let t = LifecycleTable {
+            releases: vec![r.clone()],
+        };
+        let e = t.validate().unwrap_err();
+        assert_eq!(e.field, "security_end");
+        assert_eq!(e.major, 9);
+        assert!(
+            e.to_string()
+                .starts_with("releases[major=9].security_end: +262142-12-31"),
+            "{e}"
+        );
+        // The derived dates saturate instead of panicking.
+        assert_eq!(r.extended_start(), NaiveDate::MAX);
+        assert_eq!(r.extended_end(), NaiveDate::MAX);
+        assert_eq!(r.phase_on(NaiveDate::MAX), Phase::Extended);
+        assert_eq!(r.next_boundary(NaiveDate::MAX).unwrap().1, NaiveDate::MAX);
+
+        let mut early = LifecycleTable::builtin().release(8).unwrap().clone();
+        early.ga = NaiveDate::MIN;
+        let e = LifecycleTable {
+            releases: vec![early],
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "ga");
+        let mut late_ext = LifecycleTable::builtin().release(8).unwrap().clone();
+        late_ext.extended_end = Some(NaiveDate::MAX);
+        let e = LifecycleTable {
+            releases: vec![late_ext],
+        }
+        .validate()
+        .unwrap_err();
+        assert_eq!(e.field, "extended_end");
+        // The table from JSON, as the server and the agent's cache read it.
+        let json = r#"{"releases":[{"major":9,"ga":"2022-05-26","active_end":"2027-05-31","security_end":"+262142-12-31"}]}"#;
+        let t: LifecycleTable = serde_json::from_str(json).unwrap();
+        assert!(t.validate().is_err());
     }
 }

@@ -2,12 +2,13 @@
 //! contracts, platforms, targets. Validation errors name the field.
 
 use alma_ext_proto::api::{Entitlement, EntitlementStatus};
+use alma_ext_proto::lifecycle::{LifecycleTable, Phase};
 use alma_ext_proto::target::Target;
 use anyhow::Result;
-use chrono::{Datelike, Months, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
 use crate::auth;
-use crate::store::{ContractRow, PlatformRow, Store};
+use crate::store::{ContractRow, MachineRow, PlatformRow, Store};
 
 /// A rejected admin input: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -55,23 +56,84 @@ pub struct NewContract {
     pub platform_updates: bool,
 }
 
-/// A created contract and its activation key (shown once).
+/// A created (or rekeyed) contract and its activation key (shown once).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct CreatedContract {
     #[serde(flatten)]
     pub contract: ContractRow,
+    /// pending, active, expired or revoked, today.
+    pub status: EntitlementStatus,
     pub activation_key: String,
+}
+
+/// A contract as `contract list --format json` and the admin API show it:
+/// the stored row and its status today.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ContractView {
+    #[serde(flatten)]
+    pub contract: ContractRow,
+    /// pending, active, expired or revoked.
+    pub status: EntitlementStatus,
+}
+
+/// The contract and its status on `day`.
+pub fn contract_view(c: ContractRow, day: NaiveDate) -> ContractView {
+    let status = entitlement(&c, day).status;
+    ContractView {
+        contract: c,
+        status,
+    }
+}
+
+/// Every contract with its status today.
+pub async fn list_contracts(store: &Store) -> Result<Vec<ContractView>, AdminError> {
+    let day = today();
+    Ok(store
+        .list_contracts()
+        .await?
+        .into_iter()
+        .map(|c| contract_view(c, day))
+        .collect())
+}
+
+/// Contract dates an admin may give: far enough from the ends of the date
+/// type that every date the server derives from them (a year later, the
+/// next day) exists, and four-digit years that every reader parses.
+pub const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(2000, 1, 1) {
+    Some(d) => d,
+    None => panic!("2000-01-01 is a date"),
+};
+/// See [`FIRST_DAY`].
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9899, 12, 31) {
+    Some(d) => d,
+    None => panic!("9899-12-31 is a date"),
+};
+
+/// A contract date from an admin, checked against [`FIRST_DAY`] and
+/// [`LAST_DAY`].
+pub fn check_date(field: &str, d: NaiveDate) -> Result<NaiveDate, InvalidInput> {
+    if d < FIRST_DAY || d > LAST_DAY {
+        return Err(invalid(
+            field,
+            format!("{d} is outside {FIRST_DAY} .. {LAST_DAY}"),
+        ));
+    }
+    Ok(d)
 }
 
 /// The 1st of the month after `day`: when support starts by default.
 pub fn first_of_next_month(day: NaiveDate) -> NaiveDate {
-    let first = NaiveDate::from_ymd_opt(day.year(), day.month(), 1).expect("valid date");
-    first + Months::new(1)
+    let first = day.with_day(1).unwrap_or(day);
+    first.checked_add_months(Months::new(1)).unwrap_or(first)
 }
 
 /// One contract year from `starts`: the day before the anniversary.
+/// `starts` within [`FIRST_DAY`] .. [`LAST_DAY`] (saturates beyond).
 pub fn one_year_from(starts: NaiveDate) -> NaiveDate {
-    (starts + Months::new(12)).pred_opt().expect("valid date")
+    starts
+        .checked_add_months(Months::new(12))
+        .and_then(|d| d.pred_opt())
+        .unwrap_or(NaiveDate::MAX)
 }
 
 pub fn today() -> NaiveDate {
@@ -130,7 +192,10 @@ pub async fn create_contract(
         )
         .into());
     }
-    let starts = c.starts.unwrap_or_else(|| first_of_next_month(today()));
+    let starts = match c.starts {
+        Some(d) => check_date("starts", d)?,
+        None => first_of_next_month(today()),
+    };
     let ends = one_year_from(starts);
     let id = auth::new_id("ct-", 5);
     let key = auth::new_secret(auth::KEY_PREFIX);
@@ -153,6 +218,26 @@ pub async fn create_contract(
         .await?
         .ok_or_else(|| AdminError::NoContract(id.clone()))?;
     Ok(CreatedContract {
+        status: entitlement(&contract, today()).status,
+        contract,
+        activation_key: key,
+    })
+}
+
+/// `contract rekey`: a new activation key for the contract, shown once;
+/// the old key registers nothing from now on. Machines already registered
+/// keep their credentials.
+pub async fn rekey_contract(store: &Store, id: &str) -> Result<CreatedContract, AdminError> {
+    let key = auth::new_secret(auth::KEY_PREFIX);
+    if !store.set_contract_key(id, &auth::sha256_hex(&key)).await? {
+        return Err(AdminError::NoContract(id.to_string()));
+    }
+    let contract = store
+        .get_contract(id)
+        .await?
+        .ok_or_else(|| AdminError::NoContract(id.to_string()))?;
+    Ok(CreatedContract {
+        status: entitlement(&contract, today()).status,
         contract,
         activation_key: key,
     })
@@ -182,11 +267,13 @@ pub async fn extend_contract(
         (Some(_), Some(_)) => {
             return Err(invalid("years", "give either until or years, not both").into())
         }
-        (Some(d), None) => d,
-        (None, Some(y)) if (1..=20).contains(&y) => (ends.succ_opt().expect("valid date")
-            + Months::new(12 * y))
-        .pred_opt()
-        .expect("valid date"),
+        (Some(d), None) => check_date("until", d)?,
+        (None, Some(y)) if (1..=20).contains(&y) => ends
+            .succ_opt()
+            .and_then(|d| d.checked_add_months(Months::new(12 * y)))
+            .and_then(|d| d.pred_opt())
+            .and_then(|d| check_date("years", d).ok())
+            .ok_or_else(|| invalid("years", format!("{ends} plus {y} years is past {LAST_DAY}")))?,
         (None, Some(_)) => return Err(invalid("years", "must be between 1 and 20").into()),
         (None, None) => {
             return Err(invalid(
@@ -364,12 +451,137 @@ pub fn contract_year_start(c: &ContractRow, day: NaiveDate) -> NaiveDate {
     }
     let mut y = starts;
     loop {
-        let next = y + Months::new(12);
-        if next > day {
-            return y;
+        match y.checked_add_months(Months::new(12)) {
+            Some(next) if next <= day => y = next,
+            _ => return y,
         }
-        y = next;
     }
+}
+
+/// A machine as `machine list`/`show` and the admin API show it: the
+/// stored row, its lifecycle phase today, and readable times.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MachineView {
+    #[serde(flatten)]
+    pub machine: MachineRow,
+    /// Where its release stands today in the server's lifecycle table
+    /// (`none` for other distributions and unknown releases).
+    pub lifecycle_phase: Phase,
+    pub registered: DateTime<Utc>,
+    /// Last check-in (or registration).
+    pub last_checkin: DateTime<Utc>,
+    /// When it was retired.
+    pub retired: Option<DateTime<Utc>>,
+}
+
+/// `machine show`: the view and the facts the machine last reported.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MachineDetail {
+    #[serde(flatten)]
+    pub view: MachineView,
+    pub facts: Option<serde_json::Value>,
+}
+
+/// The phase of a machine's release on `day`: only AlmaLinux releases in
+/// the table have one.
+pub fn machine_phase(
+    table: &LifecycleTable,
+    family: Option<&str>,
+    major: Option<i64>,
+    day: NaiveDate,
+) -> Phase {
+    if family != Some("almalinux") {
+        return Phase::None;
+    }
+    major
+        .and_then(|m| u32::try_from(m).ok())
+        .and_then(|m| table.release(m))
+        .map_or(Phase::None, |r| r.phase_on(day))
+}
+
+fn unix_time(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(secs, 0).unwrap_or_default()
+}
+
+/// The view of a stored machine row on `day`.
+pub fn machine_view(m: MachineRow, table: &LifecycleTable, day: NaiveDate) -> MachineView {
+    MachineView {
+        lifecycle_phase: machine_phase(table, m.os_family.as_deref(), m.os_major, day),
+        registered: unix_time(m.registered_at),
+        last_checkin: unix_time(m.last_checkin),
+        retired: m.retired_at.map(unix_time),
+        machine: m,
+    }
+}
+
+/// The lifecycle table the server hands to agents: the built-in one
+/// overlaid with `lifecycle set`. A stored table that no longer validates
+/// is left out with a warning.
+pub async fn lifecycle_table(store: &Store) -> Result<LifecycleTable, AdminError> {
+    let builtin = LifecycleTable::builtin();
+    let Some(text) = store.get_setting("lifecycle").await? else {
+        return Ok(builtin);
+    };
+    match serde_json::from_str::<Option<LifecycleTable>>(&text) {
+        Ok(None) => Ok(builtin),
+        Ok(Some(t)) => match t.validate() {
+            Ok(()) => Ok(builtin.merged_with(&t)),
+            Err(e) => {
+                tracing::warn!("the stored lifecycle table is ignored: {e}");
+                Ok(builtin)
+            }
+        },
+        Err(e) => {
+            tracing::warn!("the stored lifecycle table is ignored: {e}");
+            Ok(builtin)
+        }
+    }
+}
+
+/// `machine list [--contract ID]`: every machine in every state.
+pub async fn list_machines(
+    store: &Store,
+    contract: Option<&str>,
+) -> Result<Vec<MachineView>, AdminError> {
+    if let Some(id) = contract {
+        if store.get_contract(id).await?.is_none() {
+            return Err(AdminError::NoContract(id.to_string()));
+        }
+    }
+    let table = lifecycle_table(store).await?;
+    let day = today();
+    Ok(store
+        .list_machines(contract)
+        .await?
+        .into_iter()
+        .map(|m| machine_view(m, &table, day))
+        .collect())
+}
+
+/// `machine show ID`.
+pub async fn show_machine(store: &Store, id: &str) -> Result<MachineDetail, AdminError> {
+    let (m, facts) = store
+        .get_machine(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("machine {id}")))?;
+    let table = lifecycle_table(store).await?;
+    Ok(MachineDetail {
+        view: machine_view(m, &table, today()),
+        facts: facts.and_then(|f| serde_json::from_str(&f).ok()),
+    })
+}
+
+/// `machine retire ID`: the machine stops counting and its credential and
+/// repository password stop working at once; it stays in the history.
+pub async fn retire_machine(store: &Store, id: &str) -> Result<MachineView, AdminError> {
+    if !store.retire_machine(id, Utc::now().timestamp()).await? {
+        return Err(AdminError::NotFound(format!("machine {id}")));
+    }
+    let (m, _) = store
+        .get_machine(id)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("machine {id}")))?;
+    Ok(machine_view(m, &lifecycle_table(store).await?, today()))
 }
 
 #[cfg(test)]

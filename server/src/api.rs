@@ -13,11 +13,12 @@ use alma_ext_proto::api::{
 use alma_ext_proto::lifecycle::LifecycleTable;
 use alma_ext_proto::target::{Auth, Target};
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, put, MethodRouter};
 use axum::Router;
 use base64::Engine;
 use chrono::{DateTime, Utc};
@@ -147,7 +148,17 @@ impl AppState {
             }
         }
         let lifecycle = match self.store.get_setting("lifecycle").await? {
-            Some(s) => serde_json::from_str(&s).ok(),
+            // A stored table that does not validate is not sent to agents.
+            Some(s) => serde_json::from_str::<Option<LifecycleTable>>(&s)
+                .ok()
+                .flatten()
+                .filter(|t| match t.validate() {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::warn!("the stored lifecycle table is not sent to agents: {e}");
+                        false
+                    }
+                }),
             None => None,
         };
         let mut c = self.cache.write().unwrap_or_else(|e| e.into_inner());
@@ -373,6 +384,49 @@ fn basic(headers: &HeaderMap) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
+/// Where the admin API lives.
+pub const ADMIN_PREFIX: &str = "/v1/admin";
+
+/// Every route of the admin API, relative to [`ADMIN_PREFIX`]. The router
+/// nests these alone behind one admin check ([`require_admin`]): an admin
+/// route cannot exist without it.
+pub fn admin_routes() -> Vec<(&'static str, MethodRouter<Shared>)> {
+    vec![
+        (
+            "/contracts",
+            get(admin_list_contracts).post(admin_create_contract),
+        ),
+        ("/contracts/:id/extend", post(admin_extend_contract)),
+        ("/contracts/:id/rekey", post(admin_rekey_contract)),
+        ("/contracts/:id/revoke", post(admin_revoke_contract)),
+        ("/machines", get(admin_list_machines)),
+        ("/machines/:id", get(admin_show_machine)),
+        ("/machines/:id/retire", post(admin_retire_machine)),
+        ("/platforms", get(admin_list_platforms)),
+        (
+            "/platforms/:id",
+            put(admin_set_platform).delete(admin_delete_platform),
+        ),
+        ("/targets", get(admin_list_targets)),
+        (
+            "/targets/:major",
+            put(admin_set_target).delete(admin_delete_target),
+        ),
+        ("/inventory", get(admin_inventory)),
+        ("/licenses", get(admin_licenses)),
+    ]
+}
+
+fn admin_router(state: &Shared) -> Router<Shared> {
+    admin_routes()
+        .into_iter()
+        .fold(Router::new(), |r, (path, route)| r.route(path, route))
+        // Set here, under the admin check: a wrong method is refused like
+        // any other request without the admin token.
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
+}
+
 /// The router with every route.
 pub fn router(state: Shared) -> Router {
     let limit = state.settings.body_limit;
@@ -382,30 +436,7 @@ pub fn router(state: Shared) -> Router {
         .route(proto::PATH_UNREGISTER, post(unregister))
         .route(proto::PATH_REPO_AUTH, get(repo_auth).head(repo_auth))
         .route("/v1/openapi.json", get(openapi))
-        .route(
-            "/v1/admin/contracts",
-            get(admin_list_contracts).post(admin_create_contract),
-        )
-        .route(
-            "/v1/admin/contracts/:id/extend",
-            post(admin_extend_contract),
-        )
-        .route(
-            "/v1/admin/contracts/:id/revoke",
-            post(admin_revoke_contract),
-        )
-        .route("/v1/admin/platforms", get(admin_list_platforms))
-        .route(
-            "/v1/admin/platforms/:id",
-            put(admin_set_platform).delete(admin_delete_platform),
-        )
-        .route("/v1/admin/targets", get(admin_list_targets))
-        .route(
-            "/v1/admin/targets/:major",
-            put(admin_set_target).delete(admin_delete_target),
-        )
-        .route("/v1/admin/inventory", get(admin_inventory))
-        .route("/v1/admin/licenses", get(admin_licenses))
+        .nest(ADMIN_PREFIX, admin_router(&state))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -881,7 +912,16 @@ async fn repo_auth(State(s): State<Shared>, headers: HeaderMap) -> Response {
 
 // ---- admin API ----
 
-fn require_admin(s: &Shared, headers: &HeaderMap) -> ApiResult<()> {
+/// The one admin check: the Bearer token must be the admin token (and
+/// the admin API on). Layered on every route of [`admin_routes`].
+async fn require_admin(State(s): State<Shared>, req: Request, next: Next) -> Response {
+    match check_admin(&s, req.headers()) {
+        Ok(()) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn check_admin(s: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     let Some(expected) = &s.settings.admin_token_hash else {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -897,20 +937,14 @@ fn require_admin(s: &Shared, headers: &HeaderMap) -> ApiResult<()> {
     Ok(())
 }
 
-async fn admin_list_contracts(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
+async fn admin_list_contracts(State(s): State<Shared>) -> ApiResult<Response> {
     Ok(json_response(
         StatusCode::OK,
-        &s.store.list_contracts().await?,
+        &admin::list_contracts(&s.store).await?,
     ))
 }
 
-async fn admin_create_contract(
-    State(s): State<Shared>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
+async fn admin_create_contract(State(s): State<Shared>, body: Body) -> ApiResult<Response> {
     let c: admin::NewContract = json_body(body, s.settings.body_limit).await?;
     let created = admin::create_contract(&s.store, &c).await?;
     tracing::info!(contract = created.contract.id, "contract created");
@@ -920,30 +954,81 @@ async fn admin_create_contract(
 async fn admin_extend_contract(
     State(s): State<Shared>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
     let e: admin::Extension = json_body(body, s.settings.body_limit).await?;
+    let c = admin::extend_contract(&s.store, &id, &e).await?;
     Ok(json_response(
         StatusCode::OK,
-        &admin::extend_contract(&s.store, &id, &e).await?,
+        &admin::contract_view(c, admin::today()),
     ))
+}
+
+async fn admin_rekey_contract(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let c = admin::rekey_contract(&s.store, &id).await?;
+    tracing::info!(contract = c.contract.id, "contract rekeyed");
+    Ok(json_response(StatusCode::OK, &c))
 }
 
 async fn admin_revoke_contract(
     State(s): State<Shared>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
     let c = admin::revoke_contract(&s.store, &id).await?;
     tracing::info!(contract = c.id, "contract revoked");
-    Ok(json_response(StatusCode::OK, &c))
+    Ok(json_response(
+        StatusCode::OK,
+        &admin::contract_view(c, admin::today()),
+    ))
 }
 
-async fn admin_list_platforms(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
+/// `?contract=ID`: only that contract's machines.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MachineQuery {
+    contract: Option<String>,
+}
+
+async fn admin_list_machines(
+    State(s): State<Shared>,
+    query: Result<Query<MachineQuery>, QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            e.body_text(),
+        )
+    })?;
+    Ok(json_response(
+        StatusCode::OK,
+        &admin::list_machines(&s.store, q.contract.as_deref()).await?,
+    ))
+}
+
+async fn admin_show_machine(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    Ok(json_response(
+        StatusCode::OK,
+        &admin::show_machine(&s.store, &id).await?,
+    ))
+}
+
+async fn admin_retire_machine(
+    State(s): State<Shared>,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let m = admin::retire_machine(&s.store, &id).await?;
+    tracing::info!(machine = m.machine.id, "machine retired");
+    Ok(json_response(StatusCode::OK, &m))
+}
+
+async fn admin_list_platforms(State(s): State<Shared>) -> ApiResult<Response> {
     Ok(json_response(
         StatusCode::OK,
         &s.store.list_platforms().await?,
@@ -953,10 +1038,8 @@ async fn admin_list_platforms(State(s): State<Shared>, headers: HeaderMap) -> Ap
 async fn admin_set_platform(
     State(s): State<Shared>,
     Path(id): Path<String>,
-    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
     let p: admin::PlatformInput = json_body(body, s.settings.body_limit).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -967,17 +1050,14 @@ async fn admin_set_platform(
 async fn admin_delete_platform(
     State(s): State<Shared>,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
     if !s.store.delete_platform(&id).await? {
         return Err(AdminError::NotFound(format!("platform {id}")).into());
     }
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn admin_list_targets(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
+async fn admin_list_targets(State(s): State<Shared>) -> ApiResult<Response> {
     let list: Vec<serde_json::Value> = s
         .store
         .list_targets()
@@ -998,10 +1078,8 @@ fn parse_major(major: &str) -> ApiResult<i64> {
 async fn admin_set_target(
     State(s): State<Shared>,
     Path(major): Path<String>,
-    headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
     let major = parse_major(&major)?;
     let bytes = read_body(body, s.settings.body_limit).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| admin::invalid("target", "is not UTF-8"))?;
@@ -1016,9 +1094,7 @@ async fn admin_set_target(
 async fn admin_delete_target(
     State(s): State<Shared>,
     Path(major): Path<String>,
-    headers: HeaderMap,
 ) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
     let major = parse_major(&major)?;
     if !s.store.delete_target(major).await? {
         return Err(AdminError::NotFound(format!("target for major {major}")).into());
@@ -1027,8 +1103,7 @@ async fn admin_delete_target(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn admin_inventory(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
+async fn admin_inventory(State(s): State<Shared>) -> ApiResult<Response> {
     let opts = fleet::Options {
         age_out_days: s.settings.age_out_days,
         ..fleet::Options::default()
@@ -1037,8 +1112,7 @@ async fn admin_inventory(State(s): State<Shared>, headers: HeaderMap) -> ApiResu
     Ok(json_response(StatusCode::OK, &inv.inventory))
 }
 
-async fn admin_licenses(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
-    require_admin(&s, &headers)?;
+async fn admin_licenses(State(s): State<Shared>) -> ApiResult<Response> {
     let opts = fleet::Options {
         age_out_days: s.settings.age_out_days,
         ..fleet::Options::default()

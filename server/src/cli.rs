@@ -12,25 +12,45 @@ use crate::admin::{self, AdminError};
 use crate::api::{self, Settings};
 use crate::exit::{Exit, ExitContext, Failed};
 use crate::fleet;
+use crate::render;
 use crate::store::{self, Store};
 
 /// Entitlement server for AlmaLinux extended support: registers machines,
 /// answers their check-ins, gates the extended-update repository and
 /// counts licences from what the fleet reports.
 #[derive(Debug, Parser)]
-#[command(name = "alma-ext-server", version, propagate_version = true)]
+#[command(
+    name = "alma-ext-server",
+    version,
+    propagate_version = true,
+    after_long_help = Exit::help()
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Where the fleet lives.
+/// Where the fleet lives (`serve`: created when missing).
 #[derive(Debug, Clone, Args)]
 pub struct DbArgs {
     /// Fleet database: sqlite:///path/to/fleet.db (default, created when
     /// missing) or postgres://user@host/db (large fleets, several replicas).
     #[arg(long, env = "ALMA_EXT_SERVER_DATABASE", default_value = store::DEFAULT_DATABASE, value_name = "URL")]
     pub database: String,
+}
+
+/// The fleet a report or admin command reads or changes: it must exist.
+#[derive(Debug, Clone, Args)]
+pub struct FleetDb {
+    /// Fleet database: sqlite:///path/to/fleet.db (default) or
+    /// postgres://user@host/db. It must exist (`serve` or --create made
+    /// it); a missing one is an error (exit 3) that names it.
+    #[arg(long, env = "ALMA_EXT_SERVER_DATABASE", default_value = store::DEFAULT_DATABASE, value_name = "URL")]
+    pub database: String,
+    /// Make the database when it does not exist yet (an SQLite file, or the
+    /// schema in an empty PostgreSQL database).
+    #[arg(long)]
+    pub create: bool,
 }
 
 /// Output of admin commands.
@@ -40,6 +60,17 @@ pub enum Format {
     Text,
     /// For scripts.
     Json,
+}
+
+/// Output of `machine list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A table for people.
+    Text,
+    /// A JSON array, for scripts.
+    Json,
+    /// One row per machine, for a spreadsheet.
+    Csv,
 }
 
 /// Output of `licenses`.
@@ -57,9 +88,12 @@ pub enum ReportFormat {
 pub enum Command {
     /// Run the API server (runs database migrations first).
     Serve(ServeArgs),
-    /// Create, list, extend and revoke support contracts.
+    /// Create, list, extend, rekey and revoke support contracts.
     #[command(subcommand)]
     Contract(ContractCmd),
+    /// List, show and retire registered machines.
+    #[command(subcommand)]
+    Machine(MachineCmd),
     /// Declare virtualization platforms and their physical hosts.
     #[command(subcommand)]
     Platform(PlatformCmd),
@@ -174,14 +208,14 @@ pub enum ContractCmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// List contracts.
     List {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// Extend a contract to a date or by whole years.
     Extend {
@@ -196,7 +230,17 @@ pub enum ContractCmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
+    },
+    /// Give a contract a new activation key (shown only once); the old key
+    /// stops working at once. Registered machines are not affected.
+    Rekey {
+        /// Contract id (ct-...).
+        id: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: FleetDb,
     },
     /// Revoke a contract now: its machines lose repository access.
     Revoke {
@@ -205,7 +249,43 @@ pub enum ContractCmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MachineCmd {
+    /// List machines in every state: id, state, hostname, type,
+    /// hypervisor, cloud, OS, lifecycle phase, switch state, last check-in
+    /// and contract.
+    List {
+        /// Only the machines of this contract (ct-...).
+        #[arg(long, value_name = "ID")]
+        contract: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: ListFormat,
+        #[command(flatten)]
+        db: FleetDb,
+    },
+    /// Show one machine and the facts it last reported.
+    Show {
+        /// Machine id (m-...).
+        id: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: FleetDb,
+    },
+    /// Retire a machine: it stops counting as a licence and its credential
+    /// stops working at once; it stays in the history. The machine can
+    /// register again with an activation key.
+    Retire {
+        /// Machine id (m-...).
+        id: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: FleetDb,
     },
 }
 
@@ -225,20 +305,20 @@ pub enum PlatformCmd {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// List declared platforms.
     List {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// Remove a declared platform.
     Remove {
         id: String,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
 }
 
@@ -253,21 +333,21 @@ pub enum TargetCmd {
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// List the targets.
     List {
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// Remove the target of a major version.
     Remove {
         #[arg(long)]
         major: i64,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
 }
 
@@ -278,12 +358,12 @@ pub enum LifecycleCmd {
         #[arg(long, value_name = "FILE")]
         file: PathBuf,
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
     /// Stop overriding the agents' built-in lifecycle table.
     Clear {
         #[command(flatten)]
-        db: DbArgs,
+        db: FleetDb,
     },
 }
 
@@ -295,7 +375,7 @@ pub struct LicensesArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub db: FleetDb,
     /// Machines silent for this many days are not counted.
     #[arg(
         long,
@@ -315,7 +395,7 @@ pub struct LicensesArgs {
 #[derive(Debug, Args)]
 pub struct InventoryArgs {
     #[command(flatten)]
-    pub db: DbArgs,
+    pub db: FleetDb,
     /// Only the machines of this contract, priced as it was bought.
     #[arg(long, value_name = "ID")]
     pub contract: Option<String>,
@@ -333,17 +413,10 @@ pub struct InventoryArgs {
 }
 
 /// Parse the command line, run, and exit.
-pub fn main() -> ! {
+pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_logging();
-    let code = match run(cli) {
-        Ok(e) => e,
-        Err(f) => {
-            eprintln!("alma-ext-server: error: {:#}", f.error);
-            f.exit
-        }
-    };
-    std::process::exit(code as i32)
+    alma_ext_proto::exit::finish("alma-ext-server", run(cli))
 }
 
 fn init_logging() {
@@ -368,8 +441,20 @@ pub fn run(cli: Cli) -> Result<Exit, Failed> {
     rt.block_on(run_async(cli))
 }
 
-async fn open(db: &DbArgs) -> Result<Store, Failed> {
-    Store::open(&db.database).await.exit(Exit::Database)
+/// Open the fleet a command works on: it must exist unless --create.
+async fn open(db: &FleetDb) -> Result<Store, Failed> {
+    Store::open_existing(&db.database, db.create)
+        .await
+        .map_err(|e| {
+            let exit = match &e {
+                store::OpenError::Missing(_) | store::OpenError::NoSchema(_) => Exit::Invalid,
+                store::OpenError::Unreachable(_) => Exit::Database,
+            };
+            Failed {
+                exit,
+                error: anyhow!(e),
+            }
+        })
 }
 
 fn admin_failed(e: AdminError) -> Failed {
@@ -416,6 +501,7 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
     match cli.command {
         Command::Serve(a) => serve(a).await,
         Command::Contract(c) => contract(c).await,
+        Command::Machine(m) => machine(m).await,
         Command::Platform(p) => platform(p).await,
         Command::Target(t) => target(t).await,
         Command::Lifecycle(l) => lifecycle(l).await,
@@ -483,7 +569,7 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
     if a.rate_every < 0.0 || !a.rate_every.is_finite() {
         return Err(anyhow!("--rate-every must be 0 or more")).exit(Exit::Invalid);
     }
-    let store = open(&a.db).await?;
+    let store = Store::open(&a.db.database).await.exit(Exit::Database)?;
     tracing::info!(
         "fleet database: {} ({})",
         store::redact_url(&a.db.database),
@@ -543,7 +629,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
         }
         ContractCmd::List { format, db } => {
             let store = open(&db).await?;
-            let list = store.list_contracts().await?;
+            let list = admin::list_contracts(&store).await.map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
@@ -551,8 +637,22 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                         println!("no contracts");
                     }
                     for c in &list {
-                        println!("{}", contract_text(c));
+                        println!("{}", contract_text(&c.contract));
                     }
+                }
+            }
+        }
+        ContractCmd::Rekey { id, format, db } => {
+            let store = open(&db).await?;
+            let rekeyed = admin::rekey_contract(&store, &id)
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&rekeyed)?,
+                Format::Text => {
+                    println!("contract:       {}", contract_text(&rekeyed.contract));
+                    println!("activation key: {}", rekeyed.activation_key);
+                    eprintln!("Keep the activation key: it is shown only once. The old key no longer registers machines.");
                 }
             }
         }
@@ -568,7 +668,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 .await
                 .map_err(admin_failed)?;
             match format {
-                Format::Json => print_json(&c)?,
+                Format::Json => print_json(&admin::contract_view(c, admin::today()))?,
                 Format::Text => println!("{}", contract_text(&c)),
             }
         }
@@ -578,8 +678,52 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 .await
                 .map_err(admin_failed)?;
             match format {
-                Format::Json => print_json(&c)?,
+                Format::Json => print_json(&admin::contract_view(c, admin::today()))?,
                 Format::Text => println!("{}", contract_text(&c)),
+            }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+async fn machine(m: MachineCmd) -> Result<Exit, Failed> {
+    match m {
+        MachineCmd::List {
+            contract,
+            format,
+            db,
+        } => {
+            let store = open(&db).await?;
+            let list = admin::list_machines(&store, contract.as_deref())
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                ListFormat::Json => print_json(&list)?,
+                ListFormat::Text => print!("{}", render::machines_text(&list)),
+                ListFormat::Csv => print!("{}", render::machines_csv(&list)),
+            }
+        }
+        MachineCmd::Show { id, format, db } => {
+            let store = open(&db).await?;
+            let m = admin::show_machine(&store, &id)
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&m)?,
+                Format::Text => print!("{}", render::machine_text(&m)),
+            }
+        }
+        MachineCmd::Retire { id, format, db } => {
+            let store = open(&db).await?;
+            let m = admin::retire_machine(&store, &id)
+                .await
+                .map_err(admin_failed)?;
+            match format {
+                Format::Json => print_json(&m)?,
+                Format::Text => println!(
+                    "machine {} retired: it no longer counts, its credential no longer works",
+                    m.machine.id
+                ),
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod exit;
 pub mod fleet;
 pub mod metrics;
 pub mod ratelimit;
+pub mod render;
 pub mod serve;
 pub mod store;
 pub mod validate;

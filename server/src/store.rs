@@ -39,6 +39,12 @@ macro_rules! on_pool {
     };
 }
 
+mod machines;
+mod open;
+
+pub use machines::MachineRow;
+pub use open::OpenError;
+
 /// A support contract.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ContractRow {

@@ -98,6 +98,7 @@ pub fn create_contract(db: &str, product: &str, quantity: u32) -> (String, Strin
         &starts,
         "--format",
         "json",
+        "--create",
         "--database",
         db,
     ]);

@@ -22,6 +22,7 @@ fn set_target(db: &str) {
         target.to_str().unwrap(),
         "--database",
         db,
+        "--create",
     ]);
     assert_eq!(code, 0, "{err}");
 }

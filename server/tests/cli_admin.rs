@@ -22,6 +22,7 @@ fn contract_lifecycle_on_the_command_line() {
         "2026-01-01",
         "--format",
         "json",
+        "--create",
         "--database",
         &db.url,
     ]);
@@ -101,6 +102,7 @@ fn invalid_input_names_the_field() {
         "virtual",
         "--quantity",
         "0",
+        "--create",
         "--database",
         &db.url,
     ]);

@@ -9,6 +9,7 @@ use alma_ext_proto::api::{SwitchState, SwitchStatus};
 use chrono::Utc;
 use serde::Serialize;
 
+use crate::dnfquery::{DnfReader, DnfView};
 use crate::fsops::{self, FileMeta};
 use crate::journal::{Blob, FileRecord, Journal, Op, Store};
 use crate::plan::{Action, InputFile, Plan, Release};
@@ -143,45 +144,55 @@ pub struct Recovery {
     pub started: chrono::DateTime<Utc>,
 }
 
-/// Read the host's release.
+/// Read the host's release (inside the root, symlinks included).
 pub fn read_release(root: &Path) -> io::Result<Option<Release>> {
-    for p in ["etc/os-release", "usr/lib/os-release"] {
-        match fs::read_to_string(root.join(p)) {
-            Ok(t) => return Ok(Release::from_os_release(&t)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(fsops::annotate(e, &root.join(p))),
+    let fs = open_root(root)?;
+    for p in ["/etc/os-release", "/usr/lib/os-release"] {
+        if let Some(t) = fs
+            .read_string(p, hostroot::DEFAULT_LIMIT)
+            .map_err(crate::journal::io_error)?
+        {
+            return Ok(Release::from_os_release(&t));
         }
     }
     Ok(None)
 }
 
-/// Read every `*.repo` of the root's `/etc/yum.repos.d`.
+fn open_root(root: &Path) -> io::Result<hostroot::Root> {
+    hostroot::Root::open(root).map_err(crate::journal::io_error)
+}
+
+/// Read every `*.repo` of the root's `/etc/yum.repos.d`, resolved inside
+/// the root (a symlinked directory or file is read where it points inside
+/// the root). Dangling links and entries that are not regular files are
+/// skipped, as dnf skips them.
 pub fn read_repo_files(root: &Path) -> io::Result<Vec<InputFile>> {
-    let dir = root.join("etc/yum.repos.d");
+    let fs = open_root(root)?;
+    let dir = Path::new("/etc/yum.repos.d");
     let mut v = Vec::new();
-    let rd = match fs::read_dir(&dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(v),
-        Err(e) => return Err(fsops::annotate(e, &dir)),
+    let Some(entries) = fs.read_dir(dir).map_err(crate::journal::io_error)? else {
+        return Ok(v);
     };
-    for e in rd {
-        let e = e?;
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".repo") || name.starts_with('.') {
+    for e in entries {
+        if !e.name.ends_with(".repo") || e.name.starts_with('.') {
             continue;
         }
-        let p = e.path();
-        if !p.is_file() {
-            continue;
+        let path = dir.join(&e.name);
+        match fs.read(&path, hostroot::DEFAULT_LIMIT) {
+            Ok(Some(bytes)) => v.push(InputFile { path, bytes }),
+            Ok(None) | Err(hostroot::Error::NotRegular { .. }) => {}
+            Err(e) => return Err(crate::journal::io_error(e)),
         }
-        let bytes = fs::read(&p).map_err(|e| fsops::annotate(e, &p))?;
-        v.push(InputFile {
-            path: PathBuf::from("/etc/yum.repos.d").join(&name),
-            bytes,
-        });
     }
     v.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(v)
+}
+
+/// dnf as the judge of a switch: how to ask it, and what it read before.
+pub struct Judge<'a> {
+    pub reader: &'a dyn DnfReader,
+    /// dnf's reading of the root before the switch.
+    pub before: DnfView,
 }
 
 /// Applies and reverts switches under one root.
@@ -189,7 +200,17 @@ pub struct Applier<'a> {
     pub store: Store,
     pub tools: &'a dyn PackageTools,
     pub failpoint: Failpoint,
+    /// When set, dnf's reading after the write must be the plan's, or the
+    /// switch is rolled back.
+    pub judge: Option<Judge<'a>>,
+    /// Recovery overwrites files edited since the journal was written
+    /// (their edited bytes are kept next to them, see [`EDITED_SUFFIX`]).
+    pub force_recovery: bool,
 }
+
+/// The suffix of the copy of an edited file a forced recovery keeps
+/// (dnf reads only `*.repo`).
+pub const EDITED_SUFFIX: &str = ".alma-ext-edited";
 
 impl<'a> Applier<'a> {
     pub fn new(root: &Path, tools: &'a dyn PackageTools, failpoint: Failpoint) -> Self {
@@ -197,7 +218,15 @@ impl<'a> Applier<'a> {
             store: Store::new(root),
             tools,
             failpoint,
+            judge: None,
+            force_recovery: false,
         }
+    }
+
+    /// Let dnf judge the switch: `before` is its reading before any change.
+    pub fn with_judge(mut self, reader: &'a dyn DnfReader, before: DnfView) -> Self {
+        self.judge = Some(Judge { reader, before });
+        self
     }
 
     fn root(&self) -> &Path {
@@ -222,6 +251,7 @@ impl<'a> Applier<'a> {
         let committed = self.store.committed().map_err(|e| self.interrupted(e))?;
         let now = Utc::now();
         let forward = committed || (j.op == Op::Revert && toward == Op::Revert);
+        self.check_untouched_since(&j)?;
         if forward {
             self.store
                 .roll_forward(&j)
@@ -257,8 +287,57 @@ impl<'a> Applier<'a> {
         }))
     }
 
+    /// A recovery puts files back to the journal's bytes: a file that is
+    /// neither as before nor as after the interrupted run was edited since,
+    /// and the edit would be lost. Refused, as a normal revert refuses,
+    /// unless forced (the edited bytes are then kept next to the file).
+    fn check_untouched_since(&self, j: &Journal) -> Result<(), ApplyError> {
+        let mut edited = Vec::new();
+        for f in &j.files {
+            let cur = self
+                .blob_of(&f.path)
+                .map_err(|e| ApplyError::Refused(e.to_string()))?;
+            let sha = cur.as_ref().map(|(_, b)| b.sha256.as_str());
+            let before = f.before.as_ref().map(|b| b.sha256.as_str());
+            let after = f.after.as_ref().map(|b| b.sha256.as_str());
+            if sha != before && sha != after {
+                edited.push((f.path.clone(), cur));
+            }
+        }
+        if edited.is_empty() {
+            return Ok(());
+        }
+        if !self.force_recovery {
+            let names: Vec<String> = edited
+                .iter()
+                .map(|(p, _)| p.display().to_string())
+                .collect();
+            return Err(ApplyError::Refused(format!(
+                "an interrupted {} from {} must be finished first, but {} changed since it began; \
+                 nothing was changed. Undo the edit, or run again with --force-recovery to finish \
+                 the recovery (the edited bytes are kept as <file>{EDITED_SUFFIX})",
+                match j.op {
+                    Op::Switch => "switch",
+                    Op::Revert => "revert",
+                },
+                j.created.format("%Y-%m-%d %H:%M:%S UTC"),
+                names.join(", ")
+            )));
+        }
+        for (path, cur) in edited {
+            if let Some((bytes, blob)) = cur {
+                let real = self.store.host(&path).map_err(|e| self.interrupted(e))?;
+                let mut keep = real.into_os_string();
+                keep.push(EDITED_SUFFIX);
+                fsops::write_atomic(Path::new(&keep), &bytes, &blob.meta)
+                    .map_err(|e| self.interrupted(e))?;
+            }
+        }
+        Ok(())
+    }
+
     fn blob_of(&self, path: &Path) -> io::Result<Option<(Vec<u8>, Blob)>> {
-        let p = self.store.host(path);
+        let p = self.store.host(path)?;
         let Some(meta) = FileMeta::read(&p)? else {
             return Ok(None);
         };
@@ -270,7 +349,7 @@ impl<'a> Applier<'a> {
     /// directory, labelled like its siblings.
     fn new_meta(&self, path: &Path, mode: u32) -> FileMeta {
         let dir = self.store.host(path.parent().unwrap_or(Path::new("/")));
-        let label = fs::read_dir(&dir).ok().and_then(|rd| {
+        let label = dir.ok().and_then(|d| fs::read_dir(d).ok()).and_then(|rd| {
             rd.flatten()
                 .filter(|e| e.file_name().to_string_lossy().ends_with(".repo"))
                 .find_map(|e| fsops::read_label(&e.path()))
@@ -373,9 +452,8 @@ impl<'a> Applier<'a> {
                 )));
             }
         }
-        self.store
-            .begin(&j)
-            .map_err(|e| ApplyError::NothingChanged(format!("cannot write the journal: {e}")))?;
+        self.probe_writes(&j)?;
+        self.begin(&j)?;
 
         let res = self.apply_steps(plan, &j);
         if let Err(StepError::Before(m) | StepError::After(m) | StepError::Committed(m)) = &res {
@@ -435,15 +513,20 @@ impl<'a> Applier<'a> {
                 .hit(&format!("after-write-{i}"))
                 .map_err(before)?;
         }
-        let enabled: Vec<String> = plan
-            .new_repos
-            .iter()
-            .filter(|r| r.enabled)
-            .map(|r| r.id.clone())
-            .collect();
-        if !enabled.is_empty() {
+        if let Some(judge) = &self.judge {
+            self.judge_written(plan, judge)?;
+        }
+        let verify = crate::plan::repos_to_verify(plan);
+        let major = plan.release.major.to_string();
+        let releasever = match &self.judge {
+            // dnf's own $releasever: nothing forced.
+            Some(j) if j.before.releasever_is_dnfs() => None,
+            Some(j) => j.before.releasever.as_deref(),
+            None => Some(major.as_str()),
+        };
+        if !verify.is_empty() {
             self.tools
-                .makecache(self.root(), plan.release.major, &enabled)
+                .makecache(self.root(), releasever, &verify)
                 .map_err(|e| {
                     StepError::After(format!("dnf could not use the new repositories: {e}"))
                 })?;
@@ -456,6 +539,75 @@ impl<'a> Applier<'a> {
         self.store.finalize(j, Utc::now()).map_err(committed)?;
         self.failpoint.hit("finalized").map_err(committed)?;
         Ok(())
+    }
+
+    /// Every file of `j` can be written (not a read-only or full
+    /// filesystem): found before the journal, nothing is left pending.
+    fn probe_writes(&self, j: &Journal) -> Result<(), ApplyError> {
+        for f in &j.files {
+            let Some(after) = &f.after else { continue };
+            let p = self
+                .store
+                .host(&f.path)
+                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+            let bytes = after
+                .bytes()
+                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+            fsops::probe_write(&p, &bytes).map_err(|e| {
+                ApplyError::NothingChanged(format!("cannot write {}: {e}", f.path.display()))
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Record the journal; when that fails, nothing is left pending.
+    fn begin(&self, j: &Journal) -> Result<(), ApplyError> {
+        self.store.begin(j).map_err(|e| {
+            let _ = self.store.clear();
+            ApplyError::NothingChanged(format!("cannot write the journal: {e}"))
+        })
+    }
+
+    /// Ask dnf again: the enabled repos must be the plan's, and every
+    /// vault repoint must read the planned URL.
+    fn judge_written(&self, plan: &Plan, judge: &Judge<'_>) -> Result<(), StepError> {
+        let after = judge.reader.read(self.root(), &[]).map_err(|e| {
+            StepError::After(format!("cannot ask dnf what it reads after the write: {e}"))
+        })?;
+        let want = crate::plan::intended_enabled(plan, &judge.before);
+        let got = after.enabled_ids();
+        let mut diffs = Vec::new();
+        let missing: Vec<&str> = want.difference(&got).map(String::as_str).collect();
+        let extra: Vec<&str> = got.difference(&want).map(String::as_str).collect();
+        if !missing.is_empty() {
+            diffs.push(format!("not enabled: {}", missing.join(", ")));
+        }
+        if !extra.is_empty() {
+            diffs.push(format!("still or newly enabled: {}", extra.join(", ")));
+        }
+        for d in &plan.repos {
+            if let Action::Vault { url } = &d.action {
+                let want = crate::preflight::substitute(url, &after.vars);
+                match after.repo(&d.id) {
+                    Some(r)
+                        if r.baseurl == [want.clone()]
+                            && r.mirrorlist.is_empty()
+                            && r.metalink.is_empty() => {}
+                    Some(r) => diffs.push(format!(
+                        "{} reads baseurl {:?} mirrorlist {:?} metalink {:?}, planned {want}",
+                        d.id, r.baseurl, r.mirrorlist, r.metalink
+                    )),
+                    None => diffs.push(format!("{} is not loaded", d.id)),
+                }
+            }
+        }
+        if diffs.is_empty() {
+            return Ok(());
+        }
+        Err(StepError::After(format!(
+            "dnf does not read the switch as planned ({})",
+            diffs.join("; ")
+        )))
     }
 
     /// The files `--revert` would restore: (host path, current bytes,
@@ -509,9 +661,8 @@ impl<'a> Applier<'a> {
         let Some(j) = self.revert_plan()? else {
             return Ok(Outcome::NotSwitched);
         };
-        self.store
-            .begin(&j)
-            .map_err(|e| ApplyError::NothingChanged(format!("cannot write the journal: {e}")))?;
+        self.probe_writes(&j)?;
+        self.begin(&j)?;
         let res = (|| -> Result<(), StepError> {
             let before = |e: io::Error| StepError::Before(e.to_string());
             self.failpoint

@@ -155,3 +155,22 @@ pub fn create_dir_mode(dir: &Path, mode: u32) -> io::Result<()> {
         .or_else(|e| if dir.is_dir() { Ok(()) } else { Err(e) })
         .map_err(|e| annotate(e, dir))
 }
+
+/// Check, before anything changes, that `bytes` can be written next to
+/// `path` (a read-only or full filesystem fails here, not halfway through
+/// a switch): the temporary file is written, synced and removed.
+pub fn probe_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let tmp = tmp_path(path);
+    let _ = fs::remove_file(&tmp);
+    let res = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    let _ = fs::remove_file(&tmp);
+    res.map_err(|e| annotate(e, path.parent().unwrap_or(path)))
+}

@@ -104,15 +104,41 @@ pub struct Journal {
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    /// The root layer: every host path resolves inside the root, symlinks
+    /// included. None when the root cannot be opened (it does not exist:
+    /// nothing is read or written there anyway).
+    fs: Option<hostroot::Root>,
     dir: PathBuf,
+}
+
+/// A root-layer failure as an I/O error (its message names the path).
+pub fn io_error(e: hostroot::Error) -> io::Error {
+    match e {
+        hostroot::Error::Io { source, path } => {
+            io::Error::new(source.kind(), format!("{}: {source}", path.display()))
+        }
+        other => io::Error::other(other.to_string()),
+    }
 }
 
 impl Store {
     pub fn new(root: &Path) -> Store {
+        let fs = hostroot::Root::open(root).ok();
+        let abs = Path::new("/").join(SWITCH_DIR);
+        let dir = fs
+            .as_ref()
+            .and_then(|r| r.resolve(&abs).ok())
+            .unwrap_or_else(|| root.join(SWITCH_DIR));
         Store {
             root: root.to_path_buf(),
-            dir: root.join(SWITCH_DIR),
+            fs,
+            dir,
         }
+    }
+
+    /// The root layer of this root.
+    pub fn fs(&self) -> Option<&hostroot::Root> {
+        self.fs.as_ref()
     }
 
     pub fn root(&self) -> &Path {
@@ -139,9 +165,13 @@ impl Store {
         self.dir.join("state.json")
     }
 
-    /// The path of a host path under the root.
-    pub fn host(&self, abs: &Path) -> PathBuf {
-        self.root.join(abs.strip_prefix("/").unwrap_or(abs))
+    /// The real path of a host path, every symlink resolved inside the
+    /// root (a symlinked repo file is its target; the link stays).
+    pub fn host(&self, abs: &Path) -> io::Result<PathBuf> {
+        match &self.fs {
+            Some(r) => r.resolve(abs).map_err(io_error),
+            None => Ok(self.root.join(abs.strip_prefix("/").unwrap_or(abs))),
+        }
     }
 
     pub fn ensure_dir(&self) -> io::Result<()> {
@@ -228,7 +258,7 @@ impl Store {
 
     /// Put one file into the state of `blob` (None: absent).
     pub fn put(&self, path: &Path, blob: Option<&Blob>) -> io::Result<()> {
-        let p = self.host(path);
+        let p = self.host(path)?;
         match blob {
             Some(b) => {
                 let bytes = b.bytes()?;
@@ -240,6 +270,9 @@ impl Store {
                 }
                 fsops::write_atomic(&p, &bytes, &b.meta)
             }
+            // Already absent (never written): nothing to remove, even on a
+            // read-only filesystem.
+            None if fs::symlink_metadata(&p).is_err() => Ok(()),
             None => fsops::remove_durable(&p),
         }
     }
@@ -272,7 +305,9 @@ impl Store {
     /// Remove temporary files a killed write left next to the files.
     fn clean_tmp(&self, j: &Journal) {
         for f in &j.files {
-            let _ = fs::remove_file(fsops::tmp_path(&self.host(&f.path)));
+            if let Ok(p) = self.host(&f.path) {
+                let _ = fs::remove_file(fsops::tmp_path(&p));
+            }
         }
     }
 

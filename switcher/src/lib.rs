@@ -3,6 +3,7 @@
 //! as a pure function, apply it atomically with a journal, verify it with
 //! dnf, and revert it byte for byte.
 pub mod apply;
+pub mod dnfquery;
 pub mod fsops;
 pub mod journal;
 pub mod plan;

@@ -173,6 +173,44 @@ pub enum PlanError {
     },
     #[error("target: {0}")]
     BadTarget(String),
+    /// This project reads a file differently from dnf: nothing is planned
+    /// on a reading dnf does not share.
+    #[error("{0}; alma-ext and dnf read this file differently (a symlink dnf follows to another file, or a syntax alma-ext does not read as dnf does), so the switch changes nothing")]
+    Divergence(#[from] crate::dnfquery::Divergence),
+    /// A target key that is no repo id of the machine.
+    #[error(
+        "target repos.{key}: no repo {key:?} on this machine{hint}; dnf reads the repo ids: {ids}"
+    )]
+    UnknownKey {
+        key: String,
+        hint: String,
+        ids: String,
+    },
+    /// The switch would enable nothing.
+    #[error("nothing to switch: {0}")]
+    NothingToSwitch(String),
+    /// A community repo dnf reads from a file the switch does not edit.
+    #[error("{file}: dnf reads the AlmaLinux repo {id} (enabled) from this file; alma-ext switch edits only {dir}: move the repo to a file there (or disable it) and run again")]
+    OutsideReposDir {
+        id: String,
+        file: PathBuf,
+        dir: String,
+    },
+}
+
+impl PlanError {
+    /// True when the plan failed on the machine's configuration, not on
+    /// the target file.
+    pub fn is_machine(&self) -> bool {
+        matches!(
+            self,
+            PlanError::Unsupported { .. }
+                | PlanError::Divergence(_)
+                | PlanError::UnknownKey { .. }
+                | PlanError::NothingToSwitch(_)
+                | PlanError::OutsideReposDir { .. }
+        )
+    }
 }
 
 const STANDARD_8: &[(&str, &str)] = &[
@@ -268,7 +306,7 @@ fn vault_dir(major: u32, id: &str, f: &RepoFile, s: &crate::repofile::Section) -
         }
     }
     for c in candidates {
-        if let Some((_, dir)) = c.split_once("$releasever/") {
+        if let Some((_, dir)) = c.split_once("/$releasever/") {
             if !dir.is_empty() {
                 return Some(dir.to_string());
             }
@@ -396,6 +434,18 @@ fn check_target(target: &Target) -> Result<(), PlanError> {
 /// Make the plan. `files` are the repo files of the host (any order);
 /// `release` its os-release.
 pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<Plan, PlanError> {
+    plan_with(files, release, target, &BTreeSet::new())
+}
+
+/// [`plan`], leaving the repos in `no_vault` as they are (with a warning)
+/// instead of repointing them to the vault: the vault has no such
+/// directory.
+pub fn plan_with(
+    files: &[InputFile],
+    release: &Release,
+    target: &Target,
+    no_vault: &BTreeSet<String>,
+) -> Result<Plan, PlanError> {
     if release.id != "almalinux" || !(8..=10).contains(&release.major) {
         return Err(PlanError::Unsupported {
             id: release.id.clone(),
@@ -406,7 +456,7 @@ pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<P
     let major = release.major;
     let ours = Path::new(EXTENDED_REPO_FILE);
     let mut files: Vec<&InputFile> = files.iter().collect();
-    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.sort_by_key(|f| dnf_order(&f.path));
 
     let parsed: Vec<(PathBuf, RepoFile)> = files
         .iter()
@@ -449,26 +499,29 @@ pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<P
     let mut replaced_enabled: BTreeSet<String> = BTreeSet::new();
     let mut community_seen: BTreeSet<String> = BTreeSet::new();
 
-    // dnf merges sections with the same id; the effective `enabled` is
-    // the last one. Compute per id first.
+    // dnf merges sections with the same id in one file: the last
+    // `enabled=` of any of them wins, and a value dnf cannot read leaves
+    // the default (enabled). Across files the first file (in dnf's order)
+    // that defines an id wins; dnf ignores the id in later files.
     let mut effective_enabled: BTreeMap<String, bool> = BTreeMap::new();
     for (path, f) in &parsed {
         if path == ours || !f.invalid_lines().is_empty() {
             continue;
         }
+        let mut last: BTreeMap<String, Option<String>> = BTreeMap::new();
         for s in f.sections() {
             if s.id == "main" {
                 continue;
             }
-            let e = f.get(&s, "enabled").and_then(|v| parse_bool(&v));
-            match e {
-                Some(e) => {
-                    effective_enabled.insert(s.id.clone(), e);
-                }
-                None => {
-                    effective_enabled.entry(s.id.clone()).or_insert(true);
-                }
+            let v = f.key_lines(&s, "enabled").last().map(|&i| f.full_value(i));
+            let e = last.entry(s.id.clone()).or_default();
+            if v.is_some() {
+                *e = v;
             }
+        }
+        for (id, v) in last {
+            let e = v.as_deref().and_then(parse_bool).unwrap_or(true);
+            effective_enabled.entry(id).or_insert(e);
         }
     }
 
@@ -540,6 +593,16 @@ pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<P
                                 urls.iter().all(|u| u.starts_with(&vault_base)) && !urls.is_empty();
                             if vault_active {
                                 Action::AlreadyDone
+                            } else if no_vault.contains(&s.id) {
+                                warnings.push(format!(
+                                    "{} in {}: the vault has no directory for it; left as is (it may stop working when the community mirrors drop AlmaLinux {})",
+                                    s.id,
+                                    path.display(),
+                                    release.version
+                                ));
+                                Action::Keep {
+                                    reason: "the vault has no directory for it".into(),
+                                }
                             } else if !on_alma && !explicit_vault {
                                 Action::Keep {
                                     reason: format!(
@@ -663,6 +726,14 @@ pub fn plan(files: &[InputFile], release: &Release, target: &Target) -> Result<P
     })
 }
 
+/// dnf's order of repo files: the path without `.repo`, compared
+/// component by component (`a.repo` before `a-b.repo`).
+fn dnf_order(p: &Path) -> Vec<String> {
+    let s = p.to_string_lossy();
+    let s = s.strip_suffix(".repo").unwrap_or(&s);
+    s.split('/').map(str::to_string).collect()
+}
+
 /// True when `enabled=0` may be added to section `s`: no occurrence of its
 /// id in the file has an `enabled=` line and `s` is the last occurrence
 /// (dnf merges duplicate sections; the last value wins).
@@ -759,4 +830,151 @@ pub fn unified_diff(change: &FileChange) -> String {
         .context_radius(3)
         .header(&old_name, &format!("b{p}"))
         .to_string()
+}
+
+/// True when a repo dnf loads is AlmaLinux's own (standard id or a URL
+/// on `*.almalinux.org`).
+fn is_community(major: u32, r: &crate::dnfquery::DnfRepo) -> bool {
+    is_standard_id(major, &r.id)
+        || r.baseurl
+            .iter()
+            .chain(&r.mirrorlist)
+            .chain(&r.metalink)
+            .any(|u| is_almalinux_url(u))
+}
+
+/// Check a plan against dnf's own reading of the machine (`view`), before
+/// anything changes: every repo file the plan reads for AlmaLinux's repos
+/// or edits is read by this project as dnf reads it; no enabled AlmaLinux
+/// repo lives where the switch does not edit; every target key is a repo
+/// id of the machine; the switch enables something.
+pub fn judge(
+    files: &[InputFile],
+    plan: &Plan,
+    target: &Target,
+    view: &crate::dnfquery::DnfView,
+) -> Result<(), PlanError> {
+    let major = plan.release.major;
+    let ours = Path::new(EXTENDED_REPO_FILE);
+    let repos_dir = Path::new(EXTENDED_REPO_FILE)
+        .parent()
+        .unwrap_or(Path::new("/"));
+    // 1. The files: this project's reading equals dnf's.
+    for f in files {
+        if f.path == ours {
+            continue;
+        }
+        let changed = plan.changes.iter().any(|c| c.path == f.path);
+        let community_here = plan
+            .repos
+            .iter()
+            .any(|d| d.file == f.path && d.origin == Origin::Community);
+        let dnf_file = view.file(&f.path);
+        let dnf_community =
+            dnf_file.is_some_and(|d| d.repos.iter().any(|r| is_community(major, r)));
+        if !(changed || community_here || dnf_community) {
+            continue;
+        }
+        let Some(dnf_file) = dnf_file else {
+            return Err(crate::dnfquery::Divergence {
+                file: f.path.clone(),
+                line: 1,
+                what: "dnf does not read this file".into(),
+            }
+            .into());
+        };
+        crate::dnfquery::compare(&f.path, &f.bytes, dnf_file, &view.vars)?;
+    }
+    // 2. Enabled AlmaLinux repos outside /etc/yum.repos.d (dnf.conf,
+    //    another reposdir) would stay enabled beside the new ones.
+    for r in &view.repos {
+        let file = view.host_path(&r.file);
+        if r.enabled && is_community(major, r) && file.parent() != Some(repos_dir) {
+            return Err(PlanError::OutsideReposDir {
+                id: r.id.clone(),
+                file,
+                dir: repos_dir.display().to_string(),
+            });
+        }
+    }
+    // 3. Every target key is a repo of the machine.
+    let mut ids: Vec<&str> = view.repos.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    let new_ids: BTreeSet<&str> = target.repos.values().map(|r| r.id.as_str()).collect();
+    for key in target.repos.keys() {
+        if view.repo(key).is_some() {
+            continue;
+        }
+        let hint = ids
+            .iter()
+            .find(|i| i.eq_ignore_ascii_case(key))
+            .map(|i| format!(" (repo ids are case-sensitive: did you mean {i:?}?)"))
+            .unwrap_or_default();
+        return Err(PlanError::UnknownKey {
+            key: key.clone(),
+            hint,
+            ids: ids
+                .iter()
+                .filter(|i| !new_ids.contains(*i))
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    // 4. Something to switch.
+    if !plan.already_switched && !plan.new_repos.iter().any(|r| r.enabled) {
+        let states: Vec<String> = target
+            .repos
+            .keys()
+            .map(|k| match view.repo(k) {
+                Some(r) => format!(
+                    "{k} is {} in {}",
+                    if r.enabled { "enabled" } else { "disabled" },
+                    view.host_path(&r.file).display()
+                ),
+                None => format!("{k} is not defined"),
+            })
+            .collect();
+        return Err(PlanError::NothingToSwitch(format!(
+            "no repo the target replaces is enabled ({}), so no extended-update repo would be enabled and dnf would keep its present configuration; enable the community repos first (`dnf config-manager --set-enabled ID`) if this machine should use them",
+            states.join("; ")
+        )));
+    }
+    Ok(())
+}
+
+/// The repo ids dnf should load enabled once `plan` is written, from
+/// dnf's reading before: replaced and disabled community repos off, the
+/// switch's enabled repos on, everything else as it was.
+pub fn intended_enabled(plan: &Plan, before: &crate::dnfquery::DnfView) -> BTreeSet<String> {
+    let mut set = before.enabled_ids();
+    for d in &plan.repos {
+        if matches!(d.action, Action::Replace { .. } | Action::Disable) {
+            set.remove(&d.id);
+        }
+    }
+    for r in &plan.new_repos {
+        if r.enabled {
+            set.insert(r.id.clone());
+        } else {
+            set.remove(&r.id);
+        }
+    }
+    set
+}
+
+/// The repo ids the switch enables or repoints: each must answer dnf.
+pub fn repos_to_verify(plan: &Plan) -> Vec<String> {
+    let mut v: Vec<String> = plan
+        .new_repos
+        .iter()
+        .filter(|r| r.enabled)
+        .map(|r| r.id.clone())
+        .collect();
+    for d in &plan.repos {
+        if matches!(d.action, Action::Vault { .. }) && !v.contains(&d.id) {
+            v.push(d.id.clone());
+        }
+    }
+    v
 }

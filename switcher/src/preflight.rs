@@ -52,30 +52,6 @@ pub trait RepoProbe {
     fn probe(&self, url: &str) -> ProbeResult;
 }
 
-/// dnf variables: `$releasever`, `$basearch` and the root's
-/// `/etc/dnf/vars/*`.
-pub fn dnf_vars(root: &Path, releasever: u32) -> BTreeMap<String, String> {
-    let mut v = BTreeMap::new();
-    for dir in ["etc/yum/vars", "etc/dnf/vars"] {
-        if let Ok(rd) = fs::read_dir(root.join(dir)) {
-            for e in rd.flatten() {
-                if let Ok(s) = fs::read_to_string(e.path()) {
-                    let val = s.lines().next().unwrap_or("").trim().to_string();
-                    v.insert(e.file_name().to_string_lossy().into_owned(), val);
-                }
-            }
-        }
-    }
-    let arch = match std::env::consts::ARCH {
-        "powerpc64" => "ppc64le",
-        a => a,
-    };
-    v.insert("arch".into(), arch.into());
-    v.insert("basearch".into(), arch.into());
-    v.insert("releasever".into(), releasever.to_string());
-    v
-}
-
 /// Substitute `$var` and `${var}` as dnf does (unknown ones stay).
 pub fn substitute(s: &str, vars: &BTreeMap<String, String>) -> String {
     let mut out = String::new();
@@ -112,10 +88,14 @@ pub fn repomd_url(baseurl: &str) -> String {
     format!("{}/repodata/repomd.xml", baseurl.trim_end_matches('/'))
 }
 
-/// Resolve a `file://` URL or host path under the root.
+/// Resolve a `file://` URL or host path inside the root, every symlink
+/// (absolute ones too) resolved as in a chroot.
 pub fn under_root(root: &Path, p: &str) -> PathBuf {
     let p = p.strip_prefix("file://").unwrap_or(p);
-    root.join(p.trim_start_matches('/'))
+    let rel = p.trim_start_matches('/');
+    hostroot::Root::open(root)
+        .and_then(|r| r.resolve(Path::new("/").join(rel)))
+        .unwrap_or_else(|_| root.join(rel))
 }
 
 /// Check that the bytes are an ASCII-armored OpenPGP public key block with
@@ -299,6 +279,50 @@ pub fn check_reposdir(root: &Path) -> Result<(), PreflightError> {
     Ok(())
 }
 
+/// Under `--root`, `dnf --installroot` follows an absolute symlink on this
+/// machine, not inside the root: a repo file, `/etc/yum.repos.d` or `/etc`
+/// that is one would make dnf read other files than the ones the switch
+/// edits inside the root. Refused before anything changes, naming the
+/// link. (On the running system an absolute link means the same to both.)
+pub fn check_links(root: &Path) -> Result<(), PreflightError> {
+    let Ok(fs) = hostroot::Root::open(root) else {
+        return Ok(());
+    };
+    if fs.is_system() {
+        return Ok(());
+    }
+    let refuse = |link: &Path, to: &Path| {
+        failed(format!(
+            "{} is a symlink to the absolute path {}: dnf --installroot follows it on this \
+             machine, outside {}, so dnf would not read what the switch writes; make the \
+             link relative (or run the switch on the machine itself)",
+            link.display(),
+            to.display(),
+            root.display()
+        ))
+    };
+    for p in [Path::new("/etc"), Path::new(REPOS_DIR)] {
+        if let Ok(Some(to)) = fs.read_link(p) {
+            if to.is_absolute() {
+                return Err(refuse(p, &to));
+            }
+        }
+    }
+    let entries = fs.read_dir(REPOS_DIR).ok().flatten().unwrap_or_default();
+    for e in entries {
+        if e.kind != hostroot::Kind::Symlink || !e.name.ends_with(".repo") {
+            continue;
+        }
+        let p = Path::new(REPOS_DIR).join(&e.name);
+        if let Ok(Some(to)) = fs.read_link(&p) {
+            if to.is_absolute() {
+                return Err(refuse(&p, &to));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The preflight checks that do not need the network.
 pub fn check_local(
     root: &Path,
@@ -424,6 +448,8 @@ pub fn free_bytes(dir: &Path) -> Option<u64> {
 /// HTTP probe with reqwest and rustls: basic auth, client certificate,
 /// custom CA (`sslcacert`), the proxy from `https_proxy`/`http_proxy`.
 pub struct HttpProbe {
+    /// `file://` URLs are read inside this root.
+    root: PathBuf,
     client: reqwest::blocking::Client,
     username: Option<String>,
     password: Option<String>,
@@ -470,6 +496,7 @@ impl HttpProbe {
             .build()
             .map_err(|e| failed(format!("cannot set up HTTPS: {e}")))?;
         Ok(HttpProbe {
+            root: root.to_path_buf(),
             client,
             username,
             password,
@@ -479,8 +506,8 @@ impl HttpProbe {
 
 impl RepoProbe for HttpProbe {
     fn probe(&self, url: &str) -> ProbeResult {
-        if let Some(path) = url.strip_prefix("file://") {
-            return if Path::new(path).is_file() {
+        if url.starts_with("file://") {
+            return if under_root(&self.root, url).is_file() {
                 ProbeResult::Status(200)
             } else {
                 ProbeResult::Status(404)

@@ -56,16 +56,41 @@ impl Line {
         &self.raw[self.raw.len() - eol_len(&self.raw)..]
     }
 
-    /// The trimmed value of a `Key` line or the text of a continuation.
+    /// The trimmed value of a `Key` line or the text of a continuation,
+    /// as libdnf cuts it.
     pub fn value(&self) -> String {
-        let c = self.content();
+        // libdnf splits lines on `\n` only: a `\r` before it is part of
+        // the line, trimmed as white space.
+        let line = self.raw.strip_suffix(b"\n").unwrap_or(&self.raw);
         let v = match &self.kind {
-            LineKind::Key { value_at, .. } => &c[*value_at..],
-            LineKind::Continuation => c,
+            LineKind::Key { value_at, .. } => {
+                let start = (*value_at).min(line.len());
+                let start = start
+                    + line[start..]
+                        .iter()
+                        .take_while(|&&b| b == b' ' || b == b'\t')
+                        .count();
+                // `end` is at least the `=`. Only `\r` after spaces: libdnf
+                // keeps the rest of the line (its substr length wraps).
+                let end = line.iter().rposition(|&b| !is_ws(b)).map_or(0, |e| e + 1);
+                if end >= start {
+                    &line[start..end]
+                } else {
+                    &line[start..]
+                }
+            }
+            LineKind::Continuation => trim_ws(line),
             _ => &[][..],
         };
-        String::from_utf8_lossy(v).trim().to_string()
+        String::from_utf8_lossy(v).into_owned()
     }
+}
+
+/// `v` without libdnf's white space at either end.
+fn trim_ws(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|&b| !is_ws(b)).unwrap_or(v.len());
+    let end = v.iter().rposition(|&b| !is_ws(b)).map_or(start, |e| e + 1);
+    &v[start..end.max(start)]
 }
 
 fn eol_len(raw: &[u8]) -> usize {
@@ -78,9 +103,13 @@ fn eol_len(raw: &[u8]) -> usize {
     }
 }
 
+/// libdnf's white space: a line is blank, indented or trimmed by these only.
 fn is_ws(b: u8) -> bool {
-    b == b' ' || b == b'\t' || b == b'\r' || b == b'\x0b' || b == b'\x0c'
+    b == b' ' || b == b'\t' || b == b'\r'
 }
+
+/// The UTF-8 byte-order mark libdnf drops from the first line.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A parsed repo file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +142,9 @@ impl RepoFile {
             start = end;
         }
         let mut out: Vec<Line> = Vec::with_capacity(lines.len());
-        for raw in lines {
+        for (n, raw) in lines.into_iter().enumerate() {
             let prev = out.last().map(|l| &l.kind);
-            let kind = classify(&raw, prev);
+            let kind = classify(&raw, prev, n == 0);
             out.push(Line { raw, kind });
         }
         RepoFile { lines: out }
@@ -192,8 +221,15 @@ impl RepoFile {
             parts.push(self.lines[j].value());
             j += 1;
         }
-        parts.retain(|p| !p.is_empty());
-        parts.join("\n")
+        let v = parts.join("\n");
+        // libdnf's trimValue: trailing empty lines go, then one pair of
+        // matching quotes around the whole value.
+        let v = v.trim_end_matches('\n');
+        let b = v.as_bytes();
+        if b.len() > 1 && b[0] == b[b.len() - 1] && (b[0] == b'"' || b[0] == b'\'') {
+            return v[1..v.len() - 1].to_string();
+        }
+        v.to_string()
     }
 
     /// The text of comment lines in the section, without the comment mark.
@@ -226,9 +262,23 @@ impl RepoFile {
             raw,
             kind: LineKind::Key { key, value_at },
         };
-        while i + 1 < self.lines.len() && self.lines[i + 1].kind == LineKind::Continuation {
-            self.lines.remove(i + 1);
+        let end = self.value_end(i);
+        self.lines.drain(i + 1..end);
+    }
+
+    /// One past the last continuation line of the key at `i` that holds
+    /// text: lines of white space after it are kept as they are (libdnf
+    /// drops the empty lines they add at the end of a value).
+    fn value_end(&self, i: usize) -> usize {
+        let mut end = i + 1;
+        let mut j = i + 1;
+        while j < self.lines.len() && self.lines[j].kind == LineKind::Continuation {
+            j += 1;
+            if !trim_ws(self.lines[j - 1].content()).is_empty() {
+                end = j;
+            }
         }
+        end
     }
 
     /// Turn the line at `i` into a comment by prefixing `#`.
@@ -239,13 +289,20 @@ impl RepoFile {
             raw,
             kind: LineKind::Comment,
         };
-        while i + 1 < self.lines.len() && self.lines[i + 1].kind == LineKind::Continuation {
+        let end = self.value_end(i);
+        for j in i + 1..end {
             let mut raw = b"#".to_vec();
-            raw.extend_from_slice(&self.lines[i + 1].raw);
-            self.lines[i + 1] = Line {
+            raw.extend_from_slice(&self.lines[j].raw);
+            self.lines[j] = Line {
                 raw,
                 kind: LineKind::Comment,
             };
+        }
+        // Lines of white space left below a comment read as blank lines.
+        let mut j = end;
+        while j < self.lines.len() && self.lines[j].kind == LineKind::Continuation {
+            self.lines[j].kind = LineKind::Blank;
+            j += 1;
         }
     }
 
@@ -309,15 +366,58 @@ impl RepoFile {
     }
 }
 
-fn classify(raw: &[u8], prev: Option<&LineKind>) -> LineKind {
+fn classify(raw: &[u8], prev: Option<&LineKind>, first_line: bool) -> LineKind {
     let content = &raw[..raw.len() - eol_len(raw)];
-    let first = content.iter().position(|&b| !is_ws(b));
-    let Some(first) = first else {
-        return LineKind::Blank;
+    // libdnf drops a byte-order mark from the first line only.
+    let skip = if first_line && content.starts_with(BOM) {
+        BOM.len()
+    } else {
+        0
     };
-    // As libdnf reads it (checked against dnf 4.14): an indented line,
-    // even `  # text`, continues the previous key's value, and is an error
-    // (dnf skips the file) when no key line precedes it directly.
+    let line = &content[skip..];
+    // A comment starts in the first column; `  # text` is not one.
+    if matches!(line.first(), Some(b'#' | b';')) {
+        return LineKind::Comment;
+    }
+    let Some(first) = line.iter().position(|&b| !is_ws(b)) else {
+        // Only white space: an empty line ends a value, but a line of
+        // spaces, tabs or `\r` (a blank line of a CRLF file) continues it
+        // with an empty line, as libdnf reads it.
+        let with_cr = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let continues = with_cr.len() > skip
+            && matches!(prev, Some(LineKind::Key { .. } | LineKind::Continuation));
+        return if continues {
+            LineKind::Continuation
+        } else {
+            LineKind::Blank
+        };
+    };
+    if line[first] == b'[' {
+        // A header, indented or not: `[id]`, then only white space or a
+        // comment; libdnf never looks at the last character of the line.
+        let Some(close) = line[first + 1..].iter().position(|&b| b == b']') else {
+            return LineKind::Invalid;
+        };
+        let close = first + 1 + close;
+        if close == first + 1 {
+            return LineKind::Invalid;
+        }
+        let last = line.iter().rposition(|&b| !is_ws(b)).unwrap_or(close);
+        for &b in &line[(close + 1).min(last)..last] {
+            if b == b'#' || b == b';' {
+                break;
+            }
+            if !is_ws(b) {
+                return LineKind::Invalid;
+            }
+        }
+        // Not trimmed: dnf takes `[ x ]` as the id " x " (and rejects it).
+        let id = String::from_utf8_lossy(&line[first + 1..close]).into_owned();
+        return LineKind::Section { id };
+    }
+    // An indented line, even `  # text`, continues the previous key's
+    // value, and is an error (dnf skips the file) when no key line
+    // precedes it directly.
     if first > 0 {
         return if matches!(prev, Some(LineKind::Key { .. } | LineKind::Continuation)) {
             LineKind::Continuation
@@ -325,31 +425,23 @@ fn classify(raw: &[u8], prev: Option<&LineKind>) -> LineKind {
             LineKind::Invalid
         };
     }
-    let c = content[0];
-    if c == b'#' || c == b';' {
-        return LineKind::Comment;
-    }
-    if c == b'[' {
-        if let Some(close) = content.iter().position(|&b| b == b']') {
-            let rest = &content[close + 1..];
-            if rest.iter().all(|&b| is_ws(b)) {
-                // Not trimmed: dnf takes `[ x ]` as the id " x ".
-                let id = String::from_utf8_lossy(&content[1..close]).into_owned();
-                return LineKind::Section { id };
-            }
-        }
-        return LineKind::Invalid;
-    }
-    if let Some(eq) = content.iter().position(|&b| b == b'=') {
-        let key = String::from_utf8_lossy(&content[..eq]).trim().to_string();
-        if key.is_empty() {
+    if let Some(eq) = line.iter().position(|&b| b == b'=') {
+        if eq == 0 {
             return LineKind::Invalid;
         }
+        let key_end = line[..eq]
+            .iter()
+            .rposition(|&b| b != b' ' && b != b'\t')
+            .map_or(0, |e| e + 1);
+        let key = String::from_utf8_lossy(&line[..key_end]).into_owned();
         let mut value_at = eq + 1;
-        while value_at < content.len() && is_ws(content[value_at]) {
+        while value_at < line.len() && (line[value_at] == b' ' || line[value_at] == b'\t') {
             value_at += 1;
         }
-        return LineKind::Key { key, value_at };
+        return LineKind::Key {
+            key,
+            value_at: skip + value_at,
+        };
     }
     LineKind::Invalid
 }

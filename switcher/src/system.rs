@@ -11,8 +11,15 @@ pub trait PackageTools {
     /// Import an armored public key file (a path on this machine) into the
     /// rpm database of `root`.
     fn import_key(&self, root: &Path, key: &Path) -> Result<(), String>;
-    /// Download the metadata of `repos` only (`dnf makecache --repo ...`).
-    fn makecache(&self, root: &Path, releasever: u32, repos: &[String]) -> Result<(), String>;
+    /// Download the metadata of `repos` only (`dnf makecache --repo ...`)
+    /// with the root's own variables; `releasever` only when dnf cannot
+    /// derive it itself (a root without an rpm database).
+    fn makecache(
+        &self,
+        root: &Path,
+        releasever: Option<&str>,
+        repos: &[String],
+    ) -> Result<(), String>;
 }
 
 /// The real dnf and rpm.
@@ -54,19 +61,23 @@ fn run(mut cmd: Command) -> Result<(), String> {
 
 /// The dnf options that keep a run inside `root`: its repo files, vars and
 /// configuration, never the host's.
-pub fn dnf_root_args(root: &Path, releasever: u32) -> Vec<String> {
+pub fn dnf_root_args(root: &Path, releasever: Option<&str>) -> Vec<String> {
     if is_system_root(root) {
-        return vec![];
+        return releasever
+            .map(|r| vec![format!("--releasever={r}")])
+            .unwrap_or_default();
     }
     // dnf refuses a relative --installroot.
     let root = &std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
     let r = root.display();
-    let mut v = vec![
-        format!("--installroot={r}"),
-        format!("--releasever={releasever}"),
+    let mut v = vec![format!("--installroot={r}")];
+    if let Some(rv) = releasever {
+        v.push(format!("--releasever={rv}"));
+    }
+    v.extend([
         format!("--setopt=reposdir={r}/etc/yum.repos.d"),
-        format!("--setopt=varsdir={r}/etc/dnf/vars,{r}/etc/yum/vars"),
-    ];
+        format!("--setopt=varsdir={r}/etc/yum/vars,{r}/etc/dnf/vars"),
+    ]);
     let mut conf = root.join("etc/dnf/dnf.conf");
     if !conf.exists() {
         // The host's dnf.conf must not leak into the root: an empty one
@@ -92,7 +103,12 @@ impl PackageTools for RealTools {
         run(c)
     }
 
-    fn makecache(&self, root: &Path, releasever: u32, repos: &[String]) -> Result<(), String> {
+    fn makecache(
+        &self,
+        root: &Path,
+        releasever: Option<&str>,
+        repos: &[String],
+    ) -> Result<(), String> {
         let mut c = Command::new(&self.dnf);
         c.args(dnf_root_args(root, releasever));
         c.args(["-y", "--quiet", "--setopt=skip_if_unavailable=False"]);
@@ -107,7 +123,13 @@ impl PackageTools for RealTools {
 /// Remove the dnf cache of `ids` under `root` (`var/cache/dnf/<id>-<hash>`
 /// and its `.solv` files). Caches come back on the next run; best effort.
 pub fn drop_caches(root: &Path, ids: &[String]) -> Vec<PathBuf> {
-    let dir = root.join("var/cache/dnf");
+    // Resolved inside the root: a symlinked /var/cache never leads out.
+    let Some(dir) = hostroot::Root::open(root)
+        .and_then(|r| r.resolve("/var/cache/dnf"))
+        .ok()
+    else {
+        return vec![];
+    };
     let mut removed = Vec::new();
     let Ok(rd) = fs::read_dir(&dir) else {
         return removed;
@@ -145,6 +167,17 @@ pub fn drop_caches(root: &Path, ids: &[String]) -> Vec<PathBuf> {
     removed
 }
 
+/// The rpm database directories of a root: for the running system the
+/// one rpm names (`%_dbpath`); for another root both places an AlmaLinux
+/// rpm database lives (this host's rpm says nothing about the root's).
+pub fn rpm_dbpaths(root: &Path, rpm: &Path) -> Vec<String> {
+    if is_system_root(root) {
+        vec![rpm_dbpath(rpm)]
+    } else {
+        vec!["/var/lib/rpm".into(), "/usr/lib/sysimage/rpm".into()]
+    }
+}
+
 /// The rpm database directory (`%_dbpath`), asked from rpm once; the
 /// AlmaLinux default when rpm cannot say.
 pub fn rpm_dbpath(rpm: &Path) -> String {
@@ -159,9 +192,23 @@ pub fn rpm_dbpath(rpm: &Path) -> String {
 }
 
 /// Who holds a package-manager lock under `root`, if anyone: an rpm
-/// transaction (fcntl lock on `<dbpath>/.rpm.lock`) or a running dnf
-/// (`var/lib/dnf/rpmdb_lock.pid` and friends naming a live dnf process).
-pub fn package_lock_holder(root: &Path, dbpath: &str) -> io::Result<Option<String>> {
+/// transaction (fcntl lock on `<dbpath>/.rpm.lock`) or, on the running
+/// system only, a running dnf (`var/lib/dnf/rpmdb_lock.pid` and friends
+/// naming a live dnf process: the processes of another root are not in
+/// this `/proc`).
+pub fn package_lock_holder(root: &Path, dbpaths: &[String]) -> io::Result<Option<String>> {
+    for dbpath in dbpaths {
+        if let Some(who) = rpm_lock_holder(root, dbpath) {
+            return Ok(Some(who));
+        }
+    }
+    if !is_system_root(root) {
+        return Ok(None);
+    }
+    dnf_lock_holder(root)
+}
+
+fn rpm_lock_holder(root: &Path, dbpath: &str) -> Option<String> {
     let lock = root.join(dbpath.trim_start_matches('/')).join(".rpm.lock");
     if let Ok(f) = fs::OpenOptions::new().read(true).write(true).open(&lock) {
         let mut fl = libc::flock {
@@ -180,13 +227,19 @@ pub fn package_lock_holder(root: &Path, dbpath: &str) -> io::Result<Option<Strin
             )
         };
         if r == 0 && fl.l_type != libc::F_UNLCK as libc::c_short {
-            return Ok(Some(format!(
+            return Some(format!(
                 "an rpm transaction (process {}) holds {}",
                 fl.l_pid,
                 lock.display()
-            )));
+            ));
         }
     }
+    None
+}
+
+/// A live dnf named by the pid files under `root`. Reads this host's
+/// `/proc`: meaningful for the running system only.
+pub fn dnf_lock_holder(root: &Path) -> io::Result<Option<String>> {
     for p in [
         "var/lib/dnf/rpmdb_lock.pid",
         "var/cache/dnf/metadata_lock.pid",

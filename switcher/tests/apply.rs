@@ -67,7 +67,8 @@ fn switch_then_revert_is_byte_for_byte() {
                     "import {}/etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended",
                     r.path().display()
                 ),
-                format!("makecache {major} ext-appstream,ext-baseos"),
+                // The new repos and the repo repointed to the vault.
+                format!("makecache {major} ext-appstream,ext-baseos,extras"),
             ]
         );
         let after = snapshot(r.path());
@@ -367,7 +368,8 @@ fn lock_is_exclusive_and_rpm_lock_is_seen() {
     fs::create_dir_all(&db).unwrap();
     fs::write(db.join(".rpm.lock"), b"").unwrap();
     assert_eq!(
-        alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap(),
+        alma_ext_switcher::system::package_lock_holder(r.path(), &["/var/lib/rpm".to_string()])
+            .unwrap(),
         None
     );
     let mut child = std::process::Command::new("python3")
@@ -385,7 +387,9 @@ fn lock_is_exclusive_and_rpm_lock_is_seen() {
     )
     .unwrap();
     assert_eq!(line.trim(), "locked");
-    let who = alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap();
+    let who =
+        alma_ext_switcher::system::package_lock_holder(r.path(), &["/var/lib/rpm".to_string()])
+            .unwrap();
     assert!(who.unwrap().contains("rpm transaction"));
     drop(child.stdin.take());
     child.wait().unwrap();
@@ -435,7 +439,8 @@ fn running_dnf_is_seen_by_its_pid_lock() {
     // A stale pid file (no such dnf process) does not block.
     fs::write(dir.join("rpmdb_lock.pid"), b"999999999").unwrap();
     assert_eq!(
-        alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap(),
+        alma_ext_switcher::system::package_lock_holder(r.path(), &["/var/lib/rpm".to_string()])
+            .unwrap(),
         None
     );
     // A live process whose command line says dnf does.
@@ -443,17 +448,23 @@ fn running_dnf_is_seen_by_its_pid_lock() {
         .args(["-c", "exec -a /usr/bin/dnf sleep 1000"])
         .spawn()
         .unwrap();
-    // Wait until the exec happened (the command line changes).
+    // Wait until the exec happened (the command line changes; bash's own
+    // command line contains "dnf" too, so look for the new argv[0]).
     let pid = child.id();
     while !fs::read_to_string(format!("/proc/{pid}/cmdline"))
         .unwrap_or_default()
-        .contains("dnf")
+        .starts_with("/usr/bin/dnf\0")
     {
         std::thread::yield_now();
     }
     fs::write(dir.join("rpmdb_lock.pid"), pid.to_string()).unwrap();
-    let who = alma_ext_switcher::system::package_lock_holder(r.path(), "/var/lib/rpm").unwrap();
+    let who = alma_ext_switcher::system::dnf_lock_holder(r.path()).unwrap();
+    // Under --root the host's /proc says nothing about the root: not read.
+    let under_root =
+        alma_ext_switcher::system::package_lock_holder(r.path(), &["/var/lib/rpm".to_string()])
+            .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(who.unwrap().contains(&format!("dnf (process {pid})")));
+    assert_eq!(under_root, None);
 }

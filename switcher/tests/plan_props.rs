@@ -78,16 +78,28 @@ fn file() -> impl Strategy<Value = Vec<u8>> {
 /// metalink/baseurl keys and continuation lines.
 fn untouchable(b: &[u8]) -> Vec<Vec<u8>> {
     let f = RepoFile::parse(b);
-    f.lines()
+    let lines = f.lines();
+    let blank =
+        |l: &alma_ext_switcher::repofile::Line| l.content().iter().all(|b| b" \t\r".contains(b));
+    lines
         .iter()
-        .filter(|l| match l.kind() {
+        .enumerate()
+        .filter(|(i, l)| match l.kind() {
             LineKind::Key { key, .. } => {
                 !["enabled", "mirrorlist", "metalink", "baseurl"].contains(&key.as_str())
             }
-            LineKind::Continuation => false,
+            // A line of white space after a key continues it with an empty
+            // line (libdnf); at the end of a value it is kept as it is.
+            LineKind::Continuation => {
+                blank(l)
+                    && lines[i + 1..]
+                        .iter()
+                        .take_while(|n| n.kind() == &LineKind::Continuation)
+                        .all(blank)
+            }
             _ => true,
         })
-        .map(|l| l.content().to_vec())
+        .map(|(_, l)| l.content().to_vec())
         .collect()
 }
 

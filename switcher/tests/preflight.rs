@@ -6,8 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use alma_ext_switcher::preflight::{
-    check_armored_key, check_local, check_repos, dnf_vars, substitute, FailureClass, ProbeResult,
-    RepoProbe,
+    check_armored_key, check_local, check_repos, substitute, FailureClass, ProbeResult, RepoProbe,
 };
 use base64::Engine;
 use common::*;
@@ -74,15 +73,25 @@ fn failures_are_classified_and_named() {
 }
 
 #[test]
-fn vars_come_from_the_root() {
+fn vars_come_from_dnf_for_the_root() {
+    use alma_ext_switcher::dnfquery::{DnfReader, RealDnf};
     let r = fixture_root(9);
-    let v = dnf_vars(r.path(), 9);
-    assert_eq!(v["stream"], "9-stream");
-    assert_eq!(v["releasever"], "9");
+    let v = RealDnf::default().read(r.path(), &[]).unwrap();
+    // No rpm database in the fixture: the major version of VERSION_ID.
+    assert_eq!(v.releasever.as_deref(), Some("9"));
+    assert_eq!(v.releasever_source, "os-release");
+    assert_eq!(v.vars["stream"], "9-stream");
+    let basearch = v.basearch.clone().unwrap();
     assert_eq!(
-        substitute("a/$releasever/${stream}/$nope/$basearch", &v),
-        format!("a/9/9-stream/$nope/{}", v["basearch"])
+        substitute("a/$releasever/${stream}/$nope/$basearch", &v.vars),
+        format!("a/9/9-stream/$nope/{basearch}")
     );
+    // A machine pinned to a minor release.
+    std::fs::write(r.path().join("etc/dnf/vars/releasever"), "9.6\n").unwrap();
+    let v = RealDnf::default().read(r.path(), &[]).unwrap();
+    assert_eq!(v.releasever.as_deref(), Some("9.6"));
+    assert_eq!(v.releasever_source, "vars");
+    assert!(v.releasever_is_dnfs());
 }
 
 fn armor(data: &[u8]) -> String {

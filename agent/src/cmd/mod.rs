@@ -5,5 +5,6 @@ pub mod checkin;
 pub mod facts;
 pub mod register;
 pub mod status;
+pub mod support_bundle;
 pub mod switch;
 pub mod unregister;

@@ -5,6 +5,7 @@
 //! target, asks for confirmation, prints the plan and maps failures to exit
 //! codes.
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,9 +14,10 @@ use alma_ext_proto::Target;
 use alma_ext_switcher::apply::{
     read_release, read_repo_files, Applier, ApplyError, Failpoint, Outcome, Recovery,
 };
+use alma_ext_switcher::dnfquery::{DnfReader, DnfView, RealDnf};
 use alma_ext_switcher::journal::{Lock, Op, Store};
 use alma_ext_switcher::plan::{self, Action, Origin, Plan, PlanError};
-use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe};
+use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe, RepoProbe};
 use alma_ext_switcher::system::{self, RealTools};
 use anyhow::Context;
 use serde::Serialize;
@@ -32,7 +34,9 @@ public key), shows the plan and asks, then disables each replaced repo in place
 (only its enabled= line), repoints the other enabled AlmaLinux repos to the
 vault (others = \"vault\"), writes /etc/yum.repos.d/alma-ext-extended.repo
 (mode 0600 when it holds credentials), imports the key with rpm and verifies
-with `dnf makecache`. Any failure restores the exact old bytes. A journal in
+with dnf: it asks dnf which repos it reads before planning and after
+writing (they must match the plan), then runs `dnf makecache` on every repo it
+enables or repoints. Any failure restores the exact old bytes. A journal in
 /var/lib/alma-ext/switch/ lets the next run finish or roll back a switch that
 was killed. Third-party repos (EPEL, docker-ce, in-house) are never touched.
 
@@ -45,8 +49,11 @@ Exit codes of switch:
   0  switched, already switched, reverted, nothing to revert
   3  invalid target file (file, line and key named)
   4  preflight failed or not eligible (bad key, expired certificate, no target,
-     HTTP 404, revert refused because a file was edited): nothing changed
-  5  dnf could not use the new repositories: rolled back, exactly as before
+     HTTP 404, dnf reads a repo file differently, nothing to switch, a target
+     key that is no repo id, read-only or full filesystem, revert or recovery
+     refused because a file was edited): nothing changed
+  5  dnf does not read the written files as planned or cannot fetch a new or
+     repointed repo: rolled back, exactly as before
   6  a repository is unreachable (DNS, connection, TLS, proxy): nothing changed
   7  a repository refused the credentials (HTTP 401/403): nothing changed
   8  no terminal and no --yes, or not confirmed
@@ -78,6 +85,11 @@ pub struct Args {
     /// the switch added (the rpm key stays imported).
     #[arg(long)]
     pub revert: bool,
+    /// Finish an interrupted switch or revert even when a repo file was
+    /// edited since it began: the edit is overwritten, its bytes are kept
+    /// as <file>.alma-ext-edited.
+    #[arg(long)]
+    pub force_recovery: bool,
 }
 
 /// One file's diff in the JSON output.
@@ -159,8 +171,8 @@ fn lock(store: &Store, root: &Path) -> Result<Lock, Failed> {
 
 fn check_package_lock(root: &Path) -> Result<(), Failed> {
     let rpm = RealTools::default().rpm;
-    let dbpath = system::rpm_dbpath(&rpm);
-    if let Some(who) = system::package_lock_holder(root, &dbpath).exit(Exit::Failure)? {
+    let dbpaths = system::rpm_dbpaths(root, &rpm);
+    if let Some(who) = system::package_lock_holder(root, &dbpaths).exit(Exit::Failure)? {
         return Err(fail(
             Exit::Busy,
             format!("{who}; wait for it to finish and run again"),
@@ -252,7 +264,8 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         )
     })?;
     let tools = RealTools::default();
-    let applier = Applier::new(root, &tools, Failpoint::from_env());
+    let mut applier = Applier::new(root, &tools, Failpoint::from_env());
+    applier.force_recovery = args.force_recovery;
 
     let mut _lock = None;
     let mut recovered = None;
@@ -269,14 +282,39 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         report_recovery(args, &recovered);
     }
 
-    let files = read_repo_files(root).exit(Exit::Failure)?;
-    let plan = plan::plan(&files, &release, &target).map_err(|e| {
-        let exit = match e {
-            PlanError::Unsupported { .. } => Exit::Preflight,
-            _ => Exit::Config,
-        };
-        fail(exit, e)
+    preflight::check_links(root).map_err(|e| {
+        fail(
+            Exit::Preflight,
+            format!("preflight: {e}; nothing was changed"),
+        )
     })?;
+    let files = read_repo_files(root).exit(Exit::Failure)?;
+    // dnf is the judge: what it reads, with the root's own configuration,
+    // variables and reposdirs.
+    let dnf = RealDnf::default();
+    let view = dnf.read(root, &[]).map_err(|e| {
+        fail(
+            Exit::Preflight,
+            format!("preflight: {e}; nothing was changed"),
+        )
+    })?;
+    let plan_failed = |e: PlanError| match e {
+        PlanError::Divergence(_) | PlanError::Unsupported { .. } => fail(Exit::Preflight, e),
+        e if e.is_machine() => fail(Exit::Preflight, format!("{e}; nothing was changed")),
+        e => fail(Exit::Config, e),
+    };
+    let mut plan = plan::plan(&files, &release, &target).map_err(plan_failed)?;
+    plan::judge(&files, &plan, &target, &view).map_err(plan_failed)?;
+    if !plan.already_switched {
+        // Vault directories are checked before anything changes; a repo
+        // the vault lacks stays as it is, with a warning.
+        let missing = vault_missing(root, &plan, &view);
+        if !missing.is_empty() {
+            plan = plan::plan_with(&files, &release, &target, &missing).map_err(plan_failed)?;
+            plan::judge(&files, &plan, &target, &view).map_err(plan_failed)?;
+        }
+    }
+    let applier = applier.with_judge(&dnf, view.clone());
     let mut report = Report {
         operation: "switch",
         dry_run: args.dry_run,
@@ -311,7 +349,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     }
 
     // Preflight: nothing has changed yet.
-    if let Err(f) = run_preflight(root, &target, &plan) {
+    if let Err(f) = run_preflight(root, &target, &view) {
         return Err(json_fail(args, report, f, root));
     }
 
@@ -371,7 +409,28 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     }
 }
 
-fn run_preflight(root: &Path, target: &Target, plan: &Plan) -> Result<(), Failed> {
+/// The repos the plan repoints to the vault whose vault directory does
+/// not answer `repodata/repomd.xml` (the machine's own variables).
+fn vault_missing(root: &Path, plan: &Plan, view: &DnfView) -> BTreeSet<String> {
+    let Ok(probe) = HttpProbe::new(root, None) else {
+        return BTreeSet::new();
+    };
+    plan.repos
+        .iter()
+        .filter_map(|d| match &d.action {
+            Action::Vault { url } => {
+                let url = preflight::repomd_url(&preflight::substitute(url, &view.vars));
+                match probe.probe(&url) {
+                    preflight::ProbeResult::Status(200) => None,
+                    _ => Some(d.id.clone()),
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn run_preflight(root: &Path, target: &Target, view: &DnfView) -> Result<(), Failed> {
     let to_exit = |e: preflight::PreflightError| {
         let exit = match e.class {
             FailureClass::Unreachable => Exit::Unreachable,
@@ -385,8 +444,7 @@ fn run_preflight(root: &Path, target: &Target, plan: &Plan) -> Result<(), Failed
     };
     preflight::check_local(root, target, chrono::Utc::now()).map_err(to_exit)?;
     let probe = HttpProbe::new(root, target.auth.as_ref()).map_err(to_exit)?;
-    let vars = preflight::dnf_vars(root, plan.release.major);
-    preflight::check_repos(target, &vars, &probe).map_err(to_exit)?;
+    preflight::check_repos(target, &view.vars, &probe).map_err(to_exit)?;
     Ok(())
 }
 
@@ -525,7 +583,8 @@ fn print_plan(plan: &Plan) {
 fn run_revert(args: &Args, root: &Path) -> CmdResult {
     let store = Store::new(root);
     let tools = RealTools::default();
-    let applier = Applier::new(root, &tools, Failpoint::from_env());
+    let mut applier = Applier::new(root, &tools, Failpoint::from_env());
+    applier.force_recovery = args.force_recovery;
     let mut _lock = None;
     let mut recovered = None;
     if args.dry_run {

@@ -24,10 +24,22 @@ pub const LIFECYCLE_FILE: &str = "/var/lib/alma-ext/lifecycle.json";
 /// The lifecycle table in force: built in, overlaid with the server's.
 pub fn lifecycle_table(root: &HostRoot) -> LifecycleTable {
     let builtin = LifecycleTable::builtin();
+    let ignored = |why: &dyn std::fmt::Display| {
+        tracing::warn!("ignoring the cached lifecycle table {LIFECYCLE_FILE}: {why}");
+    };
     match root.read_to_string(LIFECYCLE_FILE) {
         Ok(Some(t)) => match serde_json::from_str::<LifecycleTable>(&t) {
-            Ok(server) if server.validate().is_ok() => builtin.merged_with(&server),
-            _ => builtin,
+            Ok(server) => match server.validate() {
+                Ok(()) => builtin.merged_with(&server),
+                Err(e) => {
+                    ignored(&e);
+                    builtin
+                }
+            },
+            Err(e) => {
+                ignored(&e);
+                builtin
+            }
         },
         _ => builtin,
     }

@@ -309,7 +309,7 @@ impl Report {
 /// Quote a CSV cell when needed. A leading `=`, `+`, `-`, `@` gets a `'`
 /// in front: system ids come from machines, and a spreadsheet must not run
 /// them as formulas.
-fn csv_cell(s: &str) -> String {
+pub(crate) fn csv_cell(s: &str) -> String {
     let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{s}")
     } else {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use alma_ext_switcher::system::PackageTools;
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/almalinux")
+    alma_ext_test_support::almalinux_fixtures()
 }
 
 /// Copy a directory tree, keeping modes.
@@ -95,10 +95,17 @@ impl PackageTools for FakeTools {
         Ok(())
     }
 
-    fn makecache(&self, _root: &Path, releasever: u32, repos: &[String]) -> Result<(), String> {
-        self.calls
-            .borrow_mut()
-            .push(format!("makecache {releasever} {}", repos.join(",")));
+    fn makecache(
+        &self,
+        _root: &Path,
+        releasever: Option<&str>,
+        repos: &[String],
+    ) -> Result<(), String> {
+        self.calls.borrow_mut().push(format!(
+            "makecache {} {}",
+            releasever.unwrap_or("-"),
+            repos.join(",")
+        ));
         if self.fail_makecache {
             return Err("Failed to download metadata for repo 'ext-baseos'".into());
         }
