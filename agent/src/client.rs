@@ -110,6 +110,8 @@ impl ClientOptions {
 pub struct Client {
     http: reqwest::Client,
     base: reqwest::Url,
+    /// The extra CA file, named in TLS error messages.
+    ca_file: Option<PathBuf>,
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -158,7 +160,11 @@ impl Client {
             b = b.proxy(reqwest::Proxy::all(p).with_context(|| format!("proxy `{p}`"))?);
         }
         let http = b.build().context("building the HTTP client")?;
-        Ok(Client { http, base })
+        Ok(Client {
+            http,
+            base,
+            ca_file: opts.ca_file.clone(),
+        })
     }
 
     fn url(&self, path: &str) -> reqwest::Url {
@@ -169,10 +175,14 @@ impl Client {
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ApiError> {
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| ApiError::Unreachable(chain(&e)))?;
+        let resp = req.send().await.map_err(|e| {
+            ApiError::Unreachable(crate::tls_hint::describe(
+                &e,
+                chain(&e),
+                &self.base,
+                self.ca_file.as_deref(),
+            ))
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(resp);

@@ -4,6 +4,7 @@
 //! Every function that reads the host takes a [`root::HostRoot`], so the
 //! same code runs on `/` and on a fixture tree.
 
+pub mod access;
 pub mod bundle;
 pub mod cli;
 pub mod client;
@@ -21,3 +22,4 @@ pub mod output;
 pub mod registration;
 pub mod root;
 pub mod spool;
+pub mod tls_hint;

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use alma_ext_proto::api::Entitlement;
+use alma_ext_proto::api::{Entitlement, SwitchStatus};
 use alma_ext_proto::Target;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -72,6 +72,25 @@ pub struct Registration {
     pub last_error: Option<String>,
     /// When the last check-in attempt failed.
     pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the server last refused this machine (revoked or expired
+    /// contract, unknown credential); cleared by an accepted check-in with
+    /// a contract in force.
+    pub refusal: Option<Refusal>,
+    /// The switch state the last acknowledged check-in reported (None:
+    /// the server was never told). The daemon checks in when it differs.
+    pub reported_switch: Option<SwitchStatus>,
+}
+
+/// A refusal by the server, as it said it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refusal {
+    /// The API's error code (`contract_revoked`, `unauthenticated`, ...),
+    /// or `contract_expired` for an accepted check-in whose contract ended.
+    pub code: String,
+    /// The reason, in words.
+    pub message: String,
+    /// When the server said so.
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The on-disk form of `registration.json`.
@@ -97,6 +116,10 @@ struct RegistrationFile {
     last_error: Option<String>,
     #[serde(default)]
     last_error_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refusal: Option<Refusal>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reported_switch: Option<SwitchStatus>,
 }
 
 /// Write `bytes` to `path` atomically (temp file, fsync, rename) with `mode`.
@@ -165,6 +188,8 @@ pub fn load(root: &HostRoot) -> anyhow::Result<Option<Registration>> {
         checkin_interval_secs: f.checkin_interval_secs,
         last_error: f.last_error,
         last_error_at: f.last_error_at,
+        refusal: f.refusal,
+        reported_switch: f.reported_switch,
     }))
 }
 
@@ -182,6 +207,8 @@ pub fn save(root: &HostRoot, reg: &Registration) -> anyhow::Result<()> {
         checkin_interval_secs: reg.checkin_interval_secs,
         last_error: reg.last_error.clone(),
         last_error_at: reg.last_error_at,
+        refusal: reg.refusal.clone(),
+        reported_switch: reg.reported_switch,
     };
     // Secrets first: a registration.json without its credential would look
     // registered but could not check in.
@@ -237,6 +264,8 @@ mod tests {
             checkin_interval_secs: Some(100),
             last_error: None,
             last_error_at: None,
+            refusal: None,
+            reported_switch: None,
         }
     }
 

@@ -14,9 +14,8 @@ use std::time::Duration;
 
 use agent_common::{agent_bin, copy_tree, register, server_bin, Server};
 use alma_ext_agent::config;
-use alma_ext_agent::daemon::{self, Control, Event, ManualClock, Notifier};
+use alma_ext_agent::daemon::{Event, ManualClock};
 use alma_ext_agent::root::HostRoot;
-use tokio::sync::mpsc;
 
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut m = BTreeMap::new();
@@ -109,42 +108,21 @@ fn run_auto_switch(repo_base: &str) -> AutoSwitch {
     let clock = Arc::new(ManualClock::new(
         chrono::Utc::now() - chrono::Duration::days(10),
     ));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let events = rt.block_on(async {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let (ctl, ctl_rx) = mpsc::unbounded_channel();
-        let opts = daemon::Options {
-            clock,
-            notifier: Notifier::default(),
-            events: Some(tx),
-            seed: Some(1),
-            switch_timeout: Duration::from_secs(600),
-            switch_exe: Some(agent_bin()),
-        };
-        let task = tokio::spawn(daemon::run(HostRoot::new(&root), settings, opts, ctl_rx));
-        let mut seen = Vec::new();
-        let mut switched = false;
-        while let Some(e) = rx.recv().await {
+    let mut switched = false;
+    let events = agent_common::run_daemon(
+        &root,
+        settings,
+        clock,
+        1,
+        Some(agent_bin()),
+        Duration::from_secs(600),
+        |e, _| {
             let done =
                 switched && matches!(e, Event::CheckinOk { .. } | Event::CheckinFailed { .. });
             switched |= matches!(e, Event::Switched { .. });
-            seen.push(e);
-            if done {
-                break;
-            }
-        }
-        ctl.send(Control::Stop).unwrap();
-        while let Some(e) = rx.recv().await {
-            if e == Event::Stopped {
-                break;
-            }
-        }
-        task.await.unwrap().unwrap();
-        seen
-    });
+            done
+        },
+    );
     AutoSwitch {
         events,
         root,
@@ -223,19 +201,7 @@ fn auto_switch_succeeds_and_is_reported() {
     // Two real (empty) repositories made by createrepo_c, served over HTTP
     // on 127.0.0.1: dnf's verification (makecache) passes against them.
     let www = tempfile::tempdir().unwrap();
-    for r in ["BaseOS", "AppStream"] {
-        let p = www
-            .path()
-            .join(format!("9/{r}/{}/os", std::env::consts::ARCH));
-        std::fs::create_dir_all(&p).unwrap();
-        let o = std::process::Command::new("createrepo_c")
-            .arg("--quiet")
-            .arg(&p)
-            .output()
-            .expect("createrepo_c (tests/run-all installs it)");
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-    let http = alma_ext_test_support::StaticHttp::serve(www.path());
+    let http = agent_common::serve_empty_repos(www.path(), &["BaseOS", "AppStream"]);
     let run = run_auto_switch(&http.base());
     let err = switch_result(&run.events);
     assert_eq!(err, None, "{:?}", run.events);

@@ -11,11 +11,10 @@ use std::time::Duration;
 
 use agent_common::{alma_root, register, Server};
 use alma_ext_agent::config::{self, Settings};
-use alma_ext_agent::daemon::{self, Clock, Control, Event, ManualClock, Notifier};
+use alma_ext_agent::daemon::{Clock, Event, ManualClock};
 use alma_ext_agent::root::HostRoot;
 use alma_ext_agent::spool::{Spool, SPOOL_DIR};
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
 
 fn settings(toml: &str) -> Settings {
     config::from_texts(&[(PathBuf::from("/etc/alma-ext/agent.toml"), toml.to_string())]).unwrap()
@@ -27,42 +26,17 @@ fn run_until(
     settings: Settings,
     clock: Arc<ManualClock>,
     seed: u64,
-    mut stop: impl FnMut(&Event, &[Event]) -> bool,
+    stop: impl FnMut(&Event, &[Event]) -> bool,
 ) -> Vec<Event> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(async move {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let (ctl, ctl_rx) = mpsc::unbounded_channel();
-        let opts = daemon::Options {
-            clock: clock.clone(),
-            notifier: Notifier::default(),
-            events: Some(tx),
-            seed: Some(seed),
-            switch_timeout: Duration::from_secs(60),
-            switch_exe: None,
-        };
-        let task = tokio::spawn(daemon::run(HostRoot::new(root), settings, opts, ctl_rx));
-        let mut seen = Vec::new();
-        while let Some(e) = rx.recv().await {
-            let done = stop(&e, &seen);
-            seen.push(e);
-            if done {
-                break;
-            }
-        }
-        ctl.send(Control::Stop).unwrap();
-        // Drain until the daemon says it stopped.
-        while let Some(e) = rx.recv().await {
-            if e == Event::Stopped {
-                break;
-            }
-        }
-        task.await.unwrap().unwrap();
-        seen
-    })
+    agent_common::run_daemon(
+        root,
+        settings,
+        clock,
+        seed,
+        None,
+        Duration::from_secs(60),
+        stop,
+    )
 }
 
 fn oks(events: &[Event]) -> Vec<(DateTime<Utc>, DateTime<Utc>, usize)> {

@@ -42,6 +42,12 @@ pub struct RegisterResponse {
     pub entitlement: Entitlement,
     /// Seconds until the first check-in is due.
     pub checkin_interval_secs: u64,
+    /// The switch target for this machine's major version, with its
+    /// repository credentials in `auth`, as a check-in would give it, so
+    /// that `alma-ext switch` works right after `register`. Absent from
+    /// older servers and when the entitlement gives no extended updates.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
 }
 
 impl std::fmt::Debug for RegisterResponse {
@@ -50,6 +56,7 @@ impl std::fmt::Debug for RegisterResponse {
             .field("machine", &self.machine)
             .field("credential", &"<redacted>")
             .field("entitlement", &self.entitlement)
+            .field("target", &self.target)
             .finish()
     }
 }

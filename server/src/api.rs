@@ -7,8 +7,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use alma_ext_proto::api::{
-    self as proto, code, CheckinRequest, CheckinResponse, EntitlementStatus, ErrorBody,
-    ErrorDetail, RegisterRequest, RegisterResponse,
+    self as proto, code, CheckinRequest, CheckinResponse, Entitlement, EntitlementStatus,
+    ErrorBody, ErrorDetail, RegisterRequest, RegisterResponse,
 };
 use alma_ext_proto::lifecycle::LifecycleTable;
 use alma_ext_proto::target::{Auth, Target};
@@ -165,6 +165,29 @@ impl AppState {
         c.targets = targets;
         c.lifecycle = lifecycle;
         Ok(())
+    }
+
+    /// The switch target for a machine of major `os_major` with this
+    /// entitlement: the stored target with the machine's own repository
+    /// credentials, only while the contract is active and covers the
+    /// extended-update repository.
+    fn machine_target(
+        &self,
+        ent: &Entitlement,
+        os_major: Option<i64>,
+        machine: &str,
+        repo_password: &str,
+    ) -> Option<Target> {
+        if ent.status != EntitlementStatus::Active || !ent.extended_updates {
+            return None;
+        }
+        let c = self.cache.read().unwrap_or_else(|e| e.into_inner());
+        let mut t = c.targets.get(&os_major?)?.clone();
+        let mut a = t.auth.take().unwrap_or_default();
+        a.username = Some(machine.to_string());
+        a.password = Some(repo_password.to_string());
+        t.auth = Some(Auth { ..a });
+        Some(t)
     }
 }
 
@@ -626,12 +649,15 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
             columns.dmi_uuid.as_deref(),
         )
         .await?;
+    let os_major = columns.os_major;
+    let mut promoted = false;
     let machine = match existing_clone {
         Some(id)
             if s.store
                 .promote_clone(&id, &token_hash, req.system.as_deref(), &columns, now)
                 .await? =>
         {
+            promoted = true;
             id
         }
         _ => {
@@ -655,6 +681,14 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
     };
     s.metrics.registrations.fetch_add(1, Ordering::Relaxed);
     tracing::info!(machine, contract = contract.id, "machine registered");
+    // The switch target comes with the answer, so `alma-ext switch` works
+    // right after `register`. A promoted clone's repository password is
+    // recorded by its first check-in, so it gets the target from there.
+    let target = if promoted {
+        None
+    } else {
+        s.machine_target(&ent, os_major, &machine, &auth::repo_password(&credential))
+    };
     Ok(json_response(
         StatusCode::CREATED,
         &RegisterResponse {
@@ -662,6 +696,7 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
             credential,
             entitlement: ent,
             checkin_interval_secs: s.settings.checkin_interval_secs,
+            target,
         },
     ))
 }
@@ -788,22 +823,13 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
     s.metrics.checkins.fetch_add(1, Ordering::Relaxed);
 
     let ent = admin::entitlement(&m.contract, today);
-    let (target, lifecycle) = {
-        let c = s.cache.read().unwrap_or_else(|e| e.into_inner());
-        let target = if ent.status == EntitlementStatus::Active && ent.extended_updates {
-            os_major.and_then(|major| c.targets.get(&major)).map(|t| {
-                let mut t = t.clone();
-                let mut a = t.auth.take().unwrap_or_default();
-                a.username = Some(m.id.clone());
-                a.password = Some(repo_password.clone());
-                t.auth = Some(Auth { ..a });
-                t
-            })
-        } else {
-            None
-        };
-        (target, c.lifecycle.clone())
-    };
+    let target = s.machine_target(&ent, os_major, &m.id, &repo_password);
+    let lifecycle = s
+        .cache
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .lifecycle
+        .clone();
     Ok(json_response(
         StatusCode::OK,
         &CheckinResponse {

@@ -21,7 +21,11 @@ pub struct Args {
 pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
     let settings = config::load(&root).exit(Exit::Config)?;
-    logging::init(&settings.log_level);
+    use std::io::IsTerminal;
+    logging::init(logging::agent_level(
+        &settings.log_level,
+        std::io::stderr().is_terminal(),
+    ));
     let rt = runtime()?;
     rt.block_on(async move {
         let (tx, rx) = mpsc::unbounded_channel();

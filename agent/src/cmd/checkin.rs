@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 use crate::cli::RootArg;
-use crate::cmd::register::{runtime, status_word};
+use crate::client::ApiError;
+use crate::cmd::register::{contract_span, runtime};
 use crate::config;
 use crate::daemon::{checkin, logging};
 use crate::exit::{fail, CmdResult, Exit, ExitContext};
@@ -49,9 +50,24 @@ pub fn run(args: Args) -> CmdResult {
         .block_on(checkin::collect_facts(&root, &settings, now, true))
         .map_err(|e| fail(Exit::Failure, format!("collecting facts: {e:#}")))?;
     let req = checkin::build_request(&root, facts, now);
+    let switch = req.switch.status;
     let sent = rt
         .block_on(checkin::send(&root, &settings, &mut reg, req))
         .map_err(|e| match e {
+            checkin::CheckinError::Api(a @ ApiError::Refused { .. }) => {
+                // Say what it means for dnf, and what to do.
+                let today = chrono::Local::now().date_naive();
+                match crate::access::assess(Some(&reg), switch, today) {
+                    Some(lost) => fail(
+                        a.exit(),
+                        format!(
+                            "{a}\naccess to the extended-update repository is lost: {}\nwhat to do: {}",
+                            lost.reason, lost.what_to_do
+                        ),
+                    ),
+                    None => fail(a.exit(), a.to_string()),
+                }
+            }
             checkin::CheckinError::Api(a) => {
                 let spooled = if a.retryable() {
                     " (the check-in is spooled and will be sent later)"
@@ -76,12 +92,11 @@ pub fn run(args: Args) -> CmdResult {
         Format::Text => {
             let e = &r.entitlement;
             println!(
-                "Checked in with {} as machine {}: contract {} {} until {}.",
+                "Checked in with {} as machine {}: contract {} {}.",
                 reg.server,
                 reg.machine,
                 e.contract,
-                status_word(e.status),
-                e.ends
+                contract_span(e)
             );
             if sent.backlog_sent > 0 {
                 println!("Sent {} spooled check-ins.", sent.backlog_sent);

@@ -58,6 +58,9 @@ struct Output<'a> {
     system: Option<&'a str>,
     entitlement: &'a alma_ext_proto::api::Entitlement,
     checkin_interval_secs: u64,
+    /// True when the server sent the switch target: `alma-ext switch` can
+    /// run now.
+    target: bool,
 }
 
 /// The entitlement status as a word for people.
@@ -68,6 +71,18 @@ pub(crate) fn status_word(s: alma_ext_proto::api::EntitlementStatus) -> &'static
         Pending => "pending",
         Expired => "expired",
         Revoked => "revoked",
+    }
+}
+
+/// The contract's status with the date that matters: "pending from
+/// 2027-01-01", "active until 2027-12-31", "expired on ...".
+pub(crate) fn contract_span(e: &alma_ext_proto::api::Entitlement) -> String {
+    use alma_ext_proto::api::EntitlementStatus::*;
+    match e.status {
+        Pending => format!("pending from {} (until {})", e.starts, e.ends),
+        Active => format!("active until {}", e.ends),
+        Expired => format!("ended on {}", e.ends),
+        Revoked => "revoked".to_string(),
     }
 }
 
@@ -136,7 +151,8 @@ pub fn run(args: Args) -> CmdResult {
         machine: resp.machine.clone(),
         system: system.clone(),
         entitlement: Some(resp.entitlement.clone()),
-        target: None,
+        // What `alma-ext switch` needs, so it works right away.
+        target: resp.target.clone(),
         last_checkin: Some(now),
         credential: Some(Secret::new(resp.credential.clone())),
         registered_at: Some(now),
@@ -145,6 +161,8 @@ pub fn run(args: Args) -> CmdResult {
         checkin_interval_secs: Some(resp.checkin_interval_secs),
         last_error: None,
         last_error_at: None,
+        refusal: None,
+        reported_switch: None,
     };
     registration::save(&root, &reg).exit(Exit::Failure)?;
     // A --ca-file given here must serve later check-ins too.
@@ -184,6 +202,7 @@ pub fn run(args: Args) -> CmdResult {
             system: system.as_deref(),
             entitlement: &resp.entitlement,
             checkin_interval_secs: resp.checkin_interval_secs,
+            target: resp.target.is_some(),
         })?,
         Format::Text => {
             let e = &resp.entitlement;
@@ -197,6 +216,9 @@ pub fn run(args: Args) -> CmdResult {
                 e.starts,
                 e.ends
             );
+            if resp.target.is_some() {
+                println!("The extended-update repository is ready: `alma-ext switch --dry-run` shows the switch, `alma-ext switch` makes it.");
+            }
         }
     }
     Ok(Exit::Ok)

@@ -62,8 +62,16 @@ pub struct StatusRegistration {
     pub server: Option<String>,
     pub machine: Option<String>,
     pub system: Option<String>,
+    /// The entitlement as the server last said it.
     pub entitlement: Option<Entitlement>,
+    /// The last check-in the server accepted.
     pub last_checkin: Option<DateTime<Utc>>,
+    /// The error of the last check-in attempt, if it failed.
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    /// Set when access to the extended-update repository is lost (or never
+    /// given while dnf reads it): why and what to do.
+    pub access_lost: Option<crate::access::AccessLost>,
 }
 
 /// The switch part of the status JSON.
@@ -149,8 +157,17 @@ pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Fa
         registered: registration.is_some(),
         switched: switch.status == SwitchStatus::Extended,
     };
-    let (lifecycle, more) = lifecycle::status(&os, &table, &source.description, at, progress);
+    let (mut lifecycle, more) = lifecycle::status(&os, &table, &source.description, at, progress);
     warnings.extend(more);
+    let access_lost = crate::access::assess(registration.as_ref(), switch.status, at);
+    if let Some(lost) = &access_lost {
+        // Never "nothing to do" while dnf points at a repository this
+        // machine may no longer use.
+        lifecycle.advice = format!(
+            "access to the extended-update repository is lost ({}): {}",
+            lost.reason, lost.what_to_do
+        );
+    }
     let hostname = crate::facts::hostname(root);
     Ok(Status {
         at,
@@ -165,6 +182,9 @@ pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Fa
                 system: r.system,
                 entitlement: r.entitlement,
                 last_checkin: r.last_checkin,
+                last_error: r.last_error,
+                last_error_at: r.last_error_at,
+                access_lost,
             },
             None => StatusRegistration {
                 registered: false,
@@ -173,6 +193,9 @@ pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Fa
                 system: None,
                 entitlement: None,
                 last_checkin: None,
+                last_error: None,
+                last_error_at: None,
+                access_lost,
             },
         },
         switch: StatusSwitch {
@@ -259,8 +282,9 @@ pub fn render_text(s: &Status) -> String {
             );
             if let Some(e) = &reg.entitlement {
                 v.push_str(&format!(
-                    ", contract {} {:?} until {}",
-                    e.contract, e.status, e.ends
+                    ", contract {} {}",
+                    e.contract,
+                    crate::cmd::register::contract_span(e)
                 ));
             }
             v
@@ -268,6 +292,26 @@ pub fn render_text(s: &Status) -> String {
             "not registered".into()
         },
     ));
+    if reg.registered {
+        let t = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
+        rows.push((
+            "Last check-in",
+            reg.last_checkin
+                .as_ref()
+                .map(t)
+                .unwrap_or_else(|| "never".into()),
+        ));
+        if let Some(e) = &reg.last_error {
+            let when = reg.last_error_at.as_ref().map(t).unwrap_or_default();
+            rows.push(("Last error", format!("{when} {e}").trim().to_string()));
+        }
+    }
+    if let Some(lost) = &reg.access_lost {
+        rows.push((
+            "Access",
+            format!("LOST to the extended-update repository: {}", lost.reason),
+        ));
+    }
     rows.push(("Repositories", s.switch.description.clone()));
     rows.push(("Do now", l.advice.clone()));
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);

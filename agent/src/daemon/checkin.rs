@@ -176,6 +176,14 @@ pub async fn send(
             reg.checkin_interval_secs = Some(r.checkin_interval_secs);
             reg.last_error = None;
             reg.last_error_at = None;
+            reg.reported_switch = Some(req.switch.status);
+            // A revoked or ended contract is a refusal, although the
+            // server took the check-in.
+            reg.refusal = crate::access::refusal_in_reply(&r.entitlement, now);
+            if let Some(rf) = &reg.refusal {
+                reg.last_error = Some(format!("server refused ({}): {}", rf.code, rf.message));
+                reg.last_error_at = Some(now);
+            }
             if let Some(t) = &r.lifecycle {
                 if t.validate().is_ok() {
                     if let Ok(text) = serde_json::to_string_pretty(t) {
@@ -187,12 +195,25 @@ pub async fn send(
         Err(e) => {
             reg.last_error = Some(e.to_string());
             reg.last_error_at = Some(now);
+            if let CheckinError::Api(ApiError::Refused { code, message }) = e {
+                reg.refusal = Some(crate::registration::Refusal {
+                    code: code.clone(),
+                    message: message.clone(),
+                    at: now,
+                });
+            }
         }
     }
     if let Err(e) = registration::save(root, reg) {
         tracing::error!("cannot record the check-in: {e:#}");
     }
-    result
+    match (&reg.refusal, result) {
+        (Some(rf), Ok(_)) => Err(CheckinError::Api(ApiError::Refused {
+            code: rf.code.clone(),
+            message: rf.message.clone(),
+        })),
+        (_, result) => result,
+    }
 }
 
 /// Take `/var/lib/alma-ext/spool.lock`, waiting up to a minute (without

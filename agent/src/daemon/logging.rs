@@ -15,3 +15,25 @@ pub fn init(level: &str) {
         .with_target(false)
         .try_init();
 }
+
+/// The level of `alma-ext agent`: run in a terminal (the foreground), it
+/// says what it does (start, schedule, each check-in and its result), so
+/// at least `info`; under systemd the configured level.
+pub fn agent_level(configured: &str, foreground: bool) -> &str {
+    match configured {
+        "error" | "warn" if foreground => "info",
+        l => l,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreground_agent_says_what_it_does() {
+        assert_eq!(agent_level("warn", true), "info");
+        assert_eq!(agent_level("warn", false), "warn");
+        assert_eq!(agent_level("debug", true), "debug");
+    }
+}

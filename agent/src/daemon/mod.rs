@@ -193,6 +193,9 @@ struct State {
     counted: Option<Counted>,
     last_warning: Option<NaiveDate>,
     last_switch_attempt: Option<NaiveDate>,
+    /// The switch state already seen to differ from what the server was
+    /// last told, so a failing check-in does not bypass the backoff.
+    switch_noticed: Option<SwitchStatus>,
     status_line: String,
 }
 
@@ -272,13 +275,39 @@ impl State {
         checkin::fill_local(&self.root, &mut facts);
         let req = checkin::build_request(&self.root, facts, now);
         let counted = Counted::of(&req);
-        if let (Some(old), Some(_)) = (&self.counted, &reg) {
-            if let Some(what) = counted.change_from(old) {
-                tracing::info!("counted facts changed ({what}): checking in now");
-                self.due = Some(now);
-                if !self.emit(Event::FactsChanged { at: now, what }) {
-                    return false;
+        let mut changed = match (&self.counted, &reg) {
+            (Some(old), Some(_)) => counted.change_from(old),
+            _ => None,
+        };
+        // The switch state against what the last acknowledged check-in
+        // reported: also catches a switch made while the agent was not
+        // running.
+        if let Some(r) = &reg {
+            let told = r.reported_switch.unwrap_or_default();
+            let current = req.switch.status;
+            if current != told && self.switch_noticed != Some(current) {
+                self.switch_noticed = Some(current);
+                if !changed
+                    .as_deref()
+                    .is_some_and(|w| w.contains("switch state"))
+                {
+                    tracing::info!(
+                        "the switch state is {} but the server was last told {}",
+                        switch_word(current),
+                        switch_word(told)
+                    );
+                    changed = Some(match changed {
+                        Some(w) => format!("{w}, switch state"),
+                        None => "switch state".to_string(),
+                    });
                 }
+            }
+        }
+        if let (Some(what), Some(_)) = (changed, &reg) {
+            tracing::info!("counted facts changed ({what}): checking in now");
+            self.due = Some(now);
+            if !self.emit(Event::FactsChanged { at: now, what }) {
+                return false;
             }
         }
         // The local day, as the admin sees it.
@@ -357,6 +386,12 @@ impl State {
             })?;
         let req = checkin::build_request(&self.root, facts, now);
         let counted = Counted::of(&req);
+        tracing::info!(
+            "checking in with {} as machine {} (switch state {})",
+            reg.server,
+            reg.machine,
+            switch_word(req.switch.status)
+        );
         let spool = crate::spool::Spool::new(&self.root, self.settings.spool);
         let before = spool.len();
         let r = checkin::send(&self.root, &self.settings, &mut reg, req).await;
@@ -400,6 +435,7 @@ pub async fn run(
         counted: None,
         last_warning: None,
         last_switch_attempt: None,
+        switch_noticed: None,
         status_line: String::new(),
     };
     let reg = st.registration();
@@ -414,6 +450,14 @@ pub async fn run(
         ),
         _ => "not registered; run `alma-ext register`".to_string(),
     };
+    tracing::info!(
+        "alma-ext agent {} started on {}: {status}; counted facts looked at every {}, check-ins every {} (+ up to {} splay)",
+        env!("CARGO_PKG_VERSION"),
+        st.root.path().display(),
+        human(st.settings.facts_poll),
+        human(st.sched.interval),
+        human(st.sched.splay)
+    );
     st.opts.notifier.ready(&status);
     st.status_line = status;
     if !st.emit(Event::Started {
@@ -496,8 +540,16 @@ pub async fn run(
                     st.sched.server_interval = checkin::server_interval(&sent.response);
                     let next = st.sched.after_success(now, &mut st.rng);
                     st.due = Some(next);
+                    let e = &sent.response.entitlement;
                     tracing::info!(
-                        "checked in; next check-in at {}",
+                        "checked in: contract {} {}{}; next check-in at {}",
+                        e.contract,
+                        crate::cmd::register::contract_span(e),
+                        if sent.response.target.is_some() {
+                            ", extended-update repository available"
+                        } else {
+                            ""
+                        },
                         next.format("%Y-%m-%d %H:%M:%S UTC")
                     );
                     st.set_status(format!(
@@ -531,6 +583,21 @@ pub async fn run(
                         );
                     } else {
                         tracing::error!("check-in refused: {e}");
+                        let switch = alma_ext_switcher::state::load(st.root.path())
+                            .map(|s| s.status)
+                            .unwrap_or_default();
+                        let today = now.with_timezone(&chrono::Local).date_naive();
+                        if let Some(lost) = st
+                            .registration()
+                            .as_ref()
+                            .and_then(|r| crate::access::assess(Some(r), switch, today))
+                        {
+                            tracing::error!(
+                                "access to the extended-update repository is lost ({}): {}",
+                                lost.reason,
+                                lost.what_to_do
+                            );
+                        }
                     }
                     if st.registration().is_none() {
                         st.due = None;
@@ -558,6 +625,31 @@ pub async fn run(
     st.opts.notifier.send("STOPPING=1");
     st.emit(Event::Stopped);
     Ok(())
+}
+
+/// `4h`, `30m`, `1h30m`, `45s`: a duration as the config writes it.
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, s % 3600 / 60, s % 60);
+    let mut out = String::new();
+    for (v, u) in [(h, "h"), (m, "m"), (sec, "s")] {
+        if v > 0 {
+            out.push_str(&format!("{v}{u}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
+fn switch_word(s: SwitchStatus) -> &'static str {
+    match s {
+        SwitchStatus::Community => "community",
+        SwitchStatus::Extended => "extended",
+        SwitchStatus::Interrupted => "interrupted",
+        SwitchStatus::Failed => "failed",
+    }
 }
 
 async fn tick(i: &mut Option<tokio::time::Interval>) {

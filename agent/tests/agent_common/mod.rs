@@ -148,3 +148,80 @@ pub fn register(
         .env_remove("HTTP_PROXY");
     c.stdin(Stdio::null()).output().unwrap()
 }
+
+/// Run the daemon on `root` with the virtual `clock` until `stop` (given
+/// each event and those before it) says so, then stop it and wait for it.
+/// Returns the events up to and including the one that stopped it.
+pub fn run_daemon(
+    root: &Path,
+    settings: alma_ext_agent::config::Settings,
+    clock: std::sync::Arc<alma_ext_agent::daemon::ManualClock>,
+    seed: u64,
+    switch_exe: Option<PathBuf>,
+    switch_timeout: Duration,
+    mut stop: impl FnMut(&alma_ext_agent::daemon::Event, &[alma_ext_agent::daemon::Event]) -> bool,
+) -> Vec<alma_ext_agent::daemon::Event> {
+    use alma_ext_agent::daemon::{self, Control, Event, Notifier};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let root = alma_ext_agent::root::HostRoot::new(root);
+    rt.block_on(async move {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (ctl, ctl_rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = daemon::Options {
+            clock,
+            notifier: Notifier::default(),
+            events: Some(tx),
+            seed: Some(seed),
+            switch_timeout,
+            switch_exe,
+        };
+        let task = tokio::spawn(daemon::run(root, settings, opts, ctl_rx));
+        let mut seen = Vec::new();
+        while let Some(e) = rx.recv().await {
+            let done = stop(&e, &seen);
+            seen.push(e);
+            if done {
+                break;
+            }
+        }
+        ctl.send(Control::Stop).unwrap();
+        // Drain until the daemon says it stopped.
+        while let Some(e) = rx.recv().await {
+            if e == Event::Stopped {
+                break;
+            }
+        }
+        task.await.unwrap().unwrap();
+        seen
+    })
+}
+
+/// Kills the child when dropped.
+pub struct Reaper(pub Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Empty createrepo_c repositories `<www>/9/<name>/<arch>/os` for each of
+/// `names`, served over HTTP on 127.0.0.1: dnf's verification (makecache)
+/// passes against them. Returns the server (killed on drop) and its port.
+pub fn serve_empty_repos(www: &Path, names: &[&str]) -> alma_ext_test_support::StaticHttp {
+    for r in names {
+        let p = www.join(format!("9/{r}/{}/os", std::env::consts::ARCH));
+        std::fs::create_dir_all(&p).unwrap();
+        let o = Command::new("createrepo_c")
+            .arg("--quiet")
+            .arg(&p)
+            .output()
+            .expect("createrepo_c (tests/run-all installs it)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    alma_ext_test_support::StaticHttp::serve(www)
+}
