@@ -19,4 +19,5 @@ pub mod osrelease;
 pub mod output;
 pub mod registration;
 pub mod root;
+pub mod security;
 pub mod spool;
