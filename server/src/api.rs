@@ -383,6 +383,7 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/v1/admin/inventory", get(admin_inventory))
         .route("/v1/admin/licenses", get(admin_licenses))
+        .route("/v1/admin/coverage", get(admin_coverage))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
@@ -1022,6 +1023,19 @@ async fn admin_inventory(State(s): State<Shared>, headers: HeaderMap) -> ApiResu
     };
     let inv = fleet::build(&s.store, &opts).await?;
     Ok(json_response(StatusCode::OK, &inv.inventory))
+}
+
+/// `alma-ext-server coverage --format json`, over the admin API.
+async fn admin_coverage(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {
+    require_admin(&s, &headers)?;
+    let (c, warnings) =
+        crate::coverage::load(&s.store, s.settings.age_out_days, Utc::now().timestamp())
+            .await
+            .map_err(ApiError::internal)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(json_response(StatusCode::OK, &c))
 }
 
 async fn admin_licenses(State(s): State<Shared>, headers: HeaderMap) -> ApiResult<Response> {

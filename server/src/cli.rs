@@ -763,22 +763,11 @@ async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
 async fn coverage(a: CoverageArgs) -> Result<Exit, Failed> {
     use crate::coverage;
     let store = open(&a.db).await?;
-    let since = chrono::Utc::now().timestamp() - a.age_out_days * 86400;
-    let mut machines = Vec::new();
-    for (machine, hostname, contract, json) in store.security_summaries(since).await? {
-        match serde_json::from_str(&json) {
-            Ok(summary) => machines.push(coverage::MachineSecurity {
-                machine,
-                hostname,
-                contract,
-                summary,
-            }),
-            Err(e) => eprintln!(
-                "alma-ext-server: warning: machine {machine}: unreadable security summary: {e}"
-            ),
-        }
+    let (c, warnings) =
+        coverage::load(&store, a.age_out_days, chrono::Utc::now().timestamp()).await?;
+    for w in &warnings {
+        eprintln!("alma-ext-server: warning: {w}");
     }
-    let c = coverage::fleet(machines);
     let out = match a.format {
         ReportFormat::Json => serde_json::to_string_pretty(&c)? + "\n",
         ReportFormat::Text => coverage::text(&c),

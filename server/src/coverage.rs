@@ -40,6 +40,33 @@ pub struct FleetCoverage {
     pub not_extended: Vec<NotExtended>,
 }
 
+/// The stored summaries of the machines seen in the last `age_out_days`,
+/// summarised; and a warning per unreadable summary.
+pub async fn load(
+    store: &crate::store::Store,
+    age_out_days: i64,
+    now: i64,
+) -> anyhow::Result<(FleetCoverage, Vec<String>)> {
+    let mut machines = Vec::new();
+    let mut warnings = Vec::new();
+    for (machine, hostname, contract, json) in
+        store.security_summaries(now - age_out_days * 86400).await?
+    {
+        match serde_json::from_str(&json) {
+            Ok(summary) => machines.push(MachineSecurity {
+                machine,
+                hostname,
+                contract,
+                summary,
+            }),
+            Err(e) => warnings.push(format!(
+                "machine {machine}: unreadable security summary: {e}"
+            )),
+        }
+    }
+    Ok((fleet(machines), warnings))
+}
+
 /// Summarise the machines' summaries.
 pub fn fleet(mut machines: Vec<MachineSecurity>) -> FleetCoverage {
     machines.sort_by(|a, b| a.machine.cmp(&b.machine));

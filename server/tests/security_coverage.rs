@@ -37,7 +37,15 @@ async fn latest_summary_per_machine_and_fleet_coverage_postgres() {
 
 async fn scenario(db: &str) {
     let (_c, key) = create_contract(db, "virtual", 10);
-    let s = Server::start(db, &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("admin.token");
+    let (code, _, err) = cli(&["admin-token", "--output", token_file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let token = std::fs::read_to_string(&token_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let s = Server::start(db, &["--admin-token-file", token_file.to_str().unwrap()]);
     let c = client();
     let post = |cred: String, b: serde_json::Value| {
         let c = c.clone();
@@ -96,6 +104,17 @@ async fn scenario(db: &str) {
         j["not_extended"],
         serde_json::json!([{"name": "bash", "machines": 2}, {"name": "htop", "machines": 1}])
     );
+
+    // The same document over the admin API.
+    let r = c
+        .get(s.url("/v1/admin/coverage"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let api: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(api, j);
 
     let (code, out, _) = cli(&["coverage", "--format", "csv", "--database", db]);
     assert_eq!(code, 0);
