@@ -182,3 +182,24 @@ fn root_dbpath_prefers_a_directory_with_a_database() {
     );
     assert_eq!(query::root_dbpath(|_| true), "/var/lib/rpm");
 }
+
+#[test]
+fn checkin_carries_the_names_only_when_the_server_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = hostroot::Root::open(dir.path()).unwrap();
+    let host = crate::root::HostRoot::new(dir.path());
+    assert_eq!(state::for_checkin(&host), None);
+    let r = classify(&view(), 9, Some(&ext()), day(), false);
+    state::save(&root, &r.checkin_summary(true)).unwrap();
+    let s = state::for_checkin(&host).unwrap();
+    assert_eq!(s.community_only, Some(2));
+    assert_eq!(s.pending.critical, 1);
+    assert_eq!(s.not_extended, None);
+    state::remember_ask(&host, true);
+    assert_eq!(
+        state::for_checkin(&host).unwrap().not_extended.unwrap(),
+        ["bash", "htop", "local-tool", "vim"]
+    );
+    state::remember_ask(&host, false);
+    assert_eq!(state::for_checkin(&host).unwrap().not_extended, None);
+}
