@@ -46,6 +46,9 @@ pub enum Command {
     Checkin(cmd::checkin::Args),
     /// Remove this machine's registration.
     Unregister(cmd::unregister::Args),
+    /// Show which installed packages the extended-update repositories keep
+    /// fixing, and which security advisories are pending.
+    SecurityStatus(cmd::security_status::Args),
     /// Run the long-running agent (started by systemd).
     Agent(cmd::agent::Args),
     /// Write one .tar.gz for the vendor's support desk (logs, configuration,
@@ -63,6 +66,7 @@ impl Command {
             Command::Register(a) => cmd::register::run(a),
             Command::Checkin(a) => cmd::checkin::run(a),
             Command::Unregister(a) => cmd::unregister::run(a),
+            Command::SecurityStatus(a) => cmd::security_status::run(a),
             Command::Agent(a) => cmd::agent::run(a),
             Command::SupportBundle(a) => cmd::support_bundle::run(a),
         }

@@ -21,5 +21,6 @@ pub mod osrelease;
 pub mod output;
 pub mod registration;
 pub mod root;
+pub mod security;
 pub mod spool;
 pub mod tls_hint;

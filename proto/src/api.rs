@@ -105,6 +105,53 @@ pub struct CheckinRequest {
     /// Agent version, for the fleet view.
     #[serde(default)]
     pub agent_version: Option<String>,
+    /// The last `alma-ext security-status` of the machine (absent from
+    /// agents that predate it, or before its first run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<SecuritySummary>,
+}
+
+/// Pending security advisories by severity (advisory ids counted once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SeverityCounts {
+    #[serde(rename = "Critical")]
+    pub critical: u32,
+    #[serde(rename = "Important")]
+    pub important: u32,
+    #[serde(rename = "Moderate")]
+    pub moderate: u32,
+    #[serde(rename = "Low")]
+    pub low: u32,
+}
+
+/// What `alma-ext security-status` found, as a check-in carries it: counts
+/// only; the names of the installed packages the extended-update
+/// repositories do not carry only when the server asked for them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecuritySummary {
+    /// The day it was computed (UTC).
+    pub at: NaiveDate,
+    /// Installed packages.
+    pub installed: u32,
+    /// Packages an extended-update repository carries; the four coverage
+    /// counts are absent when no target was known.
+    #[serde(default)]
+    pub extended: Option<u32>,
+    /// Packages only AlmaLinux's community repositories carry.
+    #[serde(default)]
+    pub community_only: Option<u32>,
+    /// Packages only other repositories carry (EPEL, vendors).
+    #[serde(default)]
+    pub third_party: Option<u32>,
+    /// Packages no enabled repository carries.
+    #[serde(default)]
+    pub unavailable: Option<u32>,
+    /// Pending security advisories by severity.
+    pub pending: SeverityCounts,
+    /// Installed package names the extended-update repositories do not
+    /// carry; only when the server asked (`CheckinResponse.security_packages`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_extended: Option<Vec<String>>,
 }
 
 /// Contract status.
@@ -146,6 +193,10 @@ pub struct CheckinResponse {
     /// Seconds until the next check-in; the agent never checks in sooner
     /// than it planned, only later.
     pub checkin_interval_secs: u64,
+    /// The server wants the names of the installed packages the extended
+    /// repositories do not carry in the next check-ins' `security`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub security_packages: bool,
 }
 
 impl std::fmt::Debug for CheckinResponse {

@@ -441,6 +441,7 @@ pub fn admin_routes() -> Vec<(&'static str, MethodRouter<Shared>)> {
         ),
         ("/inventory", get(admin_inventory)),
         ("/licenses", get(admin_licenses)),
+        ("/coverage", get(admin_coverage)),
     ]
 }
 
@@ -793,7 +794,16 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
     };
     let repo_password = auth::repo_password(token);
     let os_major = columns.os_major;
-    let facts_hash = auth::sha256_hex(&columns.facts_json);
+    // The security summary is stored with the facts: one hash covers
+    // both, so an unchanged check-in still writes neither.
+    let security_json = req
+        .security
+        .as_ref()
+        .and_then(|sec| serde_json::to_string(sec).ok());
+    let facts_hash = match &security_json {
+        None => auth::sha256_hex(&columns.facts_json),
+        Some(j) => auth::sha256_hex(&format!("{}\n{j}", columns.facts_json)),
+    };
     let facts_changed = m.facts_hash.as_deref() != Some(facts_hash.as_str());
     let day = now.div_euclid(86400);
     let write = CheckinWrite {
@@ -804,6 +814,7 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
         columns,
         facts_hash,
         facts_changed,
+        security_json,
         switch_status: serde_json::to_value(req.switch.status)
             .ok()
             .and_then(|v| v.as_str().map(String::from))
@@ -837,6 +848,9 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
             lifecycle,
             target,
             checkin_interval_secs: s.settings.checkin_interval_secs,
+            // For `alma-ext-server coverage`: which packages the extended
+            // repositories do not carry, fleet-wide.
+            security_packages: true,
         },
     ))
 }
@@ -1132,6 +1146,18 @@ async fn admin_inventory(State(s): State<Shared>) -> ApiResult<Response> {
     };
     let inv = fleet::build(&s.store, &opts).await?;
     Ok(json_response(StatusCode::OK, &inv.inventory))
+}
+
+/// `alma-ext-server coverage --format json`, over the admin API.
+async fn admin_coverage(State(s): State<Shared>) -> ApiResult<Response> {
+    let (c, warnings) =
+        crate::coverage::load(&s.store, s.settings.age_out_days, Utc::now().timestamp())
+            .await
+            .map_err(ApiError::internal)?;
+    for w in warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(json_response(StatusCode::OK, &c))
 }
 
 async fn admin_licenses(State(s): State<Shared>) -> ApiResult<Response> {

@@ -104,6 +104,11 @@ pub enum Command {
     Licenses(LicensesArgs),
     /// Print the fleet's licence inventory JSON, which `licenses --inventory` re-runs.
     Inventory(InventoryArgs),
+    /// Fleet-wide security coverage from the machines' `alma-ext
+    /// security-status`: per-machine counts, machines with pending Critical
+    /// or Important advisories, installed packages the extended
+    /// repositories do not carry with how many machines have each.
+    Coverage(CoverageArgs),
     /// Override lifecycle dates sent to agents at check-in.
     #[command(subcommand)]
     Lifecycle(LifecycleCmd),
@@ -393,6 +398,22 @@ pub struct LicensesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CoverageArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Machines silent for this many days are left out.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_AGE_OUT_DAYS",
+        default_value_t = 30,
+        value_name = "DAYS"
+    )]
+    pub age_out_days: i64,
+}
+
+#[derive(Debug, Args)]
 pub struct InventoryArgs {
     #[command(flatten)]
     pub db: FleetDb,
@@ -507,6 +528,7 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
         Command::Lifecycle(l) => lifecycle(l).await,
         Command::Licenses(a) => licenses(a).await,
         Command::Inventory(a) => inventory(a).await,
+        Command::Coverage(a) => coverage(a).await,
         Command::AdminToken { output } => {
             write_admin_token(&output)?;
             println!("admin token written to {}", output.display());
@@ -879,6 +901,23 @@ async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
     if a.fail_on_over_deployment && report.contracts.iter().any(|c| c.over_deployed) {
         return Ok(Exit::OverDeployed);
     }
+    Ok(Exit::Ok)
+}
+
+async fn coverage(a: CoverageArgs) -> Result<Exit, Failed> {
+    use crate::coverage;
+    let store = open(&a.db).await?;
+    let (c, warnings) =
+        coverage::load(&store, a.age_out_days, chrono::Utc::now().timestamp()).await?;
+    for w in &warnings {
+        eprintln!("alma-ext-server: warning: {w}");
+    }
+    let out = match a.format {
+        ReportFormat::Json => serde_json::to_string_pretty(&c)? + "\n",
+        ReportFormat::Text => coverage::text(&c),
+        ReportFormat::Csv => coverage::csv(&c),
+    };
+    print!("{out}");
     Ok(Exit::Ok)
 }
 

@@ -127,8 +127,11 @@ pub struct CheckinWrite {
     pub columns: FactColumns,
     pub switch_status: String,
     pub agent_version: Option<String>,
-    /// SHA-256 of `columns.facts_json`.
+    /// SHA-256 of `columns.facts_json` (and of `security_json` when the
+    /// check-in carries one).
     pub facts_hash: String,
+    /// The check-in's `security` summary as JSON; written with the facts.
+    pub security_json: Option<String>,
     /// False when the store already holds these facts (by hash): the
     /// facts are then not sent to the database.
     pub facts_changed: bool,
@@ -298,6 +301,8 @@ struct CheckinBatch<'a> {
     updates: Rows<'a>,
     /// (id, facts) of the latest writes.
     facts: Rows<'a>,
+    /// (id, summary) of the latest writes whose facts or summary changed.
+    security: Rows<'a>,
     /// (day, id) of the writes that record presence.
     presence: Rows<'a>,
 }
@@ -318,6 +323,10 @@ impl<'a> CheckinBatch<'a> {
             cols: &[("id", "text"), ("facts", "text")],
             rows: Vec::new(),
         };
+        let mut security = Rows {
+            cols: &[("id", "text"), ("summary", "text")],
+            rows: Vec::new(),
+        };
         let mut guests = Vec::new();
         for (i, w) in batch.iter().enumerate() {
             if !std::ptr::eq(latest[w.machine.as_str()], &batch[i]) {
@@ -332,6 +341,11 @@ impl<'a> CheckinBatch<'a> {
                     Arg::Text(Some(&w.machine)),
                     Arg::Text(Some(&c.facts_json)),
                 ]);
+                if let Some(j) = &w.security_json {
+                    security
+                        .rows
+                        .push(vec![Arg::Text(Some(&w.machine)), Arg::Text(Some(j))]);
+                }
             }
             updates.rows.push(vec![
                 Arg::Text(Some(&w.machine)),
@@ -370,6 +384,7 @@ impl<'a> CheckinBatch<'a> {
             guests,
             updates,
             facts,
+            security,
             presence,
         }
     }
@@ -1206,6 +1221,13 @@ impl Store {
              ON CONFLICT (machine_id) DO UPDATE SET facts = excluded.facts \
              WHERE machine_facts.facts <> excluded.facts",
         );
+        let security = self.row_statements(
+            &plan.security,
+            "INSERT INTO machine_security (machine_id, summary) \
+             SELECT v.id, v.summary FROM v JOIN machines m ON m.id = v.id WHERE m.state = 'active' \
+             ON CONFLICT (machine_id) DO UPDATE SET summary = excluded.summary \
+             WHERE machine_security.summary <> excluded.summary",
+        );
         let presence = self.row_statements(
             &plan.presence,
             "INSERT INTO presence (day, machine_id) SELECT day, id FROM v WHERE true \
@@ -1213,7 +1235,7 @@ impl Store {
         );
         if let ([(sql, args)], true, true, None) = (
             update.as_slice(),
-            facts.is_empty(),
+            facts.is_empty() && security.is_empty(),
             presence.is_empty(),
             plan.guest_changes().next(),
         ) {
@@ -1229,7 +1251,7 @@ impl Store {
         }
         on_pool!(self, |p| {
             let mut tx = p.begin().await?;
-            for (sql, args) in update.iter().chain(&facts) {
+            for (sql, args) in update.iter().chain(&facts).chain(&security) {
                 sqlx::query(sql).bind_args(args).execute(&mut *tx).await?;
             }
             for w in plan.guest_changes() {
@@ -1399,6 +1421,22 @@ impl Store {
         };
         rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
         Ok(rows)
+    }
+
+    /// The latest security-status summary of each active machine seen
+    /// since `since`: (machine, hostname, contract, summary JSON).
+    pub async fn security_summaries(
+        &self,
+        since: i64,
+    ) -> Result<Vec<(String, Option<String>, String, String)>> {
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT m.id, m.hostname, m.contract_id, s.summary FROM machine_security s \
+             JOIN machines m ON m.id = s.machine_id \
+             WHERE m.state = 'active' AND m.last_seen >= $1 ORDER BY m.id"
+        )
+        .bind(since)
+        .fetch_all(p)
+        .await)?)
     }
 
     /// Host → guest DMI UUIDs, from the KVM hosts' latest guest lists.

@@ -282,6 +282,7 @@ fn write(id: &str, day: i64, columns: alma_ext_server::store::FactColumns) -> Ch
         day,
         facts_hash: format!("{:?}", columns.facts_json),
         facts_changed: true,
+        security_json: None,
         columns,
         switch_status: "community".into(),
         agent_version: Some("0.1.0".into()),

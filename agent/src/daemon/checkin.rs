@@ -97,6 +97,7 @@ pub fn build_request(root: &HostRoot, facts: Facts, now: DateTime<Utc>) -> Check
         lifecycle_phase: Some(phase),
         switch,
         agent_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+        security: crate::security::state::for_checkin(root),
     }
 }
 
@@ -172,6 +173,7 @@ pub async fn send(
             let r = &sent.response;
             reg.entitlement = Some(r.entitlement.clone());
             reg.target = r.target.clone();
+            crate::security::state::remember_ask(root, r.security_packages);
             reg.last_checkin = Some(now);
             reg.checkin_interval_secs = Some(r.checkin_interval_secs);
             reg.last_error = None;

@@ -1,0 +1,255 @@
+//! `alma-ext security-status`: which installed packages the extended-update
+//! repositories keep fixing, and which advisories are pending.
+//!
+//! The classification is [`crate::security::classify`]; this module reads
+//! the target, asks dnf, prints, and maps the outcome to exit codes.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use alma_ext_proto::lifecycle::Release as Dates;
+use alma_ext_proto::Target;
+use alma_ext_switcher::plan::Release;
+use anyhow::Context;
+
+use crate::cli::RootArg;
+use crate::exit::{fail, CmdResult, Exit, ExitContext, Failed};
+use crate::output::{print_json, Format};
+use crate::root::HostRoot;
+use crate::security::{self, query, Report};
+
+const HELP: &str = "\
+Installed packages come from the root's rpm database; the repositories and
+their advisories (updateinfo) from dnf itself (python3-dnf, the root as its
+installroot): the enabled repositories plus the target's extended-update
+repositories, with the machine's repository credentials, whether or not the
+machine has switched. Each installed package gets one coverage:
+  extended        an extended-update repository carries a package of that name
+  community_only  only AlmaLinux's community repositories carry it
+  third_party     only other repositories carry it (EPEL, vendors)
+  unavailable     no enabled repository carries it
+Pending advisories are those dnf would list with `dnf updateinfo list`.
+
+Exit codes of security-status:
+  0   done
+  3   invalid target file (file, line and key named)
+  6   a repository could not be loaded (without --offline); the rest is printed
+  10  no target known and none given: coverage not computed; the rest is printed
+See docs/security-status.md for the JSON document.";
+
+/// Arguments of `alma-ext security-status`.
+#[derive(Debug, clap::Args)]
+#[command(after_long_help = HELP)]
+pub struct Args {
+    #[command(flatten)]
+    pub root: RootArg,
+    /// The switch target as a TOML file (its extended-update repositories
+    /// are added to dnf's). Default: the target the entitlement server
+    /// gave at the last check-in.
+    #[arg(long, value_name = "FILE")]
+    pub target: Option<PathBuf>,
+    /// Use dnf's cache only; reach no repository.
+    #[arg(long)]
+    pub offline: bool,
+    /// Output format: text for people, json (the package and advisory
+    /// lists) for scripts.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+fn load_target(args: &Args, root: &Path) -> Result<Option<Target>, Failed> {
+    if let Some(f) = &args.target {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read the target file {}", f.display()))
+            .exit(Exit::Config)?;
+        return Target::from_toml(&text)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
+            .exit(Exit::Config);
+    }
+    // An unreadable registration is no target: the rest is still useful.
+    Ok(crate::registration::load(&HostRoot::new(root))
+        .ok()
+        .flatten()
+        .and_then(|r| r.target))
+}
+
+pub fn run(args: Args) -> CmdResult {
+    // dnf needs an absolute installroot.
+    let root_dir = std::fs::canonicalize(&args.root.root)
+        .with_context(|| format!("--root {}", args.root.root.display()))
+        .exit(Exit::Failure)?;
+    let root = hostroot::Root::open(&root_dir).exit(Exit::Failure)?;
+    let target = load_target(&args, &root_dir)?;
+    let release = root
+        .read_string("/etc/os-release", hostroot::DEFAULT_LIMIT)
+        .exit(Exit::Failure)?
+        .and_then(|t| Release::from_os_release(&t))
+        .ok_or_else(|| {
+            fail(
+                Exit::Failure,
+                format!(
+                    "{}: no usable /etc/os-release (ID and VERSION_ID): not an AlmaLinux root",
+                    root_dir.display()
+                ),
+            )
+        })?;
+    let (table, _) = crate::lifecycle::load_table(&HostRoot::new(&root_dir))
+        .map_err(|e| fail(Exit::Config, e))?;
+    let dates = table.release(release.major).cloned();
+
+    let resolve = |p: &str| root.resolve(p).unwrap_or_else(|_| root.join(p));
+    let config_file = Some(resolve("/etc/dnf/dnf.conf")).filter(|p| p.is_file());
+    let input = query::QueryInput {
+        root: root_dir.clone(),
+        dbpath: query::dbpath(&root),
+        releasever: release.major,
+        offline: args.offline,
+        config_file,
+        extra_repos: target
+            .as_ref()
+            .map(|t| query::extra_repos(t, resolve))
+            .unwrap_or_default(),
+    };
+    let view = query::run(&input).exit(Exit::Failure)?;
+    let extended: Option<BTreeSet<String>> = target
+        .as_ref()
+        .map(|t| t.repos.values().map(|r| r.id.clone()).collect());
+    let switched = alma_ext_switcher::state::load(&root_dir)
+        .map(|s| s.status == alma_ext_proto::api::SwitchStatus::Extended)
+        .unwrap_or(false);
+    let report = security::classify(
+        &view,
+        release.major,
+        extended.as_ref(),
+        chrono::Utc::now().date_naive(),
+        switched,
+    );
+
+    match args.format {
+        Format::Json => print_json(&report)?,
+        Format::Text => print_text(&report, &release, dates.as_ref()),
+    }
+
+    let failed: Vec<&security::RepoStatus> = report.repos.iter().filter(|r| !r.loaded).collect();
+    if !failed.is_empty() && !args.offline {
+        return Err(fail(
+            Exit::Unreachable,
+            format!(
+                "dnf could not load {}: their packages and advisories are missing above",
+                failed
+                    .iter()
+                    .map(|r| format!("{} ({})", r.id, r.error.as_deref().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    if target.is_none() {
+        return Err(fail(
+            Exit::NotRegistered,
+            "no target: coverage not computed; pass --target FILE or register with `alma-ext register`",
+        ));
+    }
+    if failed.is_empty() {
+        // For the check-in; a root that cannot be written (an image, a
+        // user without rights) just keeps no summary.
+        let _ = security::state::save(&root, &report.checkin_summary(true));
+    }
+    Ok(Exit::Ok)
+}
+
+fn plural(n: u32, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
+    let s = &r.summary;
+    let sec_end = dates.map(|d| d.security_end.to_string());
+    let ext_end = dates.map(|d| d.extended_end().to_string());
+    println!(
+        "AlmaLinux {}: {} ({}){}",
+        release.version,
+        plural(s.installed, "installed package", "installed packages"),
+        if r.switched {
+            "switched to the extended-update repositories"
+        } else {
+            "not switched"
+        },
+        match (&sec_end, &ext_end) {
+            (Some(a), Some(b)) =>
+                format!("; community security support ends {a}, extended updates run until {b}"),
+            _ => String::new(),
+        }
+    );
+    match s.extended {
+        Some(ext) => {
+            let until = ext_end
+                .as_ref()
+                .map_or(String::new(), |d| format!(" until {d}"));
+            let after = sec_end.as_ref().map_or(
+                " after the community's security support ends".to_string(),
+                |d| format!(" after {d}"),
+            );
+            println!(
+                "  {} in the extended-update repositories: fixes continue{until}",
+                plural(ext, "package", "packages")
+            );
+            println!(
+                "  {} only in the community repositories: no fixes{after}",
+                plural(s.community_only.unwrap_or(0), "package", "packages")
+            );
+            println!(
+                "  {} only in third-party repositories: fixes only as their vendors publish them",
+                plural(s.third_party.unwrap_or(0), "package", "packages")
+            );
+            println!(
+                "  {} in no enabled repository: no fixes from any repository",
+                plural(s.unavailable.unwrap_or(0), "package", "packages")
+            );
+        }
+        None => println!(
+            "  Coverage unknown: no target (pass --target FILE or register with `alma-ext register`)"
+        ),
+    }
+    let b = &r.advisories.by_severity;
+    let security = r
+        .advisories
+        .pending
+        .iter()
+        .filter(|p| p.kind == "security")
+        .count() as u32;
+    let others = r.advisories.pending.len() as u32 - security;
+    println!();
+    if security == 0 {
+        println!("No pending security advisories.");
+    } else {
+        let unknown = security - (b.critical + b.important + b.moderate + b.low);
+        println!(
+            "Pending security advisories: {security} ({} Critical, {} Important, {} Moderate, {} Low{})",
+            b.critical,
+            b.important,
+            b.moderate,
+            b.low,
+            if unknown > 0 {
+                format!(", {unknown} without severity")
+            } else {
+                String::new()
+            }
+        );
+        println!("  Install them with: dnf upgrade --security");
+    }
+    if others > 0 {
+        println!(
+            "Other pending advisories (bug fixes, enhancements): {others}; install with: dnf upgrade"
+        );
+    }
+    for repo in r.repos.iter().filter(|x| !x.loaded) {
+        println!(
+            "Not loaded: repository {}: {}",
+            repo.id,
+            repo.error.as_deref().unwrap_or("?")
+        );
+    }
+    println!("\nThe package and advisory lists: alma-ext security-status --format json");
+}
