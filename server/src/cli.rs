@@ -402,7 +402,7 @@ pub struct CoverageArgs {
     #[arg(long, value_enum, default_value = "text")]
     pub format: ReportFormat,
     #[command(flatten)]
-    pub db: DbArgs,
+    pub db: FleetDb,
     /// Machines silent for this many days are left out.
     #[arg(
         long,

@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 pub use alma_ext_test_support::server_bin;
 
@@ -199,19 +200,9 @@ pub fn run_daemon(
     })
 }
 
-/// Kills the child when dropped.
-pub struct Reaper(pub Child);
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Empty createrepo_c repositories `<www>/9/<name>/<arch>/os` for each of
 /// `names`, served over HTTP on 127.0.0.1: dnf's verification (makecache)
-/// passes against them. Returns the server (killed on drop) and its port.
+/// passes against them. Returns the server (killed on drop).
 pub fn serve_empty_repos(www: &Path, names: &[&str]) -> alma_ext_test_support::StaticHttp {
     for r in names {
         let p = www.join(format!("9/{r}/{}/os", std::env::consts::ARCH));
