@@ -39,6 +39,31 @@ macro_rules! on_pool {
     };
 }
 
+/// Run `$body` in a transaction on a connection of its own; on any error
+/// the connection is closed instead of going back to the pool. SQLite
+/// may end a transaction by itself on a write error (a full disk) while
+/// the driver still counts it open; a connection in that state would
+/// answer later statements inside a transaction that never commits.
+/// Closing it rolls back whatever it held.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        on_pool!($store, |p| {
+            let mut conn = p.acquire().await?;
+            let r: Result<_> = async {
+                let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
+                let v = $body;
+                $tx.commit().await?;
+                Ok(v)
+            }
+            .await;
+            if r.is_err() {
+                conn.close_on_drop();
+            }
+            r
+        })
+    };
+}
+
 /// A support contract.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ContractRow {
@@ -244,6 +269,8 @@ const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUE
      ON CONFLICT (machine_id) DO UPDATE SET facts = excluded.facts WHERE machine_facts.facts <> excluded.facts";
 
 /// The machine update of a check-in; reads `v` with `UPDATE_COLS`.
+/// A machine id or DMI UUID the check-in lacks keeps its stored value:
+/// the identity the clone check compares against is never erased.
 /// `facts_hash`: the new hash when the facts were sent; else kept while it
 /// still matches what the agent reported, cleared when it does not (a
 /// concurrent check-in changed the facts in between), so that the next
@@ -251,7 +278,8 @@ const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUE
 const SQL_UPDATE_MACHINES: &str = "UPDATE machines SET last_seen = v.now, observed_at = v.observed_at, \
      facts_hash = CASE WHEN v.facts_sent = 1 THEN v.facts_hash \
      WHEN machines.facts_hash = v.facts_hash THEN machines.facts_hash ELSE NULL END, \
-     machine_id = v.machine_id, dmi_uuid = v.dmi_uuid, hostname = v.hostname, kind = v.kind, \
+     machine_id = COALESCE(v.machine_id, machines.machine_id), \
+     dmi_uuid = COALESCE(v.dmi_uuid, machines.dmi_uuid), hostname = v.hostname, kind = v.kind, \
      hypervisor = v.hypervisor, hypervisor_host = v.hypervisor_host, cloud_provider = v.cloud_provider, \
      cloud_account = v.cloud_account, cloud_unit = v.cloud_unit, cluster = v.cluster, os_major = v.os_major, \
      switch_status = v.switch_status, agent_version = v.agent_version, \
@@ -744,6 +772,143 @@ impl Store {
         }
     }
 
+    /// Open for serving: refuse an empty file where the SQLite database
+    /// should be, check the store (`PRAGMA quick_check`, the schema
+    /// version) and refuse a damaged one, then migrate. `start_anyway`
+    /// turns the refusals into warnings.
+    pub async fn open_checked(url: &str, start_anyway: bool) -> Result<Store> {
+        if let Some(path) = sqlite_path(url)? {
+            if is_empty_file(Path::new(&path)) {
+                let e = StoreDamage::EmptyFile(path);
+                if !start_anyway {
+                    return Err(e.into());
+                }
+                tracing::warn!("{e}; starting anyway (--start-anyway)");
+            }
+        }
+        let store = Store::connect(url).await?;
+        let report = store.check(false).await?;
+        if !report.problems.is_empty() {
+            let e = StoreDamage::Damaged {
+                url: redact_url(url),
+                problems: report.problems,
+            };
+            if !start_anyway {
+                store.close().await;
+                return Err(e.into());
+            }
+            tracing::error!("{e}; starting anyway (--start-anyway)");
+        }
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// `alma-ext-server store check`: the full check of the database at
+    /// `url`, which must exist (nothing is created or migrated).
+    pub async fn check_url(url: &str) -> Result<CheckReport> {
+        if let Some(path) = sqlite_path(url)? {
+            let p = Path::new(&path);
+            if !p.is_file() {
+                bail!("no database file at {path}");
+            }
+            if is_empty_file(p) {
+                return Ok(CheckReport {
+                    problems: vec![StoreDamage::EmptyFile(path).to_string()],
+                    notes: Vec::new(),
+                });
+            }
+        }
+        let store = Store::connect(url).await?;
+        let report = store.check(true).await;
+        store.close().await;
+        report
+    }
+
+    /// Check the store: SQLite's `quick_check` (`full`: `integrity_check`,
+    /// which also compares every index with its table) and, on both
+    /// engines, the schema version against this server's migrations.
+    pub async fn check(&self, full: bool) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        if let Store::Sqlite(p) = self {
+            // The quick check reads every page but does not compare indexes
+            // with their tables; for the tables every request reads by
+            // index (a flipped byte in a credential hash locks a machine
+            // out), the full check of those tables, which is quick too.
+            let pragmas: &[&str] = if full {
+                &["PRAGMA integrity_check"]
+            } else {
+                &[
+                    "PRAGMA quick_check",
+                    "PRAGMA integrity_check(machines)",
+                    "PRAGMA integrity_check(contracts)",
+                ]
+            };
+            for pragma in pragmas {
+                match sqlx::query_scalar::<_, String>(pragma).fetch_all(p).await {
+                    Ok(rows) => report
+                        .problems
+                        .extend(rows.into_iter().filter(|r| r != "ok")),
+                    // A table not there yet (a new database) is no damage.
+                    Err(e) if e.to_string().contains("no such table") => {}
+                    Err(e) => report.problems.push(format!("{pragma}: {e}")),
+                }
+                if !report.problems.is_empty() {
+                    break;
+                }
+            }
+        }
+        let applied = match self.applied_migrations().await {
+            Ok(a) => a,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("reading the schema version: {e:#}"));
+                return Ok(report);
+            }
+        };
+        let known: Vec<(i64, Vec<u8>)> = self
+            .migrator()
+            .iter()
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        let (problems, notes) = schema_findings(&applied, &known);
+        report.problems.extend(problems);
+        report.notes.extend(notes);
+        Ok(report)
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Store::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Store::Postgres(_) => &PG_MIGRATIONS,
+        }
+    }
+
+    /// The migrations recorded in the database: (version, success,
+    /// checksum). Empty for a database never migrated.
+    async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
+        let exists_sql = match self {
+            Store::Sqlite(_) => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Store::Postgres(_) => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let exists: i64 = on_pool!(self, |p| sqlx::query_scalar(exists_sql)
+            .fetch_one(p)
+            .await?);
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
     /// `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -762,6 +927,21 @@ impl Store {
             .execute(p)
             .await
             .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A small write that must reach the database file (health probe
+    /// while writes fail).
+    pub async fn probe_write(&self, now: i64) -> Result<()> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ('health_probe', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(now.to_string())
+            .execute(&mut *tx)
+            .await?;
+        })?;
         Ok(())
     }
 
@@ -966,8 +1146,7 @@ impl Store {
 
     pub async fn insert_machine(&self, m: &NewMachine) -> Result<()> {
         let c = &m.columns;
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
             "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
              hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
@@ -1002,7 +1181,6 @@ impl Store {
                 .bind(&c.facts_json)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1017,8 +1195,7 @@ impl Store {
         columns: &FactColumns,
         now: i64,
     ) -> Result<bool> {
-        let n = on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        let n = write_tx!(self, |tx| {
             let n = sqlx::query(
                 "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
                  repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
@@ -1035,8 +1212,7 @@ impl Store {
                 .bind(&columns.facts_json)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            anyhow::Ok(n)
+            n
         })?;
         Ok(n == 1)
     }
@@ -1086,8 +1262,7 @@ impl Store {
 
     /// Refresh a clone row's last-seen time.
     pub async fn touch_clone(&self, id: &str, facts_json: &str, now: i64) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE machines SET last_seen = $1, facts_hash = NULL WHERE id = $2")
                 .bind(now)
                 .bind(id)
@@ -1098,7 +1273,6 @@ impl Store {
                 .bind(facts_json)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1164,8 +1338,7 @@ impl Store {
     /// Unregister: the credential stops working, the machine stops
     /// counting, the row stays for the record.
     pub async fn unregister(&self, machine: &str, now: i64) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE machines SET state = 'unregistered', token_hash = NULL, repo_hash = NULL, last_seen = $1 WHERE id = $2",
             )
@@ -1177,7 +1350,6 @@ impl Store {
                 .bind(machine)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1221,8 +1393,7 @@ impl Store {
                 .map(|_| ()))?;
             return Ok(());
         }
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             for (sql, args) in update.iter().chain(&facts) {
                 sqlx::query(sql).bind_args(args).execute(&mut *tx).await?;
             }
@@ -1282,7 +1453,6 @@ impl Store {
             ) {
                 sqlx::query(sql).bind_args(args).execute(&mut *tx).await?;
             }
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1593,6 +1763,78 @@ pub fn bench_credential(i: usize) -> String {
     format!("aec_bench{i:038}")
 }
 
+/// What a check of the store found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Damage: the store must not serve as it is.
+    pub problems: Vec<String>,
+    /// Worth knowing, not damage (schema version, pending migrations).
+    pub notes: Vec<String>,
+}
+
+/// Why the store refuses to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreDamage {
+    #[error(
+        "{0} is an empty file where the fleet database was expected: restore it from a backup, \
+         or remove it to start an empty fleet (--start-anyway serves it as an empty fleet)"
+    )]
+    EmptyFile(String),
+    #[error(
+        "the fleet database {url} is damaged ({}); restore it from a backup \
+         (`alma-ext-server store check` runs the full check; --start-anyway serves it as it is)",
+        problems.join("; ")
+    )]
+    Damaged { url: String, problems: Vec<String> },
+}
+
+/// One row of `_sqlx_migrations`: (version, success, checksum).
+type AppliedMigration = (i64, bool, Vec<u8>);
+
+/// Problems and notes from the applied migrations against the known
+/// ones (version, checksum). Pure.
+fn schema_findings(
+    applied: &[AppliedMigration],
+    known: &[(i64, Vec<u8>)],
+) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    for (version, success, checksum) in applied {
+        match known.iter().find(|(v, _)| v == version) {
+            None => problems.push(format!(
+                "schema version {version} is newer than this server knows (it knows up to {}): \
+                 run the server version that wrote this database, or a later one",
+                known.iter().map(|(v, _)| *v).max().unwrap_or(0)
+            )),
+            Some(_) if !success => problems.push(format!(
+                "schema migration {version} failed part-way: restore from a backup"
+            )),
+            Some((_, k)) if k != checksum => problems.push(format!(
+                "schema migration {version} is not the one this server ships (checksum differs)"
+            )),
+            Some(_) => {}
+        }
+    }
+    let current = applied.iter().map(|a| a.0).max();
+    let latest = known.iter().map(|(v, _)| *v).max().unwrap_or(0);
+    let notes = match current {
+        None => vec![format!(
+            "schema: not created yet (`serve` creates version {latest})"
+        )],
+        Some(c) if c < latest => vec![format!(
+            "schema version {c}; `serve` migrates it to {latest}"
+        )],
+        Some(c) => vec![format!("schema version {c}")],
+    };
+    (problems, notes)
+}
+
+/// True for an existing regular file of 0 bytes.
+fn is_empty_file(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.len() == 0)
+        .unwrap_or(false)
+}
+
 /// `sqlite:///abs/path`, `sqlite://rel/path`, `sqlite:path` → the path.
 fn sqlite_path(url: &str) -> Result<Option<String>> {
     let Some(rest) = url.strip_prefix("sqlite:") else {
@@ -1720,6 +1962,23 @@ m-2\tct-1\tclone\tplat\\\\x\th\\303\\251\tu\tphysical\t\\N\t1\taws\tacct\tunit\t
                 Arg::Texts(vec![Some("s:a"), Some("h:b")]),
             ]
         );
+    }
+
+    #[test]
+    fn schema_findings_name_the_version() {
+        let known = vec![(1, vec![1u8]), (2, vec![2u8])];
+        let (p, n) = schema_findings(&[(1, true, vec![1]), (2, true, vec![2])], &known);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(n, ["schema version 2"]);
+        let (p, _) = schema_findings(&[(1, true, vec![1]), (3, true, vec![3])], &known);
+        assert!(p[0].contains("schema version 3 is newer"), "{p:?}");
+        let (p, _) = schema_findings(&[(1, false, vec![1])], &known);
+        assert!(p[0].contains("failed part-way"), "{p:?}");
+        let (p, _) = schema_findings(&[(1, true, vec![9])], &known);
+        assert!(p[0].contains("checksum"), "{p:?}");
+        let (p, n) = schema_findings(&[], &known);
+        assert!(p.is_empty());
+        assert!(n[0].contains("not created yet"), "{n:?}");
     }
 
     #[test]
