@@ -643,56 +643,31 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
         }
         _ => {}
     }
-    if let Some(mid) = &columns.machine_id {
-        let n = s
-            .store
-            .retire_identity(&contract.id, mid, columns.dmi_uuid.as_deref(), now)
-            .await?;
-        if n > 0 {
-            tracing::info!(
-                contract = contract.id,
-                "a registered machine registered again: old credential retired"
-            );
-        }
-    }
     let credential = auth::new_secret(auth::CREDENTIAL_PREFIX);
-    let token_hash = auth::sha256_hex(&credential);
-    // A machine that was counted as a clone becomes that machine.
-    let existing_clone = s
+    // One transaction: the old registration of this identity retired, a
+    // clone row of it promoted, or a new machine; answered once committed.
+    let registered = s
         .store
-        .find_clone(
-            &contract.id,
-            columns.machine_id.as_deref(),
-            columns.dmi_uuid.as_deref(),
-        )
+        .register_machine(&NewMachine {
+            id: auth::new_id("m-", 10),
+            contract_id: contract.id.clone(),
+            state: "active".into(),
+            token_hash: Some(auth::sha256_hex(&credential)),
+            repo_hash: Some(auth::sha256_hex(&auth::repo_password(&credential))),
+            system_label: req.system.clone(),
+            clone_of: None,
+            now,
+            observed_at: now,
+            columns,
+        })
         .await?;
-    let machine = match existing_clone {
-        Some(id)
-            if s.store
-                .promote_clone(&id, &token_hash, req.system.as_deref(), &columns, now)
-                .await? =>
-        {
-            id
-        }
-        _ => {
-            let id = auth::new_id("m-", 10);
-            s.store
-                .insert_machine(&NewMachine {
-                    id: id.clone(),
-                    contract_id: contract.id.clone(),
-                    state: "active".into(),
-                    token_hash: Some(token_hash),
-                    repo_hash: Some(auth::sha256_hex(&auth::repo_password(&credential))),
-                    system_label: req.system.clone(),
-                    clone_of: None,
-                    now,
-                    observed_at: now,
-                    columns,
-                })
-                .await?;
-            id
-        }
-    };
+    if registered.retired > 0 {
+        tracing::info!(
+            contract = contract.id,
+            "a registered machine registered again: old credential retired"
+        );
+    }
+    let machine = registered.machine;
     s.metrics.registrations.fetch_add(1, Ordering::Relaxed);
     tracing::info!(machine, contract = contract.id, "machine registered");
     Ok(json_response(

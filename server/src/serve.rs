@@ -375,6 +375,8 @@ async fn serve_conn<I>(
 /// Raise the soft limit of open files to the hard limit: every connection
 /// is a file descriptor, and the usual soft limit of 1,024 would cap the
 /// clients at about that. Returns (soft before, soft now).
+// rlim_t is u64 here, u32 on some 32-bit targets.
+#[allow(clippy::unnecessary_cast)]
 pub fn raise_nofile_limit() -> std::io::Result<(u64, u64)> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,

@@ -45,23 +45,43 @@ macro_rules! on_pool {
 /// the driver still counts it open; a connection in that state would
 /// answer later statements inside a transaction that never commits.
 /// Closing it rolls back whatever it held.
+///
+/// `durable: true` (registrations): on SQLite the commit is synced to disk
+/// (`synchronous = FULL` for this transaction; check-ins run with `NORMAL`,
+/// where a power loss may take the last commits). PostgreSQL syncs every
+/// commit by default.
 macro_rules! write_tx {
     ($store:expr, |$tx:ident| $body:expr) => {
+        write_tx!($store, durable: false, |$tx| $body)
+    };
+    ($store:expr, durable: $durable:expr, |$tx:ident| $body:expr) => {{
+        let sync_full = $durable && matches!($store, Store::Sqlite(_));
         on_pool!($store, |p| {
             let mut conn = p.acquire().await?;
             let r: Result<_> = async {
+                if sync_full {
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
                 let v = $body;
                 $tx.commit().await?;
                 Ok(v)
             }
             .await;
-            if r.is_err() {
+            // Committed or not, a connection left at FULL goes too.
+            let reset = !sync_full
+                || sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await
+                    .is_ok();
+            if r.is_err() || !reset {
                 conn.close_on_drop();
             }
             r
         })
-    };
+    }};
 }
 
 /// A support contract.
@@ -263,6 +283,59 @@ impl_bind_args!(sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgumen
     |q, v| q.bind(serde_json::to_string(v).unwrap_or_default()));
 impl_bind_args!(sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>, O;
     |q, v| q.bind(serde_json::to_string(v).unwrap_or_default()));
+
+/// The clone row of a contract and identity.
+const SQL_FIND_CLONE: &str = "SELECT id FROM machines WHERE contract_id = $1 AND state = 'clone' \
+     AND machine_id IS NOT DISTINCT FROM $2 AND dmi_uuid IS NOT DISTINCT FROM $3 LIMIT 1";
+
+/// A machine registering again retires its active registration.
+const SQL_RETIRE_IDENTITY: &str = "UPDATE machines SET state = 'unregistered', token_hash = NULL, \
+     repo_hash = NULL, last_seen = $1 \
+     WHERE contract_id = $2 AND state = 'active' AND machine_id = $3 AND dmi_uuid IS NOT DISTINCT FROM $4";
+
+/// The INSERT of a `NewMachine` (without its facts), ready to execute.
+macro_rules! insert_machine_query {
+    ($m:expr) => {{
+        let m: &NewMachine = $m;
+        let c = &m.columns;
+        sqlx::query(
+            "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
+             hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
+             clone_of, registered_at, last_seen, observed_at, facts_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)",
+        )
+        .bind(&m.id)
+        .bind(&m.contract_id)
+        .bind(&m.state)
+        .bind(&m.token_hash)
+        .bind(&m.repo_hash)
+        .bind(&m.system_label)
+        .bind(&c.machine_id)
+        .bind(&c.dmi_uuid)
+        .bind(&c.hostname)
+        .bind(&c.kind)
+        .bind(&c.hypervisor)
+        .bind(c.hypervisor_host as i64)
+        .bind(&c.cloud_provider)
+        .bind(&c.cloud_account)
+        .bind(&c.cloud_unit)
+        .bind(&c.cluster)
+        .bind(c.os_major)
+        .bind(&m.clone_of)
+        .bind(m.now)
+        .bind(m.observed_at)
+        .bind(crate::auth::sha256_hex(&c.facts_json))
+    }};
+}
+
+/// What `Store::register_machine` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The machine's server id (a promoted clone keeps its own).
+    pub machine: String,
+    /// Earlier registrations of the same identity retired.
+    pub retired: u64,
+}
 
 /// Store a machine's facts, unless they are what is stored already.
 const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUES ($1, $2) \
@@ -1144,101 +1217,73 @@ impl Store {
 
     // ---- machines ----
 
+    /// Insert a machine row (a clone seen at check-in) with its facts.
     pub async fn insert_machine(&self, m: &NewMachine) -> Result<()> {
-        let c = &m.columns;
         write_tx!(self, |tx| {
-            sqlx::query(
-            "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
-             hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
-             clone_of, registered_at, last_seen, observed_at, facts_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)"
-        )
-        .bind(&m.id)
-        .bind(&m.contract_id)
-        .bind(&m.state)
-        .bind(&m.token_hash)
-        .bind(&m.repo_hash)
-        .bind(&m.system_label)
-        .bind(&c.machine_id)
-        .bind(&c.dmi_uuid)
-        .bind(&c.hostname)
-        .bind(&c.kind)
-        .bind(&c.hypervisor)
-        .bind(c.hypervisor_host as i64)
-        .bind(&c.cloud_provider)
-        .bind(&c.cloud_account)
-        .bind(&c.cloud_unit)
-        .bind(&c.cluster)
-        .bind(c.os_major)
-        .bind(&m.clone_of)
-        .bind(m.now)
-        .bind(m.observed_at)
-        .bind(crate::auth::sha256_hex(&c.facts_json))
-        .execute(&mut *tx)
-        .await?;
+            insert_machine_query!(m).execute(&mut *tx).await?;
             sqlx::query(SQL_SET_FACTS)
                 .bind(&m.id)
-                .bind(&c.facts_json)
+                .bind(&m.columns.facts_json)
                 .execute(&mut *tx)
                 .await?;
         })?;
         Ok(())
     }
 
-    /// Turn a counted clone row into a registered machine (the clone
-    /// registered again with the credential it had copied).
-    pub async fn promote_clone(
-        &self,
-        id: &str,
-        token_hash: &str,
-        system_label: Option<&str>,
-        columns: &FactColumns,
-        now: i64,
-    ) -> Result<bool> {
-        let n = write_tx!(self, |tx| {
-            let n = sqlx::query(
-                "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
-                 repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
-            )
-            .bind(token_hash)
-            .bind(system_label)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    /// Register a machine, all in one transaction, answered once it is
+    /// committed: retire the active registration of the same identity in
+    /// the contract (a machine registering again: its old credential stops
+    /// working and counting), then turn the clone row of this identity
+    /// into the machine, or else insert `m`.
+    pub async fn register_machine(&self, m: &NewMachine) -> Result<Registered> {
+        let c = &m.columns;
+        write_tx!(self, durable: true, |tx| {
+            let retired = match &c.machine_id {
+                Some(mid) => sqlx::query(SQL_RETIRE_IDENTITY)
+                    .bind(m.now)
+                    .bind(&m.contract_id)
+                    .bind(mid)
+                    .bind(&c.dmi_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                None => 0,
+            };
+            let clone: Option<(String,)> = sqlx::query_as(SQL_FIND_CLONE)
+                .bind(&m.contract_id)
+                .bind(&c.machine_id)
+                .bind(&c.dmi_uuid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut promoted = None;
+            if let Some((id,)) = clone {
+                let n = sqlx::query(
+                    "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
+                     repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
+                )
+                .bind(&m.token_hash)
+                .bind(&m.system_label)
+                .bind(m.now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                promoted = (n == 1).then_some(id);
+            }
+            let machine = match promoted {
+                Some(id) => id,
+                None => {
+                    insert_machine_query!(m).execute(&mut *tx).await?;
+                    m.id.clone()
+                }
+            };
             sqlx::query(SQL_SET_FACTS)
-                .bind(id)
-                .bind(&columns.facts_json)
+                .bind(&machine)
+                .bind(&c.facts_json)
                 .execute(&mut *tx)
                 .await?;
-            n
-        })?;
-        Ok(n == 1)
-    }
-
-    /// A machine registering again (lost its credential, re-ran
-    /// `register`): its old registration stops counting and working.
-    pub async fn retire_identity(
-        &self,
-        contract_id: &str,
-        machine_id: &str,
-        dmi_uuid: Option<&str>,
-        now: i64,
-    ) -> Result<u64> {
-        Ok(on_pool!(self, |p| {
-            sqlx::query(
-            "UPDATE machines SET state = 'unregistered', token_hash = NULL, repo_hash = NULL, last_seen = $1 \
-             WHERE contract_id = $2 AND state = 'active' AND machine_id = $3 AND dmi_uuid IS NOT DISTINCT FROM $4"
-        )
-        .bind(now)
-        .bind(contract_id)
-        .bind(machine_id)
-        .bind(dmi_uuid)
-        .execute(p)
-        .await?
-        .rows_affected()
-        }))
+            Registered { machine, retired }
+        })
     }
 
     /// The clone row already recorded for this contract and identity.
@@ -1248,15 +1293,12 @@ impl Store {
         machine_id: Option<&str>,
         dmi_uuid: Option<&str>,
     ) -> Result<Option<String>> {
-        let row: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id FROM machines WHERE contract_id = $1 AND state = 'clone' \
-             AND machine_id IS NOT DISTINCT FROM $2 AND dmi_uuid IS NOT DISTINCT FROM $3 LIMIT 1"
-        )
-        .bind(contract_id)
-        .bind(machine_id)
-        .bind(dmi_uuid)
-        .fetch_optional(p)
-        .await?);
+        let row: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(SQL_FIND_CLONE)
+            .bind(contract_id)
+            .bind(machine_id)
+            .bind(dmi_uuid)
+            .fetch_optional(p)
+            .await?);
         Ok(row.map(|r| r.0))
     }
 

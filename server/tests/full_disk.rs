@@ -202,6 +202,33 @@ async fn disk_fills_during_a_checkin_burst_then_recovers() {
     // What was acknowledged is in the database, seen from outside.
     assert_acknowledged_stored(&stored_hostnames(&db).await, &acked, "disk full");
 
+    // Registrations on the full disk: stored (201) or nothing (5xx).
+    let mut registered_while_full = Vec::new();
+    for n in 500..506u32 {
+        let r = c
+            .post(s.url("/v1/register"))
+            .json(&register_body(&key, None, &big_facts(n, 0)))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let v: serde_json::Value = r.json().await.unwrap_or_default();
+        match status {
+            201 => registered_while_full.push((n, v["credential"].as_str().unwrap().to_string())),
+            500..=599 => {}
+            other => panic!("registration answered {other} on a full disk: {v}"),
+        }
+    }
+    let ghosts = stored_hostnames(&db).await;
+    for n in 500..506u32 {
+        let stored = ghosts.values().any(|h| h == &format!("r0-m{n}"));
+        let acked = registered_while_full.iter().any(|(m, _)| *m == n);
+        assert_eq!(
+            stored, acked,
+            "machine {n}: stored {stored}, acknowledged {acked}"
+        );
+    }
+
     // Space back: the same server serves again, no restart.
     std::fs::remove_file(&filler).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -219,6 +246,10 @@ async fn disk_fills_during_a_checkin_burst_then_recovers() {
         let (st, v) = checkin(&c, &s, cred, &big_facts(*n, 100)).await;
         assert_eq!(st, 200, "check-in after space came back: {v}");
         acked.insert(m.clone(), 100);
+    }
+    for (n, cred) in &registered_while_full {
+        let (st, v) = checkin(&c, &s, cred, &big_facts(*n, 100)).await;
+        assert_eq!(st, 200, "a registration acknowledged on the full disk: {v}");
     }
     let extra = facts(MachineType::Virtual, &hex_id(999), &uuid(999), "after");
     register(&c, &s, &key, None, &extra).await;
