@@ -38,6 +38,11 @@ pub enum ApiError {
     },
     /// The reply was not what the API promises.
     Protocol(String),
+    /// A status the API does not define for this (a redirect, a proxy's
+    /// 407, an unknown code, a refusal without the API's error body): most
+    /// likely something between the agent and the server. Nothing is
+    /// dropped; try again later.
+    Unexpected { status: u16, message: String },
 }
 
 impl std::fmt::Display for ApiError {
@@ -55,6 +60,9 @@ impl std::fmt::Display for ApiError {
                 None => write!(f, "server rejected the request ({code}): {message}"),
             },
             ApiError::Protocol(m) => write!(f, "unexpected reply from the server: {m}"),
+            ApiError::Unexpected { status, message } => {
+                write!(f, "unexpected HTTP {status}: {message}")
+            }
         }
     }
 }
@@ -65,7 +73,9 @@ impl ApiError {
     /// The exit code of a command that failed this way.
     pub fn exit(&self) -> Exit {
         match self {
-            ApiError::Unreachable(_) | ApiError::Unavailable { .. } => Exit::Unreachable,
+            ApiError::Unreachable(_)
+            | ApiError::Unavailable { .. }
+            | ApiError::Unexpected { .. } => Exit::Unreachable,
             ApiError::Refused { .. }
             | ApiError::ReregisterRequired(_)
             | ApiError::Rejected { .. } => Exit::Refused,
@@ -77,7 +87,10 @@ impl ApiError {
     pub fn retryable(&self) -> bool {
         matches!(
             self,
-            ApiError::Unreachable(_) | ApiError::Unavailable { .. } | ApiError::Protocol(_)
+            ApiError::Unreachable(_)
+                | ApiError::Unavailable { .. }
+                | ApiError::Protocol(_)
+                | ApiError::Unexpected { .. }
         )
     }
 }
@@ -112,6 +125,108 @@ pub struct Client {
     base: reqwest::Url,
     /// The extra CA file, named in TLS error messages.
     ca_file: Option<PathBuf>,
+    /// The proxy in use, for messages (without its password).
+    proxy: Option<String>,
+}
+
+/// A non-success reply as the client saw it.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    pub status: u16,
+    /// `error.code` of the API's error body; None without one.
+    pub code: Option<String>,
+    pub message: String,
+    pub field: Option<String>,
+    /// The `Location` header (redirects).
+    pub location: Option<String>,
+}
+
+/// What a non-success reply means (pure). Only the statuses the API
+/// defines, with its error body, are refusals or rejections; anything
+/// else (3xx, 407, 5xx, an unknown status, a bare 403 from a proxy) is
+/// unexpected and retried, the spool kept.
+pub fn classify(r: Reply, server: &str, proxy: Option<&str>) -> ApiError {
+    use api::code;
+    let Reply {
+        status,
+        code,
+        message,
+        field,
+        location,
+    } = r;
+    let message = if message.is_empty() {
+        format!("HTTP {status}")
+    } else {
+        message
+    };
+    let code = code.unwrap_or_default();
+    match (status, code.as_str()) {
+        (409, code::REREGISTER_REQUIRED) => ApiError::ReregisterRequired(message),
+        (429, _) => ApiError::Unavailable { status, message },
+        (401, code::UNAUTHENTICATED)
+        | (
+            403,
+            code::FORBIDDEN
+            | code::INVALID_ACTIVATION_KEY
+            | code::CONTRACT_REVOKED
+            | code::CONTRACT_FULL,
+        ) => ApiError::Refused { code, message },
+        (400 | 422, code::INVALID_REQUEST) | (413, code::PAYLOAD_TOO_LARGE) => {
+            ApiError::Rejected {
+                code,
+                message,
+                field,
+            }
+        }
+        (500..=599, _) => ApiError::Unavailable { status, message },
+        (407, _) => ApiError::Unexpected {
+            status,
+            message: format!(
+                "the proxy {} asks for authentication (407 Proxy Authentication Required): \
+                 give its user and password in server.proxy (http://user:password@host:port)",
+                proxy.unwrap_or("between this machine and the server")
+            ),
+        },
+        (300..=399, _) => ApiError::Unexpected {
+            status,
+            message: format!(
+                "{server} answered with a redirect to {}; the agent does not follow redirects \
+                 (the credential must not go elsewhere): set server.url to the server's own URL",
+                location.as_deref().unwrap_or("(no Location)")
+            ),
+        },
+        (404 | 405, _) => ApiError::Unexpected {
+            status,
+            message: format!("{message} (is {server} an alma-ext server?)"),
+        },
+        _ => ApiError::Unexpected {
+            status,
+            message: format!("{message} (not an answer the alma-ext API gives; a proxy or load balancer in between?)"),
+        },
+    }
+}
+
+/// The proxy reqwest will use for `base`: the configured one, else the
+/// environment's; without a password, for messages.
+fn proxy_in_use(configured: Option<&str>, base: &reqwest::Url) -> Option<String> {
+    let from_env = || {
+        let names: &[&str] = if base.scheme() == "https" {
+            &["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"]
+        } else {
+            &["http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"]
+        };
+        names
+            .iter()
+            .find_map(|n| std::env::var(n).ok().filter(|v| !v.is_empty()))
+    };
+    let p = configured.map(str::to_string).or_else(from_env)?;
+    Some(match reqwest::Url::parse(&p) {
+        Ok(mut u) => {
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => p,
+    })
 }
 
 fn chain(e: &dyn std::error::Error) -> String {
@@ -160,10 +275,12 @@ impl Client {
             b = b.proxy(reqwest::Proxy::all(p).with_context(|| format!("proxy `{p}`"))?);
         }
         let http = b.build().context("building the HTTP client")?;
+        let proxy = proxy_in_use(opts.proxy.as_deref(), &base);
         Ok(Client {
             http,
             base,
             ca_file: opts.ca_file.clone(),
+            proxy,
         })
     }
 
@@ -187,63 +304,35 @@ impl Client {
         if status.is_success() {
             return Ok(resp);
         }
+        let location = resp
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = resp.text().await.unwrap_or_default();
         let body: Option<ErrorBody> = serde_json::from_str(&text).ok();
-        let (code, message, field) = match body {
-            Some(b) => (b.error.code, b.error.message, b.error.field),
-            None => (
-                String::new(),
-                text.chars()
+        let reply = match body {
+            Some(b) => Reply {
+                status: status.as_u16(),
+                code: Some(b.error.code),
+                message: b.error.message,
+                field: b.error.field,
+                location,
+            },
+            None => Reply {
+                status: status.as_u16(),
+                code: None,
+                message: text
+                    .chars()
                     .take(200)
                     .collect::<String>()
                     .trim()
                     .to_string(),
-                None,
-            ),
+                field: None,
+                location,
+            },
         };
-        let message = if message.is_empty() {
-            status.to_string()
-        } else {
-            message
-        };
-        let s = status.as_u16();
-        Err(match code.as_str() {
-            api::code::REREGISTER_REQUIRED => ApiError::ReregisterRequired(message),
-            api::code::RATE_LIMITED => ApiError::Unavailable { status: s, message },
-            api::code::INVALID_ACTIVATION_KEY
-            | api::code::CONTRACT_REVOKED
-            | api::code::CONTRACT_FULL
-            | api::code::UNAUTHENTICATED
-            | api::code::FORBIDDEN => ApiError::Refused { code, message },
-            api::code::INVALID_REQUEST | api::code::PAYLOAD_TOO_LARGE => ApiError::Rejected {
-                code,
-                message,
-                field,
-            },
-            _ if s == 401 || s == 403 => ApiError::Refused {
-                code: if code.is_empty() {
-                    format!("http_{s}")
-                } else {
-                    code
-                },
-                message,
-            },
-            _ if s == 429 || s >= 500 => ApiError::Unavailable { status: s, message },
-            // 404 or 405: most likely not an alma-ext server at this URL.
-            _ if s == 404 || s == 405 => ApiError::Unavailable {
-                status: s,
-                message: format!("{message} (is {} an alma-ext server?)", self.base),
-            },
-            _ => ApiError::Rejected {
-                code: if code.is_empty() {
-                    format!("http_{s}")
-                } else {
-                    code
-                },
-                message,
-                field,
-            },
-        })
+        Err(classify(reply, self.base.as_str(), self.proxy.as_deref()))
     }
 
     async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, ApiError> {
@@ -306,5 +395,95 @@ impl Client {
         )
         .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(status: u16, code: Option<&str>) -> Reply {
+        Reply {
+            status,
+            code: code.map(str::to_string),
+            message: "m".into(),
+            ..Reply::default()
+        }
+    }
+
+    #[test]
+    fn only_the_api_refusals_refuse() {
+        let c = |s, code| {
+            classify(
+                reply(s, code),
+                "https://ext.example/",
+                Some("http://proxy:3128/"),
+            )
+        };
+        assert!(matches!(
+            c(401, Some("unauthenticated")),
+            ApiError::Refused { .. }
+        ));
+        assert!(matches!(
+            c(403, Some("contract_revoked")),
+            ApiError::Refused { .. }
+        ));
+        assert!(matches!(
+            c(422, Some("invalid_request")),
+            ApiError::Rejected { .. }
+        ));
+        assert!(matches!(
+            c(409, Some("reregister_required")),
+            ApiError::ReregisterRequired(_)
+        ));
+        for (status, code) in [
+            (302, None),
+            (307, None),
+            (407, None),
+            (403, None),
+            (401, None),
+            (400, None),
+            (418, Some("invalid_request")),
+            (502, None),
+            (503, Some("internal")),
+            (429, Some("rate_limited")),
+        ] {
+            let e = c(status, code);
+            assert!(e.retryable(), "{status}: {e:?}");
+            assert_eq!(e.exit(), Exit::Unreachable, "{status}");
+            assert!(
+                e.to_string().contains(&status.to_string())
+                    || matches!(e, ApiError::Unavailable { .. }),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn messages_name_the_proxy_and_the_redirect() {
+        let e = classify(
+            reply(407, None),
+            "https://ext.example/",
+            Some("http://proxy:3128/"),
+        );
+        assert!(e.to_string().contains("http://proxy:3128/"), "{e}");
+        assert!(e.to_string().contains("407"), "{e}");
+        let mut r = reply(302, None);
+        r.location = Some("https://elsewhere.example/v1/checkin".into());
+        let e = classify(r, "https://ext.example/", None);
+        assert!(e.to_string().contains("302"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("https://elsewhere.example/v1/checkin"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn proxy_password_is_not_shown() {
+        let base = reqwest::Url::parse("https://ext.example/").unwrap();
+        let p = proxy_in_use(Some("http://u:secret@proxy:3128"), &base).unwrap();
+        assert!(!p.contains("secret"), "{p}");
+        assert!(p.contains("proxy:3128"), "{p}");
     }
 }

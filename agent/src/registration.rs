@@ -122,10 +122,44 @@ struct RegistrationFile {
     reported_switch: Option<SwitchStatus>,
 }
 
+/// The mode of a directory the agent creates: 0700 for its state
+/// directory `/var/lib/alma-ext` and everything below (credential, spool,
+/// journal), 0755 elsewhere. Pure: `dir` may be under any root.
+pub fn dir_mode(dir: &Path) -> u32 {
+    let parts: Vec<_> = dir.components().map(|c| c.as_os_str()).collect();
+    let state = parts
+        .windows(3)
+        .any(|w| w[0] == "var" && w[1] == "lib" && w[2] == "alma-ext");
+    if state {
+        0o700
+    } else {
+        0o755
+    }
+}
+
+/// Create `dir` and its missing parents, each with `dir_mode` exactly,
+/// whatever the umask (under `umask 000` a plain `create_dir_all` makes
+/// them 0777). Existing directories are left as they are.
+pub fn create_dirs(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dirs(parent)?;
+    }
+    let mode = dir_mode(dir);
+    match std::fs::DirBuilder::new().mode(mode).create(dir) {
+        Ok(()) => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Write `bytes` to `path` atomically (temp file, fsync, rename) with `mode`.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    create_dirs(dir)?;
     let tmp: PathBuf = dir.join(format!(
         ".{}.tmp.{}",
         path.file_name()
@@ -267,6 +301,17 @@ mod tests {
             refusal: None,
             reported_switch: None,
         }
+    }
+
+    #[test]
+    fn state_directories_are_private() {
+        assert_eq!(dir_mode(Path::new("/var/lib/alma-ext")), 0o700);
+        assert_eq!(
+            dir_mode(Path::new("/r/var/lib/alma-ext/spool/rejected")),
+            0o700
+        );
+        assert_eq!(dir_mode(Path::new("/r/var/lib")), 0o755);
+        assert_eq!(dir_mode(Path::new("/r/etc/alma-ext/agent.d")), 0o755);
     }
 
     #[test]

@@ -126,7 +126,7 @@ impl Spool {
     /// Move a file to `corrupt/` (or `rejected/`) and log why.
     pub fn move_aside(&self, path: &Path, folder: &str, reason: &str) {
         let dest_dir = self.dir.join(folder);
-        let _ = std::fs::create_dir_all(&dest_dir);
+        let _ = crate::registration::create_dirs(&dest_dir);
         let dest = dest_dir.join(path.file_name().unwrap_or_default());
         match std::fs::rename(path, &dest) {
             Ok(()) => tracing::warn!(

@@ -168,12 +168,12 @@ fn plain_http_server_given_without_a_scheme() {
     let d = tempfile::tempdir().unwrap();
     let s = Server::start(d.path(), &[]);
     // https:// is assumed; the server speaks plain HTTP.
-    let o = register(d.path(), &format!("127.0.0.1:{}", s.port), None);
+    let o = register(d.path(), &format!("127.0.0.1:{}", s.port()), None);
     assert_says(
         &o,
         &[
             "answered in plain HTTP",
-            &format!("http://127.0.0.1:{}", s.port),
+            &format!("http://127.0.0.1:{}", s.port()),
         ],
     );
 }
@@ -182,9 +182,9 @@ fn plain_http_server_given_without_a_scheme() {
 fn http_spoken_to_a_tls_port() {
     let d = tempfile::tempdir().unwrap();
     let (s, _) = signed_server(d.path(), &["127.0.0.1"], false);
-    let o = register(d.path(), &format!("http://127.0.0.1:{}", s.port), None);
+    let o = register(d.path(), &format!("http://127.0.0.1:{}", s.port()), None);
     assert_says(
         &o,
-        &["speaks TLS", &format!("https://127.0.0.1:{}", s.port)],
+        &["speaks TLS", &format!("https://127.0.0.1:{}", s.port())],
     );
 }

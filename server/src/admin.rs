@@ -370,6 +370,16 @@ pub async fn set_platform(
 
 /// Check a target TOML for `target set`: it must parse, and carry no
 /// credentials (the server fills in each machine's own).
+/// True when `url` has a userinfo part (`scheme://user[:password]@host`).
+/// Pure.
+pub fn url_has_credentials(url: &str) -> bool {
+    let Some((_, rest)) = url.split_once("://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    authority.contains('@')
+}
+
 pub fn check_target(toml_text: &str) -> Result<Target, InvalidInput> {
     if toml_text.len() > 256 * 1024 {
         return Err(invalid("target", "larger than 256 KiB"));
@@ -390,6 +400,31 @@ pub fn check_target(toml_text: &str) -> Result<Target, InvalidInput> {
     }
     if t.repos.is_empty() {
         return Err(invalid("repos", "at least one repository is needed"));
+    }
+    // Agents refuse a URL that carries a user or password (it would land
+    // in a world-readable repo file): refuse it here, naming the field.
+    let urls = t
+        .repos
+        .iter()
+        .map(|(k, r)| (format!("repos.{k}.baseurl"), r.baseurl.as_str()))
+        .chain(
+            t.gpgkey
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (format!("gpgkey[{i}]"), u.as_str())),
+        )
+        .chain(
+            t.vault_url
+                .iter()
+                .map(|u| ("vault_url".to_string(), u.as_str())),
+        );
+    for (field, url) in urls {
+        if url_has_credentials(url) {
+            return Err(invalid(
+                &field,
+                "must not carry a user or password (user:password@): the server issues per-machine repository credentials",
+            ));
+        }
     }
     for (k, r) in &t.repos {
         if !(r.baseurl.starts_with("https://") || r.baseurl.starts_with("http://")) {
@@ -587,6 +622,19 @@ pub async fn retire_machine(store: &Store, id: &str) -> Result<MachineView, Admi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_with_credentials_are_found() {
+        assert!(url_has_credentials("https://u:p@repo.example/x"));
+        assert!(url_has_credentials("https://u@repo.example"));
+        assert!(!url_has_credentials("https://repo.example/x@y"));
+        assert!(!url_has_credentials("https://repo.example/?a=b@c"));
+        assert!(!url_has_credentials("not a url"));
+        let toml = "[repos.baseos]\nid = \"x\"\nname = \"x\"\nbaseurl = \"https://u:secret@repo.example/9/\"\n";
+        let e = check_target(toml).unwrap_err();
+        assert_eq!(e.field, "repos.baseos.baseurl");
+        assert!(!e.message.contains("secret"));
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

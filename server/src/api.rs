@@ -28,7 +28,7 @@ use serde::Serialize;
 use crate::admin::{self, AdminError, InvalidInput};
 use crate::auth;
 use crate::fleet;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, WriteHealth};
 use crate::ratelimit::RateLimiter;
 use crate::store::{CheckinWrite, NewMachine, Store};
 use crate::validate;
@@ -44,6 +44,8 @@ pub struct Settings {
     pub checkin_interval_secs: u64,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Time allowed for receiving a request body.
+    pub body_timeout: Duration,
     /// Check-ins a machine may make at once ...
     pub rate_burst: u32,
     /// ... and then one per this many seconds (0: no limit).
@@ -59,6 +61,7 @@ impl Default for Settings {
         Settings {
             checkin_interval_secs: 4 * 3600,
             body_limit: 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
             rate_burst: 10,
             rate_every_secs: 60.0,
             admin_token_hash: None,
@@ -293,13 +296,26 @@ impl IntoResponse for ApiError {
 type ApiResult<T> = Result<T, ApiError>;
 
 /// Read the body (bounded) and parse it as JSON; errors name the field.
-async fn json_body<T: DeserializeOwned>(body: Body, limit: usize) -> ApiResult<T> {
-    let bytes = read_body(body, limit).await?;
+async fn json_body<T: DeserializeOwned>(body: Body, settings: &Settings) -> ApiResult<T> {
+    let bytes = read_body(body, settings).await?;
     parse_json(&bytes)
 }
 
-async fn read_body(body: Body, limit: usize) -> ApiResult<Bytes> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+/// Read the body, at most `body_limit` bytes within `body_timeout`.
+async fn read_body(body: Body, settings: &Settings) -> ApiResult<Bytes> {
+    let limit = settings.body_limit;
+    let read = tokio::time::timeout(settings.body_timeout, axum::body::to_bytes(body, limit));
+    let Ok(read) = read.await else {
+        return Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            code::INVALID_REQUEST,
+            format!(
+                "the request body did not arrive within {} s",
+                settings.body_timeout.as_secs()
+            ),
+        ));
+    };
+    read.map_err(|e| {
         // axum does not export the limit error type; its message is stable.
         let mut too_large = false;
         let mut src: Option<&dyn std::error::Error> = Some(&e);
@@ -331,7 +347,7 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         return Ok(v);
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let v = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         let msg = inner.to_string();
@@ -347,7 +363,16 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
             (p, None) => err.field(p),
         };
         err
-    })
+    })?;
+    // The plain parser failed on a valid value: something follows it.
+    de.end().map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            code::INVALID_REQUEST,
+            format!("invalid JSON: {e}"),
+        )
+    })?;
+    Ok(v)
 }
 
 /// serde reports a missing field at the parent's path; name the field.
@@ -501,6 +526,12 @@ async fn count_requests(State(s): State<Shared>, req: Request, next: Next) -> Re
     };
     let r = next.run(req).await;
     s.metrics.request(route, r.status().as_u16());
+    if r.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && matches!(route, "register" | "checkin" | "unregister" | "admin")
+    {
+        // Most likely a write that failed: /healthz checks with a write.
+        s.metrics.write_outcome(false, Utc::now().timestamp());
+    }
     r
 }
 
@@ -525,7 +556,28 @@ async fn openapi() -> Response {
 }
 
 async fn healthz(State(s): State<Shared>) -> Response {
-    match s.store.ping().await {
+    let mut health = s.store.ping().await;
+    let now = Utc::now().timestamp();
+    if health.is_ok() {
+        health = match s.metrics.write_health(now) {
+            WriteHealth::Ok => Ok(()),
+            WriteHealth::Failing => Err(anyhow::anyhow!("writes to the store fail")),
+            // No write since the failure (a balancer may have taken this
+            // replica out): whether writes work again, a write tells.
+            WriteHealth::Probe(t) => match s.store.probe_write(now).await {
+                Ok(()) => {
+                    s.metrics.probe_ok(t);
+                    tracing::info!("writes to the store work again");
+                    Ok(())
+                }
+                Err(e) => {
+                    s.metrics.write_outcome(false, now);
+                    Err(e.context("writes to the store fail"))
+                }
+            },
+        };
+    }
+    match health {
         Ok(()) => json_response(
             StatusCode::OK,
             &serde_json::json!({"status": "ok", "database": s.store.kind()}),
@@ -569,20 +621,61 @@ fn check_observed_at(t: DateTime<Utc>, now: i64) -> ApiResult<()> {
 }
 
 async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    let req: RegisterRequest = json_body(body, s.settings.body_limit).await?;
+    let req: RegisterRequest = json_body(body, &s.settings).await?;
     validate::facts("facts", &req.facts)?;
+    validate::identity("facts", &req.facts)?;
     validate::system_label("system", &req.system)?;
     let (now, today) = now_and_today();
     let columns = validate::columns(&req.facts);
 
-    // A clone registers again with the credential it copied (it was told
-    // `reregister_required`); everyone else with an activation key.
+    // A machine registers with the activation key. Without one, a
+    // credential registers again only the machine it belongs to, or a
+    // clone of it that a check-in has already recorded (and counts): it
+    // was told `reregister_required` and registers as itself.
     let contract = if let Some(token) = bearer(&headers).filter(|_| req.activation_key.is_empty()) {
         let m = s
             .store
             .machine_by_token(&auth::sha256_hex(token))
             .await?
+            .filter(|m| m.state == "active")
             .ok_or_else(|| ApiError::unauthenticated("unknown credential"))?;
+        let presented = (columns.machine_id.as_deref(), columns.dmi_uuid.as_deref());
+        let registered = (m.machine_id.as_deref(), m.dmi_uuid.as_deref());
+        let clone_recorded = !same_machine(registered, presented)
+            && s.store
+                .find_clone(&m.contract_id, presented.0, presented.1)
+                .await?
+                .is_some();
+        match reregistration(registered, presented, clone_recorded) {
+            Reregistration::OwnMachine => {}
+            Reregistration::Clone => {
+                if let Err(wait) = s.limiter.check(&format!("reregister:{}", m.id)) {
+                    s.metrics.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let mut e = ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        code::RATE_LIMITED,
+                        format!(
+                            "too many clones registering with this credential; retry in {wait} s"
+                        ),
+                    );
+                    e.retry_after = Some(wait);
+                    return Err(e);
+                }
+                tracing::warn!(
+                    machine = m.id,
+                    contract = m.contract_id,
+                    "a clone of this machine registers with its credential"
+                );
+            }
+            Reregistration::Refused => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    code::INVALID_ACTIVATION_KEY,
+                    "a machine credential registers only its own machine: register this machine with the activation key",
+                )
+                .field("activation_key"));
+            }
+        }
         m.contract
     } else {
         if req.activation_key.is_empty() {
@@ -627,59 +720,35 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
         }
         _ => {}
     }
-    if let Some(mid) = &columns.machine_id {
-        let n = s
-            .store
-            .retire_identity(&contract.id, mid, columns.dmi_uuid.as_deref(), now)
-            .await?;
-        if n > 0 {
-            tracing::info!(
-                contract = contract.id,
-                "a registered machine registered again: old credential retired"
-            );
-        }
-    }
     let credential = auth::new_secret(auth::CREDENTIAL_PREFIX);
-    let token_hash = auth::sha256_hex(&credential);
-    // A machine that was counted as a clone becomes that machine.
-    let existing_clone = s
-        .store
-        .find_clone(
-            &contract.id,
-            columns.machine_id.as_deref(),
-            columns.dmi_uuid.as_deref(),
-        )
-        .await?;
+    // One transaction: the old registration of this identity retired, a
+    // clone row of it promoted, or a new machine; answered once committed.
     let os_major = columns.os_major;
-    let mut promoted = false;
-    let machine = match existing_clone {
-        Some(id)
-            if s.store
-                .promote_clone(&id, &token_hash, req.system.as_deref(), &columns, now)
-                .await? =>
-        {
-            promoted = true;
-            id
-        }
-        _ => {
-            let id = auth::new_id("m-", 10);
-            s.store
-                .insert_machine(&NewMachine {
-                    id: id.clone(),
-                    contract_id: contract.id.clone(),
-                    state: "active".into(),
-                    token_hash: Some(token_hash),
-                    repo_hash: Some(auth::sha256_hex(&auth::repo_password(&credential))),
-                    system_label: req.system.clone(),
-                    clone_of: None,
-                    now,
-                    observed_at: now,
-                    columns,
-                })
-                .await?;
-            id
-        }
-    };
+    let new_id = auth::new_id("m-", 10);
+    let registered = s
+        .store
+        .register_machine(&NewMachine {
+            id: new_id.clone(),
+            contract_id: contract.id.clone(),
+            state: "active".into(),
+            token_hash: Some(auth::sha256_hex(&credential)),
+            repo_hash: Some(auth::sha256_hex(&auth::repo_password(&credential))),
+            system_label: req.system.clone(),
+            clone_of: None,
+            now,
+            observed_at: now,
+            columns,
+        })
+        .await?;
+    if registered.retired > 0 {
+        tracing::info!(
+            contract = contract.id,
+            "a registered machine registered again: old credential retired"
+        );
+    }
+    // A promoted clone keeps its own id.
+    let promoted = registered.machine != new_id;
+    let machine = registered.machine;
     s.metrics.registrations.fetch_add(1, Ordering::Relaxed);
     tracing::info!(machine, contract = contract.id, "machine registered");
     // The switch target comes with the answer, so `alma-ext switch` works
@@ -700,6 +769,45 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
             target,
         },
     ))
+}
+
+/// Whether a registration with a machine credential may go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reregistration {
+    /// The credential's own machine registers again.
+    OwnMachine,
+    /// A clone the server has recorded registers as itself.
+    Clone,
+    /// Anything else needs the activation key.
+    Refused,
+}
+
+/// True when two (machine id, DMI UUID) identities are one machine: one
+/// part at least on both sides, and no part that differs. Pure.
+fn same_machine(a: (Option<&str>, Option<&str>), b: (Option<&str>, Option<&str>)) -> bool {
+    let part = |x: Option<&str>, y: Option<&str>| match (x, y) {
+        (Some(x), Some(y)) => Some(x == y),
+        _ => None,
+    };
+    let parts = [part(a.0, b.0), part(a.1, b.1)];
+    parts.contains(&Some(true)) && !parts.contains(&Some(false))
+}
+
+/// The decision for a registration presenting a machine credential:
+/// `registered` is the credential's machine, `presented` the registering
+/// one, `clone_recorded` whether a check-in recorded it as a clone. Pure.
+fn reregistration(
+    registered: (Option<&str>, Option<&str>),
+    presented: (Option<&str>, Option<&str>),
+    clone_recorded: bool,
+) -> Reregistration {
+    if same_machine(registered, presented) {
+        Reregistration::OwnMachine
+    } else if clone_recorded {
+        Reregistration::Clone
+    } else {
+        Reregistration::Refused
+    }
 }
 
 async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
@@ -724,8 +832,9 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
         e.retry_after = Some(wait);
         return Err(e);
     }
-    let req: CheckinRequest = json_body(body, s.settings.body_limit).await?;
+    let req: CheckinRequest = json_body(body, &s.settings).await?;
     validate::facts("facts", &req.facts)?;
+    validate::identity("facts", &req.facts)?;
     let (now, today) = now_and_today();
     check_observed_at(req.observed_at, now)?;
     if let Some(v) = &req.agent_version {
@@ -981,7 +1090,7 @@ async fn admin_list_contracts(State(s): State<Shared>) -> ApiResult<Response> {
 }
 
 async fn admin_create_contract(State(s): State<Shared>, body: Body) -> ApiResult<Response> {
-    let c: admin::NewContract = json_body(body, s.settings.body_limit).await?;
+    let c: admin::NewContract = json_body(body, &s.settings).await?;
     let created = admin::create_contract(&s.store, &c).await?;
     tracing::info!(contract = created.contract.id, "contract created");
     Ok(json_response(StatusCode::CREATED, &created))
@@ -992,7 +1101,7 @@ async fn admin_extend_contract(
     Path(id): Path<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let e: admin::Extension = json_body(body, s.settings.body_limit).await?;
+    let e: admin::Extension = json_body(body, &s.settings).await?;
     let c = admin::extend_contract(&s.store, &id, &e).await?;
     Ok(json_response(
         StatusCode::OK,
@@ -1076,7 +1185,7 @@ async fn admin_set_platform(
     Path(id): Path<String>,
     body: Body,
 ) -> ApiResult<Response> {
-    let p: admin::PlatformInput = json_body(body, s.settings.body_limit).await?;
+    let p: admin::PlatformInput = json_body(body, &s.settings).await?;
     Ok(json_response(
         StatusCode::OK,
         &admin::set_platform(&s.store, &id, &p).await?,
@@ -1117,7 +1226,7 @@ async fn admin_set_target(
     body: Body,
 ) -> ApiResult<Response> {
     let major = parse_major(&major)?;
-    let bytes = read_body(body, s.settings.body_limit).await?;
+    let bytes = read_body(body, &s.settings).await?;
     let text = std::str::from_utf8(&bytes).map_err(|_| admin::invalid("target", "is not UTF-8"))?;
     let t = admin::set_target(&s.store, major, text).await?;
     s.reload_cache().await?;
@@ -1184,6 +1293,44 @@ mod tests {
         assert_eq!(e.field.as_deref(), Some("facts.schema_version"));
         let e = parse_json::<RegisterRequest>(b"{").unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn trailing_data_is_refused() {
+        let e = parse_json::<serde_json::Value>(br#"{"a": 1} garbage"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(e.message.contains("trailing"), "{}", e.message);
+        let e = parse_json::<serde_json::Value>(br#"{"a": 1}{"b": 2}"#).unwrap_err();
+        assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        assert!(parse_json::<serde_json::Value>(b"{\"a\": 1}\n").is_ok());
+    }
+
+    #[test]
+    fn credential_registers_only_its_machine_or_a_recorded_clone() {
+        let m = (Some("aa"), Some("u1"));
+        assert_eq!(reregistration(m, m, false), Reregistration::OwnMachine);
+        assert_eq!(
+            reregistration(m, (Some("aa"), None), false),
+            Reregistration::OwnMachine
+        );
+        assert_eq!(
+            reregistration(m, (Some("bb"), Some("u2")), false),
+            Reregistration::Refused
+        );
+        assert_eq!(
+            reregistration(m, (Some("bb"), Some("u2")), true),
+            Reregistration::Clone
+        );
+        // Same machine id, another DMI UUID: not the same machine.
+        assert_eq!(
+            reregistration(m, (Some("aa"), Some("u2")), false),
+            Reregistration::Refused
+        );
+        // Nothing to compare is never "the same machine".
+        assert_eq!(
+            reregistration((None, None), (None, None), false),
+            Reregistration::Refused
+        );
     }
 
     #[test]

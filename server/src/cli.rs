@@ -112,6 +112,9 @@ pub enum Command {
     /// Override lifecycle dates sent to agents at check-in.
     #[command(subcommand)]
     Lifecycle(LifecycleCmd),
+    /// Check the fleet database.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Write a new random admin token to a file (mode 0600).
     AdminToken {
         /// File to create; it must not exist.
@@ -189,6 +192,55 @@ pub struct ServeArgs {
         value_name = "DAYS"
     )]
     pub age_out_days: i64,
+    /// Seconds a client may take to send a request's headers (HTTP/1).
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_HEADER_TIMEOUT",
+        default_value_t = 10,
+        value_name = "SECS"
+    )]
+    pub header_timeout: u64,
+    /// Seconds a client may take to send a request's body.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_BODY_TIMEOUT",
+        default_value_t = 30,
+        value_name = "SECS"
+    )]
+    pub body_timeout: u64,
+    /// Seconds a connection may stay open with no request in flight.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_IDLE_TIMEOUT",
+        default_value_t = 60,
+        value_name = "SECS"
+    )]
+    pub idle_timeout: u64,
+    /// Connections open at once. At the cap, each new connection closes
+    /// the longest-idle one; it is refused only when all are busy.
+    #[arg(
+        long,
+        env = "ALMA_EXT_SERVER_MAX_CONNECTIONS",
+        default_value_t = 4096,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
+    /// Serve even when the start-up check finds the database damaged or
+    /// an empty file where the database should be (exit code 5 otherwise).
+    /// For reading out what is left; repair or restore soon.
+    #[arg(long, env = "ALMA_EXT_SERVER_START_ANYWAY")]
+    pub start_anyway: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCmd {
+    /// Check the whole database: SQLite's integrity check (every page,
+    /// every index against its table) and the schema version. Exit code 5
+    /// when damaged.
+    Check {
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -529,6 +581,7 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
         Command::Licenses(a) => licenses(a).await,
         Command::Inventory(a) => inventory(a).await,
         Command::Coverage(a) => coverage(a).await,
+        Command::Store(StoreCmd::Check { db }) => store_check(&db).await,
         Command::AdminToken { output } => {
             write_admin_token(&output)?;
             println!("admin token written to {}", output.display());
@@ -591,7 +644,16 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
     if a.rate_every < 0.0 || !a.rate_every.is_finite() {
         return Err(anyhow!("--rate-every must be 0 or more")).exit(Exit::Invalid);
     }
-    let store = Store::open(&a.db.database).await.exit(Exit::Database)?;
+    match crate::serve::raise_nofile_limit() {
+        Ok((before, now)) if now > before => {
+            tracing::info!("open files limit raised from {before} to {now}")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!("cannot raise the open files limit: {e}"),
+    }
+    let store = Store::open_checked(&a.db.database, a.start_anyway)
+        .await
+        .exit(Exit::Database)?;
     tracing::info!(
         "fleet database: {} ({})",
         store::redact_url(&a.db.database),
@@ -600,6 +662,7 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
     let settings = Settings {
         checkin_interval_secs: a.checkin_interval.max(60),
         body_limit: a.body_limit.max(4096),
+        body_timeout: std::time::Duration::from_secs(a.body_timeout.max(1)),
         rate_burst: a.rate_burst,
         rate_every_secs: a.rate_every,
         admin_token_hash,
@@ -611,9 +674,32 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
         .await
         .with_context(|| format!("listening on {}", a.listen))
         .exit(Exit::Invalid)?;
-    crate::serve::run(listener, app, tls).await?;
+    let limits = crate::serve::ConnLimits {
+        header_read_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
+        idle_timeout: std::time::Duration::from_secs(a.idle_timeout.max(1)),
+        max_connections: a.max_connections.max(1),
+        ..Default::default()
+    };
+    crate::serve::run(listener, app, tls, limits).await?;
     store.close().await;
     Ok(Exit::Ok)
+}
+
+async fn store_check(db: &DbArgs) -> Result<Exit, Failed> {
+    let report = Store::check_url(&db.database).await.exit(Exit::Database)?;
+    for line in &report.notes {
+        println!("{line}");
+    }
+    if report.problems.is_empty() {
+        println!("{}: ok", store::redact_url(&db.database));
+        return Ok(Exit::Ok);
+    }
+    Err(anyhow!(
+        "{} is damaged:\n  {}",
+        store::redact_url(&db.database),
+        report.problems.join("\n  ")
+    ))
+    .exit(Exit::Database)
 }
 
 async fn contract(c: ContractCmd) -> Result<Exit, Failed> {

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Counters of one server process.
@@ -19,6 +19,49 @@ pub struct Metrics {
     pub write_batches: AtomicU64,
     pub write_batch_items: AtomicU64,
     pub write_errors: AtomicU64,
+    /// Unix time of the last failed write to the store (a full disk, a
+    /// lost database); 0 once a write succeeded since.
+    write_failed_at: AtomicI64,
+}
+
+/// Seconds after a failed write during which `/healthz` reports the
+/// store unhealthy without probing: real writes decide while they come.
+pub const WRITE_FAILURE_HOLD_SECS: i64 = 10;
+
+/// What `/healthz` makes of the store's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteHealth {
+    /// No write failed since the last one that succeeded.
+    Ok,
+    /// A write failed moments ago: unhealthy.
+    Failing,
+    /// A write failed a while ago and none came since: probe.
+    Probe(i64),
+}
+
+impl Metrics {
+    /// A write to the store failed (at `now`) or succeeded.
+    pub fn write_outcome(&self, ok: bool, now: i64) {
+        self.write_failed_at
+            .store(if ok { 0 } else { now.max(1) }, Ordering::Relaxed);
+    }
+
+    /// The store's write health at `now`.
+    pub fn write_health(&self, now: i64) -> WriteHealth {
+        match self.write_failed_at.load(Ordering::Relaxed) {
+            0 => WriteHealth::Ok,
+            t if now - t < WRITE_FAILURE_HOLD_SECS => WriteHealth::Failing,
+            t => WriteHealth::Probe(t),
+        }
+    }
+
+    /// A probe write succeeded: clear the failure seen at `t`, unless a
+    /// newer one came meanwhile.
+    pub fn probe_ok(&self, t: i64) {
+        let _ = self
+            .write_failed_at
+            .compare_exchange(t, 0, Ordering::Relaxed, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
@@ -94,6 +137,12 @@ impl Metrics {
         for (name, help, v) in counters {
             let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}");
         }
+        let _ = writeln!(
+            s,
+            "# HELP alma_ext_store_writes_failing 1 while writes to the store fail.\n\
+             # TYPE alma_ext_store_writes_failing gauge\nalma_ext_store_writes_failing {}",
+            (self.write_failed_at.load(Ordering::Relaxed) != 0) as u8
+        );
         s.push_str("# HELP alma_ext_machines Machines in the store by state.\n# TYPE alma_ext_machines gauge\n");
         for (state, n) in machines {
             let _ = writeln!(s, "alma_ext_machines{{state=\"{state}\"}} {n}");

@@ -45,6 +45,51 @@ mod open;
 pub use machines::MachineRow;
 pub use open::OpenError;
 
+/// Run `$body` in a transaction on a connection of its own; on any error
+/// the connection is closed instead of going back to the pool. SQLite
+/// may end a transaction by itself on a write error (a full disk) while
+/// the driver still counts it open; a connection in that state would
+/// answer later statements inside a transaction that never commits.
+/// Closing it rolls back whatever it held.
+///
+/// `durable: true` (registrations): on SQLite the commit is synced to disk
+/// (`synchronous = FULL` for this transaction; check-ins run with `NORMAL`,
+/// where a power loss may take the last commits). PostgreSQL syncs every
+/// commit by default.
+macro_rules! write_tx {
+    ($store:expr, |$tx:ident| $body:expr) => {
+        write_tx!($store, durable: false, |$tx| $body)
+    };
+    ($store:expr, durable: $durable:expr, |$tx:ident| $body:expr) => {{
+        let sync_full = $durable && matches!($store, Store::Sqlite(_));
+        on_pool!($store, |p| {
+            let mut conn = p.acquire().await?;
+            let r: Result<_> = async {
+                if sync_full {
+                    sqlx::query("PRAGMA synchronous = FULL")
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                let mut $tx = sqlx::Connection::begin(&mut *conn).await?;
+                let v = $body;
+                $tx.commit().await?;
+                Ok(v)
+            }
+            .await;
+            // Committed or not, a connection left at FULL goes too.
+            let reset = !sync_full
+                || sqlx::query("PRAGMA synchronous = NORMAL")
+                    .execute(&mut *conn)
+                    .await
+                    .is_ok();
+            if r.is_err() || !reset {
+                conn.close_on_drop();
+            }
+            r
+        })
+    }};
+}
+
 /// A support contract.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ContractRow {
@@ -248,11 +293,66 @@ impl_bind_args!(sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArgumen
 impl_bind_args!(sqlx::query::QueryAs<'q, sqlx::Sqlite, O, sqlx::sqlite::SqliteArguments<'q>>, O;
     |q, v| q.bind(serde_json::to_string(v).unwrap_or_default()));
 
+/// The clone row of a contract and identity.
+const SQL_FIND_CLONE: &str = "SELECT id FROM machines WHERE contract_id = $1 AND state = 'clone' \
+     AND machine_id IS NOT DISTINCT FROM $2 AND dmi_uuid IS NOT DISTINCT FROM $3 LIMIT 1";
+
+/// A machine registering again retires its active registration.
+const SQL_RETIRE_IDENTITY: &str = "UPDATE machines SET state = 'unregistered', token_hash = NULL, \
+     repo_hash = NULL, last_seen = $1 \
+     WHERE contract_id = $2 AND state = 'active' AND machine_id = $3 AND dmi_uuid IS NOT DISTINCT FROM $4";
+
+/// The INSERT of a `NewMachine` (without its facts), ready to execute.
+macro_rules! insert_machine_query {
+    ($m:expr) => {{
+        let m: &NewMachine = $m;
+        let c = &m.columns;
+        sqlx::query(
+            "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
+             hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
+             clone_of, registered_at, last_seen, observed_at, facts_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)",
+        )
+        .bind(&m.id)
+        .bind(&m.contract_id)
+        .bind(&m.state)
+        .bind(&m.token_hash)
+        .bind(&m.repo_hash)
+        .bind(&m.system_label)
+        .bind(&c.machine_id)
+        .bind(&c.dmi_uuid)
+        .bind(&c.hostname)
+        .bind(&c.kind)
+        .bind(&c.hypervisor)
+        .bind(c.hypervisor_host as i64)
+        .bind(&c.cloud_provider)
+        .bind(&c.cloud_account)
+        .bind(&c.cloud_unit)
+        .bind(&c.cluster)
+        .bind(c.os_major)
+        .bind(&m.clone_of)
+        .bind(m.now)
+        .bind(m.observed_at)
+        .bind(crate::auth::sha256_hex(&c.facts_json))
+    }};
+}
+
+/// What `Store::register_machine` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The machine's server id (a promoted clone keeps its own).
+    pub machine: String,
+    /// Earlier registrations of the same identity retired.
+    pub retired: u64,
+}
+
 /// Store a machine's facts, unless they are what is stored already.
 const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUES ($1, $2) \
      ON CONFLICT (machine_id) DO UPDATE SET facts = excluded.facts WHERE machine_facts.facts <> excluded.facts";
 
 /// The machine update of a check-in; reads `v` with `UPDATE_COLS`.
+/// A machine id or DMI UUID the check-in lacks keeps its stored value:
+/// the identity the clone check compares against is never erased.
 /// `facts_hash`: the new hash when the facts were sent; else kept while it
 /// still matches what the agent reported, cleared when it does not (a
 /// concurrent check-in changed the facts in between), so that the next
@@ -260,7 +360,8 @@ const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUE
 const SQL_UPDATE_MACHINES: &str = "UPDATE machines SET last_seen = v.now, observed_at = v.observed_at, \
      facts_hash = CASE WHEN v.facts_sent = 1 THEN v.facts_hash \
      WHEN machines.facts_hash = v.facts_hash THEN machines.facts_hash ELSE NULL END, \
-     machine_id = v.machine_id, dmi_uuid = v.dmi_uuid, hostname = v.hostname, kind = v.kind, \
+     machine_id = COALESCE(v.machine_id, machines.machine_id), \
+     dmi_uuid = COALESCE(v.dmi_uuid, machines.dmi_uuid), hostname = v.hostname, kind = v.kind, \
      hypervisor = v.hypervisor, hypervisor_host = v.hypervisor_host, cloud_provider = v.cloud_provider, \
      cloud_account = v.cloud_account, cloud_unit = v.cloud_unit, cluster = v.cluster, os_major = v.os_major, \
      switch_status = v.switch_status, agent_version = v.agent_version, \
@@ -765,6 +866,143 @@ impl Store {
         }
     }
 
+    /// Open for serving: refuse an empty file where the SQLite database
+    /// should be, check the store (`PRAGMA quick_check`, the schema
+    /// version) and refuse a damaged one, then migrate. `start_anyway`
+    /// turns the refusals into warnings.
+    pub async fn open_checked(url: &str, start_anyway: bool) -> Result<Store> {
+        if let Some(path) = sqlite_path(url)? {
+            if is_empty_file(Path::new(&path)) {
+                let e = StoreDamage::EmptyFile(path);
+                if !start_anyway {
+                    return Err(e.into());
+                }
+                tracing::warn!("{e}; starting anyway (--start-anyway)");
+            }
+        }
+        let store = Store::connect(url).await?;
+        let report = store.check(false).await?;
+        if !report.problems.is_empty() {
+            let e = StoreDamage::Damaged {
+                url: redact_url(url),
+                problems: report.problems,
+            };
+            if !start_anyway {
+                store.close().await;
+                return Err(e.into());
+            }
+            tracing::error!("{e}; starting anyway (--start-anyway)");
+        }
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// `alma-ext-server store check`: the full check of the database at
+    /// `url`, which must exist (nothing is created or migrated).
+    pub async fn check_url(url: &str) -> Result<CheckReport> {
+        if let Some(path) = sqlite_path(url)? {
+            let p = Path::new(&path);
+            if !p.is_file() {
+                bail!("no database file at {path}");
+            }
+            if is_empty_file(p) {
+                return Ok(CheckReport {
+                    problems: vec![StoreDamage::EmptyFile(path).to_string()],
+                    notes: Vec::new(),
+                });
+            }
+        }
+        let store = Store::connect(url).await?;
+        let report = store.check(true).await;
+        store.close().await;
+        report
+    }
+
+    /// Check the store: SQLite's `quick_check` (`full`: `integrity_check`,
+    /// which also compares every index with its table) and, on both
+    /// engines, the schema version against this server's migrations.
+    pub async fn check(&self, full: bool) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        if let Store::Sqlite(p) = self {
+            // The quick check reads every page but does not compare indexes
+            // with their tables; for the tables every request reads by
+            // index (a flipped byte in a credential hash locks a machine
+            // out), the full check of those tables, which is quick too.
+            let pragmas: &[&str] = if full {
+                &["PRAGMA integrity_check"]
+            } else {
+                &[
+                    "PRAGMA quick_check",
+                    "PRAGMA integrity_check(machines)",
+                    "PRAGMA integrity_check(contracts)",
+                ]
+            };
+            for pragma in pragmas {
+                match sqlx::query_scalar::<_, String>(pragma).fetch_all(p).await {
+                    Ok(rows) => report
+                        .problems
+                        .extend(rows.into_iter().filter(|r| r != "ok")),
+                    // A table not there yet (a new database) is no damage.
+                    Err(e) if e.to_string().contains("no such table") => {}
+                    Err(e) => report.problems.push(format!("{pragma}: {e}")),
+                }
+                if !report.problems.is_empty() {
+                    break;
+                }
+            }
+        }
+        let applied = match self.applied_migrations().await {
+            Ok(a) => a,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("reading the schema version: {e:#}"));
+                return Ok(report);
+            }
+        };
+        let known: Vec<(i64, Vec<u8>)> = self
+            .migrator()
+            .iter()
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        let (problems, notes) = schema_findings(&applied, &known);
+        report.problems.extend(problems);
+        report.notes.extend(notes);
+        Ok(report)
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        match self {
+            Store::Sqlite(_) => &SQLITE_MIGRATIONS,
+            Store::Postgres(_) => &PG_MIGRATIONS,
+        }
+    }
+
+    /// The migrations recorded in the database: (version, success,
+    /// checksum). Empty for a database never migrated.
+    async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
+        let exists_sql = match self {
+            Store::Sqlite(_) => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Store::Postgres(_) => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let exists: i64 = on_pool!(self, |p| sqlx::query_scalar(exists_sql)
+            .fetch_one(p)
+            .await?);
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
     /// `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -783,6 +1021,21 @@ impl Store {
             .execute(p)
             .await
             .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// A small write that must reach the database file (health probe
+    /// while writes fail).
+    pub async fn probe_write(&self, now: i64) -> Result<()> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "INSERT INTO settings (key, value) VALUES ('health_probe', $1) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(now.to_string())
+            .execute(&mut *tx)
+            .await?;
+        })?;
         Ok(())
     }
 
@@ -985,105 +1238,73 @@ impl Store {
 
     // ---- machines ----
 
+    /// Insert a machine row (a clone seen at check-in) with its facts.
     pub async fn insert_machine(&self, m: &NewMachine) -> Result<()> {
-        let c = &m.columns;
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            sqlx::query(
-            "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
-             hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
-             clone_of, registered_at, last_seen, observed_at, facts_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)"
-        )
-        .bind(&m.id)
-        .bind(&m.contract_id)
-        .bind(&m.state)
-        .bind(&m.token_hash)
-        .bind(&m.repo_hash)
-        .bind(&m.system_label)
-        .bind(&c.machine_id)
-        .bind(&c.dmi_uuid)
-        .bind(&c.hostname)
-        .bind(&c.kind)
-        .bind(&c.hypervisor)
-        .bind(c.hypervisor_host as i64)
-        .bind(&c.cloud_provider)
-        .bind(&c.cloud_account)
-        .bind(&c.cloud_unit)
-        .bind(&c.cluster)
-        .bind(c.os_major)
-        .bind(&m.clone_of)
-        .bind(m.now)
-        .bind(m.observed_at)
-        .bind(crate::auth::sha256_hex(&c.facts_json))
-        .execute(&mut *tx)
-        .await?;
+        write_tx!(self, |tx| {
+            insert_machine_query!(m).execute(&mut *tx).await?;
             sqlx::query(SQL_SET_FACTS)
                 .bind(&m.id)
-                .bind(&c.facts_json)
+                .bind(&m.columns.facts_json)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }
 
-    /// Turn a counted clone row into a registered machine (the clone
-    /// registered again with the credential it had copied).
-    pub async fn promote_clone(
-        &self,
-        id: &str,
-        token_hash: &str,
-        system_label: Option<&str>,
-        columns: &FactColumns,
-        now: i64,
-    ) -> Result<bool> {
-        let n = on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
-            let n = sqlx::query(
-                "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
-                 repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
-            )
-            .bind(token_hash)
-            .bind(system_label)
-            .bind(now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+    /// Register a machine, all in one transaction, answered once it is
+    /// committed: retire the active registration of the same identity in
+    /// the contract (a machine registering again: its old credential stops
+    /// working and counting), then turn the clone row of this identity
+    /// into the machine, or else insert `m`.
+    pub async fn register_machine(&self, m: &NewMachine) -> Result<Registered> {
+        let c = &m.columns;
+        write_tx!(self, durable: true, |tx| {
+            let retired = match &c.machine_id {
+                Some(mid) => sqlx::query(SQL_RETIRE_IDENTITY)
+                    .bind(m.now)
+                    .bind(&m.contract_id)
+                    .bind(mid)
+                    .bind(&c.dmi_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                None => 0,
+            };
+            let clone: Option<(String,)> = sqlx::query_as(SQL_FIND_CLONE)
+                .bind(&m.contract_id)
+                .bind(&c.machine_id)
+                .bind(&c.dmi_uuid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut promoted = None;
+            if let Some((id,)) = clone {
+                let n = sqlx::query(
+                    "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
+                     repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
+                )
+                .bind(&m.token_hash)
+                .bind(&m.system_label)
+                .bind(m.now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                promoted = (n == 1).then_some(id);
+            }
+            let machine = match promoted {
+                Some(id) => id,
+                None => {
+                    insert_machine_query!(m).execute(&mut *tx).await?;
+                    m.id.clone()
+                }
+            };
             sqlx::query(SQL_SET_FACTS)
-                .bind(id)
-                .bind(&columns.facts_json)
+                .bind(&machine)
+                .bind(&c.facts_json)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await?;
-            anyhow::Ok(n)
-        })?;
-        Ok(n == 1)
-    }
-
-    /// A machine registering again (lost its credential, re-ran
-    /// `register`): its old registration stops counting and working.
-    pub async fn retire_identity(
-        &self,
-        contract_id: &str,
-        machine_id: &str,
-        dmi_uuid: Option<&str>,
-        now: i64,
-    ) -> Result<u64> {
-        Ok(on_pool!(self, |p| {
-            sqlx::query(
-            "UPDATE machines SET state = 'unregistered', token_hash = NULL, repo_hash = NULL, last_seen = $1 \
-             WHERE contract_id = $2 AND state = 'active' AND machine_id = $3 AND dmi_uuid IS NOT DISTINCT FROM $4"
-        )
-        .bind(now)
-        .bind(contract_id)
-        .bind(machine_id)
-        .bind(dmi_uuid)
-        .execute(p)
-        .await?
-        .rows_affected()
-        }))
+            Registered { machine, retired }
+        })
     }
 
     /// The clone row already recorded for this contract and identity.
@@ -1093,22 +1314,18 @@ impl Store {
         machine_id: Option<&str>,
         dmi_uuid: Option<&str>,
     ) -> Result<Option<String>> {
-        let row: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(
-            "SELECT id FROM machines WHERE contract_id = $1 AND state = 'clone' \
-             AND machine_id IS NOT DISTINCT FROM $2 AND dmi_uuid IS NOT DISTINCT FROM $3 LIMIT 1"
-        )
-        .bind(contract_id)
-        .bind(machine_id)
-        .bind(dmi_uuid)
-        .fetch_optional(p)
-        .await?);
+        let row: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(SQL_FIND_CLONE)
+            .bind(contract_id)
+            .bind(machine_id)
+            .bind(dmi_uuid)
+            .fetch_optional(p)
+            .await?);
         Ok(row.map(|r| r.0))
     }
 
     /// Refresh a clone row's last-seen time.
     pub async fn touch_clone(&self, id: &str, facts_json: &str, now: i64) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query("UPDATE machines SET last_seen = $1, facts_hash = NULL WHERE id = $2")
                 .bind(now)
                 .bind(id)
@@ -1119,7 +1336,6 @@ impl Store {
                 .bind(facts_json)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1185,8 +1401,7 @@ impl Store {
     /// Unregister: the credential stops working, the machine stops
     /// counting, the row stays for the record.
     pub async fn unregister(&self, machine: &str, now: i64) -> Result<()> {
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             sqlx::query(
                 "UPDATE machines SET state = 'unregistered', token_hash = NULL, repo_hash = NULL, last_seen = $1 WHERE id = $2",
             )
@@ -1198,7 +1413,6 @@ impl Store {
                 .bind(machine)
                 .execute(&mut *tx)
                 .await?;
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1249,8 +1463,7 @@ impl Store {
                 .map(|_| ()))?;
             return Ok(());
         }
-        on_pool!(self, |p| {
-            let mut tx = p.begin().await?;
+        write_tx!(self, |tx| {
             for (sql, args) in update.iter().chain(&facts).chain(&security) {
                 sqlx::query(sql).bind_args(args).execute(&mut *tx).await?;
             }
@@ -1310,7 +1523,6 @@ impl Store {
             ) {
                 sqlx::query(sql).bind_args(args).execute(&mut *tx).await?;
             }
-            tx.commit().await
         })?;
         Ok(())
     }
@@ -1637,6 +1849,78 @@ pub fn bench_credential(i: usize) -> String {
     format!("aec_bench{i:038}")
 }
 
+/// What a check of the store found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Damage: the store must not serve as it is.
+    pub problems: Vec<String>,
+    /// Worth knowing, not damage (schema version, pending migrations).
+    pub notes: Vec<String>,
+}
+
+/// Why the store refuses to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreDamage {
+    #[error(
+        "{0} is an empty file where the fleet database was expected: restore it from a backup, \
+         or remove it to start an empty fleet (--start-anyway serves it as an empty fleet)"
+    )]
+    EmptyFile(String),
+    #[error(
+        "the fleet database {url} is damaged ({}); restore it from a backup \
+         (`alma-ext-server store check` runs the full check; --start-anyway serves it as it is)",
+        problems.join("; ")
+    )]
+    Damaged { url: String, problems: Vec<String> },
+}
+
+/// One row of `_sqlx_migrations`: (version, success, checksum).
+type AppliedMigration = (i64, bool, Vec<u8>);
+
+/// Problems and notes from the applied migrations against the known
+/// ones (version, checksum). Pure.
+fn schema_findings(
+    applied: &[AppliedMigration],
+    known: &[(i64, Vec<u8>)],
+) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    for (version, success, checksum) in applied {
+        match known.iter().find(|(v, _)| v == version) {
+            None => problems.push(format!(
+                "schema version {version} is newer than this server knows (it knows up to {}): \
+                 run the server version that wrote this database, or a later one",
+                known.iter().map(|(v, _)| *v).max().unwrap_or(0)
+            )),
+            Some(_) if !success => problems.push(format!(
+                "schema migration {version} failed part-way: restore from a backup"
+            )),
+            Some((_, k)) if k != checksum => problems.push(format!(
+                "schema migration {version} is not the one this server ships (checksum differs)"
+            )),
+            Some(_) => {}
+        }
+    }
+    let current = applied.iter().map(|a| a.0).max();
+    let latest = known.iter().map(|(v, _)| *v).max().unwrap_or(0);
+    let notes = match current {
+        None => vec![format!(
+            "schema: not created yet (`serve` creates version {latest})"
+        )],
+        Some(c) if c < latest => vec![format!(
+            "schema version {c}; `serve` migrates it to {latest}"
+        )],
+        Some(c) => vec![format!("schema version {c}")],
+    };
+    (problems, notes)
+}
+
+/// True for an existing regular file of 0 bytes.
+fn is_empty_file(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.len() == 0)
+        .unwrap_or(false)
+}
+
 /// `sqlite:///abs/path`, `sqlite://rel/path`, `sqlite:path` → the path.
 fn sqlite_path(url: &str) -> Result<Option<String>> {
     let Some(rest) = url.strip_prefix("sqlite:") else {
@@ -1829,6 +2113,23 @@ m-2\tct-1\tclone\tplat\\\\x\th\\303\\251\tu\tphysical\t\\N\t1\taws\tacct\tunit\t
             .unwrap();
         assert_eq!(got, many);
         store.close().await;
+    }
+
+    #[test]
+    fn schema_findings_name_the_version() {
+        let known = vec![(1, vec![1u8]), (2, vec![2u8])];
+        let (p, n) = schema_findings(&[(1, true, vec![1]), (2, true, vec![2])], &known);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(n, ["schema version 2"]);
+        let (p, _) = schema_findings(&[(1, true, vec![1]), (3, true, vec![3])], &known);
+        assert!(p[0].contains("schema version 3 is newer"), "{p:?}");
+        let (p, _) = schema_findings(&[(1, false, vec![1])], &known);
+        assert!(p[0].contains("failed part-way"), "{p:?}");
+        let (p, _) = schema_findings(&[(1, true, vec![9])], &known);
+        assert!(p[0].contains("checksum"), "{p:?}");
+        let (p, n) = schema_findings(&[], &known);
+        assert!(p.is_empty());
+        assert!(n[0].contains("not created yet"), "{n:?}");
     }
 
     #[test]

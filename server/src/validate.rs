@@ -83,6 +83,20 @@ pub fn facts(prefix: &str, f: &Facts) -> Result<(), InvalidInput> {
 }
 
 /// The `--system` label.
+/// A machine must say who it is, by its machine id or its DMI UUID: that
+/// identity is what the clone check compares, and a machine without one
+/// could share a credential unnoticed.
+pub fn identity(prefix: &str, f: &Facts) -> Result<(), InvalidInput> {
+    if f.machine.machine_id.is_none() && f.machine.uuid.is_none() {
+        return Err(invalid(
+            &format!("{prefix}.machine.machine_id"),
+            "missing, and so is machine.uuid: a machine must send its machine id \
+             (/etc/machine-id) or its DMI UUID (/sys/class/dmi/id/product_uuid)",
+        ));
+    }
+    Ok(())
+}
+
 pub fn system_label(field: &str, s: &Option<String>) -> Result<(), InvalidInput> {
     match s {
         Some(s) => validate_ident(field, s),

@@ -101,6 +101,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
         if result.is_err() {
             metrics.write_errors.fetch_add(1, Ordering::Relaxed);
         }
+        metrics.write_outcome(result.is_ok(), chrono::Utc::now().timestamp());
         for tx in replies {
             let _ = tx.send(result.clone());
         }

@@ -164,7 +164,26 @@ pub fn run(args: Args) -> CmdResult {
         refusal: None,
         reported_switch: None,
     };
-    registration::save(&root, &reg).exit(Exit::Failure)?;
+    // Only a stored credential makes a registration: when it cannot be
+    // kept, withdraw the machine on the server so that no machine counts
+    // there that this one cannot check in as.
+    if let Err(e) = registration::save(&root, &reg) {
+        let withdrawn = rt.block_on(client.unregister(&Secret::new(resp.credential.clone())));
+        let what = match withdrawn {
+            Ok(()) => "the registration was withdrawn on the server".to_string(),
+            Err(w) => format!(
+                "withdrawing it on the server failed too ({w}); an admin can see machine {} with `alma-ext-server inventory`",
+                resp.machine
+            ),
+        };
+        return Err(fail(
+            Exit::Failure,
+            format!(
+                "registered as machine {}, but the credential could not be stored ({e:#}); {what}",
+                resp.machine
+            ),
+        ));
+    }
     // A --ca-file given here must serve later check-ins too.
     if let Some(ca) = &args.ca_file {
         let abs = std::fs::canonicalize(ca).unwrap_or(ca.clone());

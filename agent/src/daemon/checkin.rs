@@ -224,7 +224,7 @@ pub async fn send(
 async fn lock_spool(root: &HostRoot) -> Option<std::fs::File> {
     use std::os::fd::AsRawFd;
     let path = root.join("/var/lib/alma-ext/spool.lock");
-    std::fs::create_dir_all(path.parent()?).ok()?;
+    registration::create_dirs(path.parent()?).ok()?;
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
