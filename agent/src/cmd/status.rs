@@ -126,10 +126,13 @@ pub fn run(args: Args) -> CmdResult {
 
 /// Everything `status` shows, for the host under `root` on `at`.
 pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Failed> {
-    let (os, os_path, problems) = crate::facts::os::read(root)
-        .map_err(anyhow::Error::from)
-        .exit(Exit::Failure)?;
-    let mut warnings = Vec::new();
+    let crate::facts::os::OsRead {
+        os,
+        path: os_path,
+        problems,
+        unreadable,
+    } = crate::facts::os::read(root);
+    let mut warnings = unreadable;
     if let Some(p) = &os_path {
         for pr in problems {
             warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));
