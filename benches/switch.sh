@@ -12,8 +12,8 @@ cargo build -q --release -p alma-ext-switcher --example switch_no_dnf
 bin=$top/target/release/examples/switch_no_dnf
 work=$(mktemp -d /tmp/alma-ext-bench-switch.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-fixture=$top/../shared/fixtures/almalinux/9
-[ -d "$fixture" ] || fixture=/work/shared/fixtures/almalinux/9
+fixture=$top/tests/fixtures/almalinux/9
+[ -d "$fixture/etc/yum.repos.d" ] || { echo "fixture root missing: $fixture/etc/yum.repos.d" >&2; exit 1; }
 cat > "$work/target.toml" <<'TOML'
 gpgkey = ["file:///etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended"]
 [auth]

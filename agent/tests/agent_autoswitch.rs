@@ -30,15 +30,6 @@ fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     m
 }
 
-fn fixture9() -> Option<PathBuf> {
-    [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/almalinux/9"),
-        PathBuf::from("/work/shared/fixtures/almalinux/9"),
-    ]
-    .into_iter()
-    .find(|p| p.join("etc/yum.repos.d").is_dir())
-}
-
 /// What a daemon run with `switch.auto = true` left behind.
 struct AutoSwitch {
     events: Vec<Event>,
@@ -54,9 +45,7 @@ struct AutoSwitch {
 /// `repo_base` (`<repo_base>/9/BaseOS/$basearch/os/`, ...), then run the
 /// daemon until the check-in that follows its automatic switch.
 fn run_auto_switch(repo_base: &str) -> AutoSwitch {
-    let Some(fx) = fixture9() else {
-        panic!("the AlmaLinux 9 fixture root (shared/fixtures/almalinux/9) is missing");
-    };
+    let fx = alma_ext_test_support::almalinux_root(9);
     let d = tempfile::tempdir().unwrap();
     let srv = d.path().join("srv");
     std::fs::create_dir_all(&srv).unwrap();

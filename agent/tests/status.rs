@@ -13,9 +13,7 @@ fn fixture(case: &str) -> PathBuf {
 }
 
 fn shared_alma(major: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/fixtures/almalinux")
-        .join(major)
+    alma_ext_test_support::almalinux_root(major)
 }
 
 fn run(args: &[&str]) -> Output {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use alma_ext_switcher::system::PackageTools;
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/almalinux")
+    alma_ext_test_support::almalinux_fixtures()
 }
 
 /// Copy a directory tree, keeping modes.

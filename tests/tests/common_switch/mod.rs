@@ -46,7 +46,7 @@ pub fn bin() -> PathBuf {
 }
 
 pub fn fixtures() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/almalinux")
+    alma_ext_test_support::almalinux_fixtures()
 }
 
 pub fn copy_tree(from: &Path, to: &Path) {
