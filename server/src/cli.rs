@@ -334,16 +334,17 @@ pub struct InventoryArgs {
 
 /// Parse the command line, run, and exit.
 pub fn main() -> ! {
-    let cli = Cli::parse();
+    let cli: Cli = alma_ext_stdio::parse("alma-ext-server");
     init_logging();
     let code = match run(cli) {
         Ok(e) => e,
         Err(f) => {
-            eprintln!("alma-ext-server: error: {:#}", f.error);
+            alma_ext_stdio::errln!("alma-ext-server: error: {:#}", f.error);
             f.exit
         }
     };
-    std::process::exit(code as i32)
+    let code = alma_ext_stdio::exit_code("alma-ext-server", code as u8, false);
+    std::process::exit(i32::from(code))
 }
 
 fn init_logging() {
@@ -385,7 +386,7 @@ fn admin_failed(e: AdminError) -> Failed {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failed> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    alma_ext_stdio::outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -423,7 +424,7 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
         Command::Inventory(a) => inventory(a).await,
         Command::AdminToken { output } => {
             write_admin_token(&output)?;
-            println!("admin token written to {}", output.display());
+            alma_ext_stdio::outln!("admin token written to {}", output.display());
             Ok(Exit::Ok)
         }
     }
@@ -535,9 +536,9 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&created)?,
                 Format::Text => {
-                    println!("contract:       {}", contract_text(&created.contract));
-                    println!("activation key: {}", created.activation_key);
-                    eprintln!("Keep the activation key: it is shown only once (the server stores its hash).");
+                    alma_ext_stdio::outln!("contract:       {}", contract_text(&created.contract));
+                    alma_ext_stdio::outln!("activation key: {}", created.activation_key);
+                    alma_ext_stdio::errln!("Keep the activation key: it is shown only once (the server stores its hash).");
                 }
             }
         }
@@ -548,10 +549,10 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
                     if list.is_empty() {
-                        println!("no contracts");
+                        alma_ext_stdio::outln!("no contracts");
                     }
                     for c in &list {
-                        println!("{}", contract_text(c));
+                        alma_ext_stdio::outln!("{}", contract_text(c));
                     }
                 }
             }
@@ -569,7 +570,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&c)?,
-                Format::Text => println!("{}", contract_text(&c)),
+                Format::Text => alma_ext_stdio::outln!("{}", contract_text(&c)),
             }
         }
         ContractCmd::Revoke { id, format, db } => {
@@ -579,7 +580,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&c)?,
-                Format::Text => println!("{}", contract_text(&c)),
+                Format::Text => alma_ext_stdio::outln!("{}", contract_text(&c)),
             }
         }
     }
@@ -601,7 +602,7 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&row)?,
-                Format::Text => println!(
+                Format::Text => alma_ext_stdio::outln!(
                     "{}  hosts: {}  choice: {}",
                     row.id,
                     row.hosts.join(","),
@@ -616,10 +617,10 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
                     if list.is_empty() {
-                        println!("no platforms declared");
+                        alma_ext_stdio::outln!("no platforms declared");
                     }
                     for p in list {
-                        println!(
+                        alma_ext_stdio::outln!(
                             "{}  hosts: {}  choice: {}",
                             p.id,
                             p.hosts.join(","),
@@ -655,7 +656,7 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
                     },
                     e => admin_failed(e),
                 })?;
-            println!("target for AlmaLinux {major} set from {}", file.display());
+            alma_ext_stdio::outln!("target for AlmaLinux {major} set from {}", file.display());
         }
         TargetCmd::List { format, db } => {
             let store = open(&db).await?;
@@ -669,10 +670,10 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
                 )?,
                 Format::Text => {
                     if list.is_empty() {
-                        println!("no targets set");
+                        alma_ext_stdio::outln!("no targets set");
                     }
                     for (m, t) in list {
-                        println!("# AlmaLinux {m}\n{t}");
+                        alma_ext_stdio::outln!("# AlmaLinux {m}\n{t}");
                     }
                 }
             }
@@ -716,7 +717,7 @@ async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
 async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
     if let Some(path) = &a.inventory {
         let out = crate::engine_link::run_file(path, a.format).exit(Exit::Invalid)?;
-        print!("{out}");
+        alma_ext_stdio::out!("{out}");
         return Ok(Exit::Ok);
     }
     let store = open(&a.db).await?;
@@ -731,7 +732,7 @@ async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
         ReportFormat::Text => crate::engine_link::live_text(&report),
         ReportFormat::Csv => crate::engine_link::live_csv(&report),
     };
-    print!("{out}");
+    alma_ext_stdio::out!("{out}");
     if a.fail_on_over_deployment && report.contracts.iter().any(|c| c.over_deployed) {
         return Ok(Exit::OverDeployed);
     }
@@ -757,7 +758,7 @@ async fn inventory(a: InventoryArgs) -> Result<Exit, Failed> {
         }
     };
     for w in &built.warnings {
-        eprintln!("alma-ext-server: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext-server: warning: {w}");
     }
     print_json(&built.inventory)?;
     Ok(Exit::Ok)

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod stdout;
+
 /// The repository's top directory.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

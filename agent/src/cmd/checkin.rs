@@ -75,7 +75,7 @@ pub fn run(args: Args) -> CmdResult {
         })?,
         Format::Text => {
             let e = &r.entitlement;
-            println!(
+            alma_ext_stdio::outln!(
                 "Checked in with {} as machine {}: contract {} {} until {}.",
                 reg.server,
                 reg.machine,
@@ -84,10 +84,10 @@ pub fn run(args: Args) -> CmdResult {
                 e.ends
             );
             if sent.backlog_sent > 0 {
-                println!("Sent {} spooled check-ins.", sent.backlog_sent);
+                alma_ext_stdio::outln!("Sent {} spooled check-ins.", sent.backlog_sent);
             }
             if sent.rejected > 0 {
-                println!(
+                alma_ext_stdio::outln!(
                     "{} spooled check-ins were rejected by the server and moved to {}/rejected.",
                     sent.rejected,
                     crate::spool::SPOOL_DIR

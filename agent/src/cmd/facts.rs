@@ -52,11 +52,11 @@ pub fn run(args: Args) -> CmdResult {
         Err(e) => return Err(e.context("collecting facts").into()),
     };
     for w in &collected.warnings {
-        eprintln!("alma-ext: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext: warning: {w}");
     }
     match args.format {
         Format::Json => print_json(&collected.facts)?,
-        Format::Text => print!("{}", render_text(&collected.facts)),
+        Format::Text => alma_ext_stdio::out!("{}", render_text(&collected.facts)),
     }
     Ok(Exit::Ok)
 }

@@ -187,8 +187,8 @@ pub fn run(args: Args) -> CmdResult {
         })?,
         Format::Text => {
             let e = &resp.entitlement;
-            println!("Registered with {server} as machine {}.", resp.machine);
-            println!(
+            alma_ext_stdio::outln!("Registered with {server} as machine {}.", resp.machine);
+            alma_ext_stdio::outln!(
                 "Contract {} ({}), product {}, {} from {} to {}.",
                 e.contract,
                 e.customer,

@@ -115,11 +115,11 @@ pub fn run(args: Args) -> CmdResult {
     let at = args.at.unwrap_or_else(|| chrono::Local::now().date_naive());
     let status = compute(&root, at)?;
     for w in &status.warnings {
-        eprintln!("alma-ext: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext: warning: {w}");
     }
     match args.format {
         Format::Json => print_json(&status)?,
-        Format::Text => print!("{}", render_text(&status)),
+        Format::Text => alma_ext_stdio::out!("{}", render_text(&status)),
     }
     Ok(Exit::Ok)
 }

@@ -189,7 +189,7 @@ fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
             "no terminal to ask for confirmation: run again with --yes",
         ));
     }
-    eprint!("{question} [y/N] ");
+    alma_ext_stdio::errout!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -216,7 +216,7 @@ fn report_recovery(args: &Args, r: &Option<Recovery>) {
         } else {
             "completed"
         };
-        println!(
+        alma_ext_stdio::outln!(
             "Found an interrupted {op} from {}: {what}.",
             r.started.format("%Y-%m-%d %H:%M:%S UTC")
         );
@@ -297,7 +297,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         report.state = alma_ext_switcher::state::load(root).ok();
         match args.format {
             Format::Json => print_json(&report)?,
-            Format::Text => println!(
+            Format::Text => alma_ext_stdio::outln!(
                 "Already switched: AlmaLinux {} uses the extended-update repositories ({}). Nothing to change.",
                 plan.release.version,
                 plan.new_repos
@@ -328,11 +328,11 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             Format::Json => print_json(&report)?,
             Format::Text => {
                 print_plan(&plan);
-                println!();
+                alma_ext_stdio::outln!();
                 for d in &report.diffs {
-                    print!("{}", d.diff);
+                    alma_ext_stdio::out!("{}", d.diff);
                 }
-                println!("\nDry run: nothing was changed.");
+                alma_ext_stdio::outln!("\nDry run: nothing was changed.");
             }
         }
         return Ok(Exit::Ok);
@@ -354,7 +354,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             match args.format {
                 Format::Json => print_json(&report)?,
                 Format::Text => {
-                    println!(
+                    alma_ext_stdio::outln!(
                         "\nSwitched: dnf now uses {} (verified with dnf makecache). Undo with `alma-ext switch --revert`.",
                         plan.new_repos
                             .iter()
@@ -391,15 +391,15 @@ fn run_preflight(root: &Path, target: &Target, plan: &Plan) -> Result<(), Failed
 }
 
 fn print_plan(plan: &Plan) {
-    println!(
+    alma_ext_stdio::outln!(
         "AlmaLinux {}: switch to the extended-update repositories",
         plan.release.version
     );
     let section = |title: &str, lines: Vec<String>| {
         if !lines.is_empty() {
-            println!("\n{title}");
+            alma_ext_stdio::outln!("\n{title}");
             for l in lines {
-                println!("  {l}");
+                alma_ext_stdio::outln!("  {l}");
             }
         }
     };
@@ -498,7 +498,7 @@ fn print_plan(plan: &Plan) {
         .map(|d| d.id.as_str())
         .collect();
     if !already.is_empty() {
-        println!(
+        alma_ext_stdio::outln!(
             "\nAlready disabled or done, untouched: {} community repos",
             already.len()
         );
@@ -562,7 +562,7 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
                 Format::Json => print_json(&report)?,
-                Format::Text => println!(
+                Format::Text => alma_ext_stdio::outln!(
                     "Not switched: the community configuration is in place. Nothing to revert."
                 ),
             }
@@ -590,9 +590,9 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
         });
     }
     if args.format == Format::Text {
-        println!("Revert: restore the community configuration byte for byte");
+        alma_ext_stdio::outln!("Revert: restore the community configuration byte for byte");
         for f in &j.files {
-            println!(
+            alma_ext_stdio::outln!(
                 "  {} {}",
                 if f.after.is_none() {
                     "remove "
@@ -602,17 +602,17 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
                 f.path.display()
             );
         }
-        println!("  (the rpm key stays imported)");
+        alma_ext_stdio::outln!("  (the rpm key stays imported)");
     }
     if args.dry_run {
         match args.format {
             Format::Json => print_json(&report)?,
             Format::Text => {
-                println!();
+                alma_ext_stdio::outln!();
                 for d in &report.diffs {
-                    print!("{}", d.diff);
+                    alma_ext_stdio::out!("{}", d.diff);
                 }
-                println!("\nDry run: nothing was changed.");
+                alma_ext_stdio::outln!("\nDry run: nothing was changed.");
             }
         }
         return Ok(Exit::Ok);
@@ -630,7 +630,9 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
                 Format::Json => print_json(&report)?,
-                Format::Text => println!("\nReverted: dnf uses the community repositories again."),
+                Format::Text => {
+                    alma_ext_stdio::outln!("\nReverted: dnf uses the community repositories again.")
+                }
             }
             Ok(Exit::Ok)
         }

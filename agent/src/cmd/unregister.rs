@@ -48,10 +48,10 @@ pub fn run(args: Args) -> CmdResult {
                 format!("{e}; use --local to forget the registration here anyway"),
             ));
         }
-        eprintln!("alma-ext: warning: {e}; forgetting the registration here only");
+        alma_ext_stdio::errln!("alma-ext: warning: {e}; forgetting the registration here only");
     }
     registration::remove(&root).exit(Exit::Failure)?;
     let _ = std::fs::remove_dir_all(root.join(crate::spool::SPOOL_DIR));
-    println!("Unregistered machine {} from {}.", reg.machine, reg.server);
+    alma_ext_stdio::outln!("Unregistered machine {} from {}.", reg.machine, reg.server);
     Ok(Exit::Ok)
 }
