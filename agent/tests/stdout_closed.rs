@@ -34,6 +34,29 @@ fn alma9_copy() -> tempfile::TempDir {
     d
 }
 
+/// An empty repository made by createrepo_c, reached as file://, and a
+/// switch target file naming it.
+fn empty_repo_target() -> (tempfile::TempDir, String) {
+    let repo = tempfile::tempdir().unwrap();
+    let st = Command::new("createrepo_c")
+        .arg("-q")
+        .arg(repo.path())
+        .status()
+        .expect("createrepo_c");
+    assert!(st.success());
+    let target = repo.path().join("target.toml");
+    std::fs::write(
+        &target,
+        format!(
+            "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"file://{}/\"\n",
+            repo.path().display()
+        ),
+    )
+    .unwrap();
+    let target = target.to_str().unwrap().to_string();
+    (repo, target)
+}
+
 #[test]
 fn help_and_version() {
     for args in [
@@ -89,25 +112,8 @@ fn status() {
 #[test]
 fn switch_dry_run_and_revert() {
     let d = alma9_copy();
-    // An empty repository made by createrepo_c, reached as file://.
-    let repo = tempfile::tempdir().unwrap();
-    let st = Command::new("createrepo_c")
-        .arg("-q")
-        .arg(repo.path())
-        .status()
-        .expect("createrepo_c");
-    assert!(st.success());
-    let target = d.path().join("target.toml");
-    std::fs::write(
-        &target,
-        format!(
-            "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"file://{}/\"\n",
-            repo.path().display()
-        ),
-    )
-    .unwrap();
+    let (_repo, target) = empty_repo_target();
     let root = d.path().to_str().unwrap().to_string();
-    let target = target.to_str().unwrap().to_string();
     let o = check_closed_and_full("switch --dry-run", true, || {
         alma_ext(&["switch", "--root", &root, "--target", &target, "--dry-run"])
     });
@@ -144,23 +150,7 @@ fn register_checkin_unregister_without_a_server() {
 
 #[test]
 fn switch_result_does_not_depend_on_its_output() {
-    let repo = tempfile::tempdir().unwrap();
-    let st = Command::new("createrepo_c")
-        .arg("-q")
-        .arg(repo.path())
-        .status()
-        .expect("createrepo_c");
-    assert!(st.success());
-    let target = repo.path().join("target.toml");
-    std::fs::write(
-        &target,
-        format!(
-            "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"file://{}/\"\n",
-            repo.path().display()
-        ),
-    )
-    .unwrap();
-    let target = target.to_str().unwrap().to_string();
+    let (_repo, target) = empty_repo_target();
     // A fresh root for each of the three runs; all three must be switched.
     let roots = std::cell::RefCell::new(Vec::new());
     let o = check_closed_and_full("switch --yes", true, || {

@@ -14,7 +14,21 @@ fn server(args: &[&str]) -> Command {
     c
 }
 
+/// Check each command, and that it succeeds.
+fn each_succeeds(cases: &[Vec<&str>]) {
+    for args in cases {
+        let o = check_closed_and_full(&args.join(" "), false, || server(args));
+        assert!(
+            o.status.success(),
+            "{}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
 #[test]
+#[rustfmt::skip]
 fn every_admin_command() {
     let d = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}/fleet.db", d.path().display());
@@ -50,15 +64,7 @@ fn every_admin_command() {
         vec!["licenses", "--inventory", inventory],
         vec!["lifecycle", "clear", "--database", &db],
     ];
-    for args in &cases {
-        let o = check_closed_and_full(&args.join(" "), false, || server(args));
-        assert!(
-            o.status.success(),
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    each_succeeds(&cases);
     // Commands on a contract, a platform, a target and the lifecycle.
     let out = server(&[&create[..], &["--format", "json"]].concat())
         .output()
@@ -102,15 +108,7 @@ fn every_admin_command() {
         vec!["lifecycle", "set", "--file", lifecycle, "--database", &db],
         vec!["contract", "revoke", &id, "--database", &db],
     ];
-    for args in &cases {
-        let o = check_closed_and_full(&args.join(" "), false, || server(args));
-        assert!(
-            o.status.success(),
-            "{}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
+    each_succeeds(&cases);
     // Removing needs something to remove on each of the three runs.
     let set_platform = [
         "platform",
