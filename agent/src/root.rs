@@ -1,11 +1,26 @@
-//! The host root every read goes through.
+//! The host root every read and write of the agent goes through: a thin
+//! layer over [`hostroot::Root`], which resolves every path inside the
+//! root as a chroot would (symlinks included, absolute ones too) and reads
+//! only bounded regular files. This module keeps the agent's spelling
+//! (`HostRoot::new`, `read_to_string` returning `io::Result`) so callers
+//! and their tests stay as they were.
 
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// The size cap of [`HostRoot::read_to_string`]: os-release, cpuinfo of a
-/// large machine and DMI attributes fit many times over.
-pub const DEFAULT_LIMIT: u64 = 1 << 20;
+pub use hostroot::DEFAULT_LIMIT;
+
+/// A root directory standing for `/`: the live one, or an image, a chroot,
+/// a fixture tree. Nothing outside it is read; a file missing under it is
+/// absent, never read from the real host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRoot {
+    /// The directory as given (canonical once opened).
+    path: PathBuf,
+    /// None when the directory cannot be opened: every file under it is
+    /// then absent, and every write fails.
+    root: Option<hostroot::Root>,
+}
 
 /// Trim whitespace and the NULs that end device-tree strings; None when
 /// nothing is left.
@@ -14,91 +29,75 @@ pub fn trimmed(s: String) -> Option<String> {
     (!t.is_empty()).then(|| t.to_string())
 }
 
-/// A root directory standing for `/`: the real one, or a fixture tree.
-/// Reads never fall back to the real host when a file is missing under a
-/// fixture root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostRoot {
-    path: PathBuf,
+/// The root layer's error as an `io::Error` that names the path.
+fn io_error(e: hostroot::Error) -> io::Error {
+    let kind = match &e {
+        hostroot::Error::NotRegular { .. } => io::ErrorKind::InvalidInput,
+        hostroot::Error::TooLarge { .. } => io::ErrorKind::InvalidData,
+        hostroot::Error::OpenRoot { source, .. } | hostroot::Error::Io { source, .. } => {
+            source.kind()
+        }
+    };
+    io::Error::new(kind, e.to_string())
 }
 
 impl HostRoot {
+    /// The root at `path`. A directory that cannot be opened is a root
+    /// with nothing in it (use [`HostRoot::open`] to be told why).
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        HostRoot { path: path.into() }
+        let path = path.into();
+        match hostroot::Root::open(&path) {
+            Ok(root) => HostRoot {
+                path: root.path().to_path_buf(),
+                root: Some(root),
+            },
+            Err(_) => HostRoot { path, root: None },
+        }
     }
 
-    /// The real host.
+    /// The root at `path`, or why it cannot be opened (missing, not a
+    /// directory), naming it.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, hostroot::Error> {
+        let root = hostroot::Root::open(path)?;
+        Ok(HostRoot {
+            path: root.path().to_path_buf(),
+            root: Some(root),
+        })
+    }
+
+    /// The live host.
     pub fn system() -> Self {
-        HostRoot::new("/")
+        HostRoot {
+            path: PathBuf::from("/"),
+            root: Some(hostroot::Root::system()),
+        }
     }
 
-    /// True when this is the real `/`: instructions such as CPUID and
+    /// True when this is the live `/`: instructions such as CPUID and
     /// syscalls such as uname only describe the host then.
     pub fn is_system(&self) -> bool {
-        self.path == Path::new("/")
+        self.root.as_ref().is_some_and(hostroot::Root::is_system)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// The path of the absolute host path `abs` under this root.
+    /// `abs` joined lexically under the root, for messages only: reads and
+    /// writes go through the other methods (symlinks resolved inside).
     pub fn join(&self, abs: impl AsRef<Path>) -> PathBuf {
         let abs = abs.as_ref();
         self.path.join(abs.strip_prefix("/").unwrap_or(abs))
     }
 
-    /// Read at most `limit` bytes of a regular file; `Ok(None)` when it
-    /// does not exist. A FIFO, device, socket or directory is an error
-    /// naming the path (it is opened non-blocking and checked with fstat,
-    /// so a FIFO never blocks and a link to /dev/zero is never read), and
-    /// so is a file longer than `limit`. The kernel's pseudo-files in
-    /// /proc and /sys are regular files.
+    /// Read at most `limit` bytes of the regular file at `abs`; `Ok(None)`
+    /// when it does not exist. A FIFO, device, socket or directory, a file
+    /// over `limit` or a symlink loop is an error naming the path.
     pub fn read_bounded(&self, abs: impl AsRef<Path>, limit: u64) -> io::Result<Option<Vec<u8>>> {
-        use std::io::Read;
-        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-        let path = self.join(abs);
-        let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", path.display()));
-        let file = match std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC | libc::O_NOCTTY)
-            .open(&path)
-        {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(named(e)),
-        };
-        let ft = file.metadata().map_err(named)?.file_type();
-        if !ft.is_file() {
-            let kind = if ft.is_dir() {
-                "a directory"
-            } else if ft.is_fifo() {
-                "a FIFO"
-            } else if ft.is_char_device() {
-                "a character device"
-            } else if ft.is_block_device() {
-                "a block device"
-            } else if ft.is_socket() {
-                "a socket"
-            } else {
-                "not a regular file"
-            };
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{}: {kind}, not a regular file: skipped", path.display()),
-            ));
+        match &self.root {
+            Some(r) => r.read(abs, limit).map_err(io_error),
+            None => Ok(None),
         }
-        let mut buf = Vec::new();
-        file.take(limit.saturating_add(1))
-            .read_to_end(&mut buf)
-            .map_err(named)?;
-        if buf.len() as u64 > limit {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("{}: larger than {limit} bytes: skipped", path.display()),
-            ));
-        }
-        Ok(Some(buf))
     }
 
     /// Read a regular file of at most [`DEFAULT_LIMIT`] bytes as text
@@ -113,33 +112,51 @@ impl HostRoot {
     /// For sysfs/procfs attributes where "missing" and "unreadable" mean the
     /// same to the caller.
     pub fn read_trimmed(&self, abs: impl AsRef<Path>) -> Option<String> {
-        trimmed(self.read_to_string(abs).ok()??)
+        self.root.as_ref()?.read_trimmed(abs)
+    }
+
+    /// Anything (a dangling symlink included) is at `abs`.
+    pub fn exists(&self, abs: impl AsRef<Path>) -> bool {
+        self.root.as_ref().is_some_and(|r| r.exists(abs))
+    }
+
+    /// `abs` is a directory (symlinks followed inside the root); a dangling
+    /// or looping link is not.
+    pub fn is_dir(&self, abs: impl AsRef<Path>) -> bool {
+        self.root
+            .as_ref()
+            .is_some_and(|r| matches!(r.metadata(abs), Ok(Some(m)) if m.is_dir()))
+    }
+
+    /// The entries of a directory, sorted by name; `Ok(None)` when it does
+    /// not exist.
+    pub fn read_dir(&self, abs: impl AsRef<Path>) -> io::Result<Option<Vec<hostroot::Entry>>> {
+        match &self.root {
+            Some(r) => r.read_dir(abs).map_err(io_error),
+            None => Ok(None),
+        }
     }
 
     /// The names in a directory, sorted; `Ok(None)` when it does not exist.
     pub fn read_dir_names(&self, abs: impl AsRef<Path>) -> io::Result<Option<Vec<String>>> {
-        let path = self.join(abs);
-        let rd = match std::fs::read_dir(&path) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io::Error::new(e.kind(), format!("{}: {e}", path.display()))),
-        };
-        let mut names: Vec<String> = rd
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        Ok(Some(names))
+        Ok(self
+            .read_dir(abs)?
+            .map(|v| v.into_iter().map(|e| e.name).collect()))
     }
 
-    /// `abs` is a directory (symlinks followed); a dangling or looping
-    /// link is not.
-    pub fn is_dir(&self, abs: impl AsRef<Path>) -> bool {
-        self.join(abs).metadata().is_ok_and(|m| m.is_dir())
-    }
-
-    pub fn exists(&self, abs: impl AsRef<Path>) -> bool {
-        self.join(abs).symlink_metadata().is_ok()
+    /// The real on-disk path of `abs`, every symlink resolved inside the
+    /// root (the missing tail appended): for writes and external tools.
+    pub fn resolve(&self, abs: impl AsRef<Path>) -> io::Result<PathBuf> {
+        match &self.root {
+            Some(r) => r.resolve(abs).map_err(io_error),
+            None => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "{}: the root directory cannot be opened",
+                    self.path.display()
+                ),
+            )),
+        }
     }
 }
 
@@ -149,14 +166,30 @@ mod tests {
 
     #[test]
     fn join_strips_leading_slash() {
-        let r = HostRoot::new("/tmp/fx");
+        let d = tempfile::tempdir().unwrap();
+        let r = HostRoot::new(d.path());
+        assert_eq!(r.join("/etc/os-release"), r.path().join("etc/os-release"));
+        assert_eq!(r.join("etc/os-release"), r.path().join("etc/os-release"));
+    }
+
+    #[test]
+    fn absolute_links_resolve_inside() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("etc")).unwrap();
+        std::os::unix::fs::symlink("/etc/hostname", d.path().join("etc/os-release")).unwrap();
+        let r = HostRoot::new(d.path());
+        assert_eq!(r.read_to_string("/etc/os-release").unwrap(), None);
         assert_eq!(
-            r.join("/etc/os-release"),
-            PathBuf::from("/tmp/fx/etc/os-release")
+            r.resolve("/etc/os-release").unwrap(),
+            r.path().join("etc/hostname")
         );
-        assert_eq!(
-            r.join("etc/os-release"),
-            PathBuf::from("/tmp/fx/etc/os-release")
-        );
+    }
+
+    #[test]
+    fn a_missing_root_has_nothing_in_it() {
+        let r = HostRoot::new("/nonexistent/alma-ext-root");
+        assert_eq!(r.read_to_string("/etc/os-release").unwrap(), None);
+        assert!(!r.exists("/"));
+        assert!(r.resolve("/etc").is_err());
     }
 }

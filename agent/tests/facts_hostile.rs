@@ -149,3 +149,126 @@ fn unreadable_cpuid_fixture_names_the_file() {
     assert!(err.contains(".alma-ext/cpuid"), "{err}");
     assert!(err.contains("directory"), "{err}");
 }
+
+/// What this test machine says about itself, which no output under
+/// another root may show: os-release NAME and PRETTY_NAME, the hostname,
+/// the machine id and the DMI UUID (those that exist here).
+fn own_identity() -> Vec<String> {
+    let mut v = Vec::new();
+    if let Ok(text) = std::fs::read_to_string("/etc/os-release") {
+        for l in text.lines() {
+            for k in ["NAME=", "PRETTY_NAME="] {
+                if let Some(x) = l.strip_prefix(k) {
+                    v.push(x.trim_matches('"').to_string());
+                }
+            }
+        }
+    }
+    for f in [
+        "/etc/hostname",
+        "/proc/sys/kernel/hostname",
+        "/etc/machine-id",
+        "/sys/class/dmi/id/product_uuid",
+    ] {
+        if let Ok(t) = std::fs::read_to_string(f) {
+            let t = t.trim();
+            // A value short enough to occur by chance proves nothing.
+            if t.len() >= 6 {
+                v.push(t.to_string());
+            }
+        }
+    }
+    assert!(!v.is_empty(), "this machine has no identity to look for");
+    v
+}
+
+/// A root whose files are absolute links out of it, as an image mounted
+/// from a live system has (and as the kernel presents /proc/device-tree),
+/// plus loops.
+fn escaping_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    for (rel, target) in [
+        ("etc/os-release", "/etc/os-release"),
+        ("usr/lib/os-release", "/usr/lib/os-release"),
+        ("etc/machine-id", "/etc/machine-id"),
+        ("etc/hostname", "/etc/hostname"),
+        ("proc/sys/kernel/hostname", "/proc/sys/kernel/hostname"),
+        ("proc/sys/kernel/osrelease", "/proc/sys/kernel/osrelease"),
+        ("proc/device-tree", "/sys/firmware/devicetree/base"),
+        ("sys/class/dmi", "/sys/class/dmi"),
+        ("proc/cpuinfo", "/proc/cpuinfo"),
+        ("proc/meminfo", "/proc/meminfo"),
+        ("proc/1", "/proc/1"),
+        ("proc/xen", "../../proc/xen"),
+        ("run", "/run"),
+        ("etc/libvirt", "/etc/libvirt"),
+        ("var/lib/alma-ext", "/var/lib/alma-ext"),
+        ("etc/alma-ext", "/etc/alma-ext"),
+        // Relative links climbing out are held at the root too.
+        ("sys/hypervisor", "../../../../../../sys/hypervisor"),
+        ("sys/firmware/dmi", "../../../../../sys/firmware/dmi"),
+        // Loops.
+        ("sys/devices", "devices"),
+        ("proc/sysinfo", "/loop-a"),
+        ("loop-a", "loop-b"),
+        ("loop-b", "loop-a"),
+    ] {
+        link(r, rel, target);
+    }
+    dir
+}
+
+#[test]
+fn absolute_links_never_read_the_test_machine() {
+    let own = own_identity();
+    let root = escaping_root();
+    let r = root.path().to_str().unwrap();
+    for args in [
+        &["facts", "--root", r, "--format", "json"][..],
+        &["facts", "--root", r],
+        &["status", "--root", r, "--format", "json"],
+        &["status", "--root", r],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_alma-ext"))
+            .args(args)
+            .output()
+            .unwrap();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.code().is_some(), "{args:?}: {all}");
+        for o in &own {
+            assert!(
+                !all.contains(o.as_str()),
+                "{args:?} shows the test machine's {o:?}:\n{all}"
+            );
+        }
+    }
+    let (v, _) = ok_json(&facts(root.path()));
+    assert_eq!(v["machine"]["hostname"], serde_json::Value::Null);
+    assert_eq!(v["machine"]["machine_id"], serde_json::Value::Null);
+    assert_eq!(v["os"]["family"], "other");
+    assert_eq!(v["machine"]["type"], "unknown");
+}
+
+#[test]
+fn links_inside_the_root_are_followed_as_a_chroot_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    // /etc/os-release -> ../usr/lib/os-release, the usual layout, and an
+    // absolute link that names a file inside the root.
+    write(
+        r,
+        "usr/lib/os-release",
+        b"ID=almalinux\nVERSION_ID=9.6\nNAME=AlmaLinux\n",
+    );
+    link(r, "etc/os-release", "../usr/lib/os-release");
+    write(r, "data/hostname", b"inside-the-root\n");
+    link(r, "etc/hostname", "/data/hostname");
+    let (v, _) = ok_json(&facts(r));
+    assert_eq!(v["os"]["version_id"], "9.6");
+    assert_eq!(v["machine"]["hostname"], "inside-the-root");
+}

@@ -34,13 +34,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root = HostRoot::new(&args.root.root);
-    if !root.path().is_dir() {
-        return Err(fail(
-            Exit::Usage,
-            format!("--root {}: not a directory", root.path().display()),
-        ));
-    }
+    let root =
+        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
     let collected = match facts::collect_with_warnings(&root) {
         Ok(c) => c,
         Err(e) if e.downcast_ref::<InvalidFile>().is_some() => {

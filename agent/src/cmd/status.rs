@@ -105,13 +105,8 @@ fn switch_description(s: &SwitchState) -> String {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root = HostRoot::new(&args.root.root);
-    if !root.path().is_dir() {
-        return Err(fail(
-            Exit::Usage,
-            format!("--root {}: not a directory", root.path().display()),
-        ));
-    }
+    let root =
+        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
     let at = args.at.unwrap_or_else(|| chrono::Local::now().date_naive());
     let status = compute(&root, at)?;
     for w in &status.warnings {

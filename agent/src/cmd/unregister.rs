@@ -51,7 +51,9 @@ pub fn run(args: Args) -> CmdResult {
         alma_ext_stdio::errln!("alma-ext: warning: {e}; forgetting the registration here only");
     }
     registration::remove(&root).exit(Exit::Failure)?;
-    let _ = std::fs::remove_dir_all(root.join(crate::spool::SPOOL_DIR));
+    if let Ok(spool) = root.resolve(crate::spool::SPOOL_DIR) {
+        let _ = std::fs::remove_dir_all(spool);
+    }
     alma_ext_stdio::outln!("Unregistered machine {} from {}.", reg.machine, reg.server);
     Ok(Exit::Ok)
 }
