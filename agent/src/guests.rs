@@ -58,6 +58,12 @@ pub fn parse_domain_xml(text: &str) -> Result<Domain, String> {
     })
 }
 
+/// A QEMU/KVM binary: `qemu-kvm`, `qemu-system-*`, `kvm`, by any path.
+fn is_qemu_binary(exe: &str) -> bool {
+    let base = exe.rsplit('/').next().unwrap_or(exe);
+    base == "qemu-kvm" || base.starts_with("qemu-system-") || base == "kvm"
+}
+
 /// A qemu process: its `-uuid` and `-name guest=`. Pure; None when the
 /// command line is not a qemu guest.
 pub fn parse_qemu_cmdline(cmdline: &[u8]) -> Option<(String, Option<String>)> {
@@ -66,9 +72,7 @@ pub fn parse_qemu_cmdline(cmdline: &[u8]) -> Option<(String, Option<String>)> {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    let exe = args.first()?;
-    let base = exe.rsplit('/').next().unwrap_or(exe);
-    if !(base == "qemu-kvm" || base.starts_with("qemu-system-") || base == "kvm") {
+    if !is_qemu_binary(args.first()?) {
         return None;
     }
     let mut uuid = None;
@@ -129,6 +133,18 @@ fn qemu_processes(root: &HostRoot) -> Vec<(String, Option<String>)> {
     for name in names {
         if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
+        }
+        // /proc/PID/exe names the binary without touching the process's
+        // memory (reading cmdline waits on a busy process's mm lock, and a
+        // build machine has hundreds of them): only qemu and kvm binaries
+        // have their command line read. No link (a fixture tree, a kernel
+        // thread) or no permission: read the command line.
+        if let Ok(Some(exe)) = root.read_link(format!("/proc/{name}/exe")) {
+            let exe = exe.to_string_lossy();
+            let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
+            if !is_qemu_binary(exe) {
+                continue;
+            }
         }
         if let Ok(Some(cmd)) = root.read_bounded(format!("/proc/{name}/cmdline"), DEFAULT_LIMIT) {
             if let Some(g) = parse_qemu_cmdline(&cmd) {

@@ -144,6 +144,15 @@ impl HostRoot {
             .map(|v| v.into_iter().map(|e| e.name).collect()))
     }
 
+    /// The target of the symlink at `abs` as written in the link; `Ok(None)`
+    /// when nothing is there.
+    pub fn read_link(&self, abs: impl AsRef<Path>) -> io::Result<Option<PathBuf>> {
+        match &self.root {
+            Some(r) => r.read_link(abs).map_err(io_error),
+            None => Ok(None),
+        }
+    }
+
     /// The real on-disk path of `abs`, every symlink resolved inside the
     /// root (the missing tail appended): for writes and external tools.
     pub fn resolve(&self, abs: impl AsRef<Path>) -> io::Result<PathBuf> {
