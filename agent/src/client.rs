@@ -111,7 +111,13 @@ impl ClientOptions {
     pub fn from_settings(settings: &Settings, root: &HostRoot, server: &str) -> Self {
         ClientOptions {
             server: server.to_string(),
-            ca_file: settings.ca_file.as_ref().map(|p| root.join(p)),
+            // Resolved inside the root; a path that cannot be resolved
+            // (a symlink loop) is handed on as written under the root, to
+            // fail there with its name.
+            ca_file: settings
+                .ca_file
+                .as_ref()
+                .map(|p| root.resolve(p).unwrap_or_else(|_| root.join(p))),
             proxy: settings.proxy.clone(),
             timeout: settings.timeout,
         }

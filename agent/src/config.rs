@@ -751,15 +751,12 @@ pub fn load(root: &HostRoot) -> Result<Settings, ConfigError> {
     if let Some(text) = read(Path::new(MAIN_FILE))? {
         files.push((PathBuf::from(MAIN_FILE), text));
     }
-    let dir = root.join(DROPIN_DIR);
-    match std::fs::read_dir(&dir) {
-        Ok(entries) => {
-            let mut names: Vec<String> = entries
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.ends_with(".toml") && !n.starts_with('.'))
-                .collect();
-            names.sort();
+    match root.read_dir_names(DROPIN_DIR) {
+        Ok(None) => {}
+        Ok(Some(names)) => {
+            let names = names
+                .into_iter()
+                .filter(|n| n.ends_with(".toml") && !n.starts_with('.'));
             for n in names {
                 let abs = Path::new(DROPIN_DIR).join(&n);
                 if let Some(text) = read(&abs)? {
@@ -767,7 +764,6 @@ pub fn load(root: &HostRoot) -> Result<Settings, ConfigError> {
                 }
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
             return Err(ConfigError {
                 file: PathBuf::from(DROPIN_DIR),

@@ -9,11 +9,10 @@
 //! name to its guests.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use alma_ext_proto::facts::Guest;
 
-use crate::root::HostRoot;
+use crate::root::{HostRoot, DEFAULT_LIMIT};
 
 const RUN_DIR: &str = "/run/libvirt/qemu";
 const ETC_DIR: &str = "/etc/libvirt/qemu";
@@ -59,6 +58,12 @@ pub fn parse_domain_xml(text: &str) -> Result<Domain, String> {
     })
 }
 
+/// A QEMU/KVM binary: `qemu-kvm`, `qemu-system-*`, `kvm`, by any path.
+fn is_qemu_binary(exe: &str) -> bool {
+    let base = exe.rsplit('/').next().unwrap_or(exe);
+    base == "qemu-kvm" || base.starts_with("qemu-system-") || base == "kvm"
+}
+
 /// A qemu process: its `-uuid` and `-name guest=`. Pure; None when the
 /// command line is not a qemu guest.
 pub fn parse_qemu_cmdline(cmdline: &[u8]) -> Option<(String, Option<String>)> {
@@ -67,9 +72,7 @@ pub fn parse_qemu_cmdline(cmdline: &[u8]) -> Option<(String, Option<String>)> {
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    let exe = args.first()?;
-    let base = exe.rsplit('/').next().unwrap_or(exe);
-    if !(base == "qemu-kvm" || base.starts_with("qemu-system-") || base == "kvm") {
+    if !is_qemu_binary(args.first()?) {
         return None;
     }
     let mut uuid = None;
@@ -109,34 +112,41 @@ fn libvirt_state(s: Option<&str>) -> String {
 }
 
 fn xml_files(root: &HostRoot, dir: &str) -> Vec<(String, String)> {
-    let Ok(entries) = std::fs::read_dir(root.join(dir)) else {
+    let Ok(Some(names)) = root.read_dir_names(dir) else {
         return Vec::new();
     };
-    let mut out: Vec<(String, String)> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().ends_with(".xml"))
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            let text = std::fs::read_to_string(e.path()).ok()?;
+    names
+        .into_iter()
+        .filter(|n| n.ends_with(".xml"))
+        .filter_map(|name| {
+            let text = root.read_to_string(format!("{dir}/{name}")).ok()??;
             Some((name, text))
         })
-        .collect();
-    out.sort();
-    out
+        .collect()
 }
 
 fn qemu_processes(root: &HostRoot) -> Vec<(String, Option<String>)> {
-    let Ok(entries) = std::fs::read_dir(root.join("/proc")) else {
+    let Ok(Some(names)) = root.read_dir_names("/proc") else {
         return Vec::new();
     };
     let mut out = Vec::new();
-    for e in entries.filter_map(|e| e.ok()) {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
+    for name in names {
         if !name.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+        // /proc/PID/exe names the binary without touching the process's
+        // memory (reading cmdline waits on a busy process's mm lock, and a
+        // build machine has hundreds of them): only qemu and kvm binaries
+        // have their command line read. No link (a fixture tree, a kernel
+        // thread) or no permission: read the command line.
+        if let Ok(Some(exe)) = root.read_link(format!("/proc/{name}/exe")) {
+            let exe = exe.to_string_lossy();
+            let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
+            if !is_qemu_binary(exe) {
+                continue;
+            }
+        }
+        if let Ok(Some(cmd)) = root.read_bounded(format!("/proc/{name}/cmdline"), DEFAULT_LIMIT) {
             if let Some(g) = parse_qemu_cmdline(&cmd) {
                 out.push(g);
             }
@@ -233,7 +243,7 @@ pub fn kvp_lookup(pool: &[u8], key: &str) -> Option<String> {
 
 /// The physical host name that Hyper-V publishes to this guest.
 pub fn hyperv_host(root: &HostRoot) -> Option<String> {
-    let pool = std::fs::read(root.join(Path::new(KVP_POOL))).ok()?;
+    let pool = root.read_bounded(KVP_POOL, 16 << 20).ok()??;
     kvp_lookup(&pool, "PhysicalHostNameFullyQualified")
         .or_else(|| kvp_lookup(&pool, "PhysicalHostName"))
 }

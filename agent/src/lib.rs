@@ -1,8 +1,10 @@
 //! The `alma-ext` agent: host facts, lifecycle, check-in, the daemon, and
 //! the CLI that drives the switcher.
 //!
-//! Every function that reads the host takes a [`root::HostRoot`], so the
-//! same code runs on `/` and on a fixture tree.
+//! Every function that reads or writes the host takes a
+//! [`root::HostRoot`] (the `hostroot` layer: paths resolve inside the root,
+//! symlinks included; only bounded regular files are read), so the same
+//! code runs on `/` and on a fixture tree, and never leaves the tree.
 
 pub mod access;
 pub mod bundle;

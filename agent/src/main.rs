@@ -1,10 +1,20 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use alma_ext_agent::cli::Cli;
+use alma_ext_agent::cli::{Cli, Command};
+use alma_ext_proto::exit::ExitCode as _;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    alma_ext_proto::exit::finish("alma-ext", cli.command.run())
+    let cli: Cli = alma_ext_stdio::parse("alma-ext");
+    // A switch's exit code says what it did to dnf's configuration, even
+    // when its report could not be written.
+    let work_stands = matches!(cli.command, Command::Switch(_));
+    let code = match cli.command.run() {
+        Ok(exit) => exit.code(),
+        Err(failed) => {
+            // The whole error chain, once; journald adds the timestamp.
+            alma_ext_stdio::errln!("alma-ext: error: {failed}");
+            failed.exit.code()
+        }
+    };
+    ExitCode::from(alma_ext_stdio::exit_code("alma-ext", code, work_stands))
 }

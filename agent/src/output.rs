@@ -14,6 +14,6 @@ pub enum Format {
 /// Print a value as pretty JSON with a trailing newline.
 pub fn print_json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let s = serde_json::to_string_pretty(value)?;
-    println!("{s}");
+    alma_ext_stdio::outln!("{s}");
     Ok(())
 }

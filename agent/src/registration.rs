@@ -247,21 +247,23 @@ pub fn save(root: &HostRoot, reg: &Registration) -> anyhow::Result<()> {
     // Secrets first: a registration.json without its credential would look
     // registered but could not check in.
     if let Some(c) = &reg.credential {
-        let p = root.join(CREDENTIAL_FILE);
+        let p = root.resolve(CREDENTIAL_FILE)?;
         write_atomic(&p, format!("{}\n", c.expose()).as_bytes(), 0o600)
             .with_context(|| format!("writing {CREDENTIAL_FILE}"))?;
     }
     match &reg.target {
         Some(t) => {
-            let p = root.join(TARGET_FILE);
+            let p = root.resolve(TARGET_FILE)?;
             write_atomic(&p, serde_json::to_string_pretty(t)?.as_bytes(), 0o600)
                 .with_context(|| format!("writing {TARGET_FILE}"))?;
         }
         None => {
-            let _ = std::fs::remove_file(root.join(TARGET_FILE));
+            if let Ok(p) = root.resolve(TARGET_FILE) {
+                let _ = std::fs::remove_file(p);
+            }
         }
     }
-    let p = root.join(REGISTRATION_FILE);
+    let p = root.resolve(REGISTRATION_FILE)?;
     write_atomic(&p, serde_json::to_string_pretty(&file)?.as_bytes(), 0o644)
         .with_context(|| format!("writing {REGISTRATION_FILE}"))?;
     Ok(())
@@ -270,7 +272,7 @@ pub fn save(root: &HostRoot, reg: &Registration) -> anyhow::Result<()> {
 /// Forget the registration (credential, target, state). Absent files are fine.
 pub fn remove(root: &HostRoot) -> anyhow::Result<()> {
     for f in [CREDENTIAL_FILE, TARGET_FILE, REGISTRATION_FILE] {
-        match std::fs::remove_file(root.join(f)) {
+        match root.resolve(f).and_then(std::fs::remove_file) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(e).with_context(|| format!("removing {f}")),

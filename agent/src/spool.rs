@@ -89,7 +89,12 @@ fn seq_of(name: &str) -> Option<u64> {
 impl Spool {
     pub fn new(root: &HostRoot, limits: SpoolLimits) -> Spool {
         Spool {
-            dir: root.join(SPOOL_DIR),
+            // Resolved inside the root. It fails only on a symlink loop or
+            // a directory this user may not search, where the lexical path
+            // fails the same way.
+            dir: root
+                .resolve(SPOOL_DIR)
+                .unwrap_or_else(|_| root.join(SPOOL_DIR)),
             limits,
         }
     }

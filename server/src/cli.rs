@@ -487,9 +487,17 @@ pub struct InventoryArgs {
 
 /// Parse the command line, run, and exit.
 pub fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = alma_ext_stdio::parse("alma-ext-server");
     init_logging();
-    alma_ext_proto::exit::finish("alma-ext-server", run(cli))
+    let code = match run(cli) {
+        Ok(exit) => exit.code(),
+        Err(failed) => {
+            // The whole error chain, once; journald adds the timestamp.
+            alma_ext_stdio::errln!("alma-ext-server: error: {failed}");
+            failed.exit.code()
+        }
+    };
+    std::process::ExitCode::from(alma_ext_stdio::exit_code("alma-ext-server", code, false))
 }
 
 fn init_logging() {
@@ -543,7 +551,7 @@ fn admin_failed(e: AdminError) -> Failed {
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failed> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    alma_ext_stdio::outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -584,7 +592,7 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
         Command::Store(StoreCmd::Check { db }) => store_check(&db).await,
         Command::AdminToken { output } => {
             write_admin_token(&output)?;
-            println!("admin token written to {}", output.display());
+            alma_ext_stdio::outln!("admin token written to {}", output.display());
             Ok(Exit::Ok)
         }
     }
@@ -688,10 +696,10 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
 async fn store_check(db: &DbArgs) -> Result<Exit, Failed> {
     let report = Store::check_url(&db.database).await.exit(Exit::Database)?;
     for line in &report.notes {
-        println!("{line}");
+        alma_ext_stdio::outln!("{line}");
     }
     if report.problems.is_empty() {
-        println!("{}: ok", store::redact_url(&db.database));
+        alma_ext_stdio::outln!("{}: ok", store::redact_url(&db.database));
         return Ok(Exit::Ok);
     }
     Err(anyhow!(
@@ -729,9 +737,9 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&created)?,
                 Format::Text => {
-                    println!("contract:       {}", contract_text(&created.contract));
-                    println!("activation key: {}", created.activation_key);
-                    eprintln!("Keep the activation key: it is shown only once (the server stores its hash).");
+                    alma_ext_stdio::outln!("contract:       {}", contract_text(&created.contract));
+                    alma_ext_stdio::outln!("activation key: {}", created.activation_key);
+                    alma_ext_stdio::errln!("Keep the activation key: it is shown only once (the server stores its hash).");
                 }
             }
         }
@@ -742,10 +750,10 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
                     if list.is_empty() {
-                        println!("no contracts");
+                        alma_ext_stdio::outln!("no contracts");
                     }
                     for c in &list {
-                        println!("{}", contract_text(&c.contract));
+                        alma_ext_stdio::outln!("{}", contract_text(&c.contract));
                     }
                 }
             }
@@ -758,9 +766,9 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&rekeyed)?,
                 Format::Text => {
-                    println!("contract:       {}", contract_text(&rekeyed.contract));
-                    println!("activation key: {}", rekeyed.activation_key);
-                    eprintln!("Keep the activation key: it is shown only once. The old key no longer registers machines.");
+                    alma_ext_stdio::outln!("contract:       {}", contract_text(&rekeyed.contract));
+                    alma_ext_stdio::outln!("activation key: {}", rekeyed.activation_key);
+                    alma_ext_stdio::errln!("Keep the activation key: it is shown only once. The old key no longer registers machines.");
                 }
             }
         }
@@ -777,7 +785,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&admin::contract_view(c, admin::today()))?,
-                Format::Text => println!("{}", contract_text(&c)),
+                Format::Text => alma_ext_stdio::outln!("{}", contract_text(&c)),
             }
         }
         ContractCmd::Revoke { id, format, db } => {
@@ -787,7 +795,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&admin::contract_view(c, admin::today()))?,
-                Format::Text => println!("{}", contract_text(&c)),
+                Format::Text => alma_ext_stdio::outln!("{}", contract_text(&c)),
             }
         }
     }
@@ -807,8 +815,8 @@ async fn machine(m: MachineCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 ListFormat::Json => print_json(&list)?,
-                ListFormat::Text => print!("{}", render::machines_text(&list)),
-                ListFormat::Csv => print!("{}", render::machines_csv(&list)),
+                ListFormat::Text => alma_ext_stdio::out!("{}", render::machines_text(&list)),
+                ListFormat::Csv => alma_ext_stdio::out!("{}", render::machines_csv(&list)),
             }
         }
         MachineCmd::Show { id, format, db } => {
@@ -818,7 +826,7 @@ async fn machine(m: MachineCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&m)?,
-                Format::Text => print!("{}", render::machine_text(&m)),
+                Format::Text => alma_ext_stdio::out!("{}", render::machine_text(&m)),
             }
         }
         MachineCmd::Retire { id, format, db } => {
@@ -828,7 +836,7 @@ async fn machine(m: MachineCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&m)?,
-                Format::Text => println!(
+                Format::Text => alma_ext_stdio::outln!(
                     "machine {} retired: it no longer counts, its credential no longer works",
                     m.machine.id
                 ),
@@ -853,7 +861,7 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&row)?,
-                Format::Text => println!(
+                Format::Text => alma_ext_stdio::outln!(
                     "{}  hosts: {}  choice: {}",
                     row.id,
                     row.hosts.join(","),
@@ -868,10 +876,10 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
                     if list.is_empty() {
-                        println!("no platforms declared");
+                        alma_ext_stdio::outln!("no platforms declared");
                     }
                     for p in list {
-                        println!(
+                        alma_ext_stdio::outln!(
                             "{}  hosts: {}  choice: {}",
                             p.id,
                             p.hosts.join(","),
@@ -907,7 +915,7 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
                     },
                     e => admin_failed(e),
                 })?;
-            println!("target for AlmaLinux {major} set from {}", file.display());
+            alma_ext_stdio::outln!("target for AlmaLinux {major} set from {}", file.display());
         }
         TargetCmd::List { format, db } => {
             let store = open(&db).await?;
@@ -921,10 +929,10 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
                 )?,
                 Format::Text => {
                     if list.is_empty() {
-                        println!("no targets set");
+                        alma_ext_stdio::outln!("no targets set");
                     }
                     for (m, t) in list {
-                        println!("# AlmaLinux {m}\n{t}");
+                        alma_ext_stdio::outln!("# AlmaLinux {m}\n{t}");
                     }
                 }
             }
@@ -968,7 +976,7 @@ async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
 async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
     if let Some(path) = &a.inventory {
         let out = crate::engine_link::run_file(path, a.format).exit(Exit::Invalid)?;
-        print!("{out}");
+        alma_ext_stdio::out!("{out}");
         return Ok(Exit::Ok);
     }
     let store = open(&a.db).await?;
@@ -983,7 +991,7 @@ async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
         ReportFormat::Text => crate::engine_link::live_text(&report),
         ReportFormat::Csv => crate::engine_link::live_csv(&report),
     };
-    print!("{out}");
+    alma_ext_stdio::out!("{out}");
     if a.fail_on_over_deployment && report.contracts.iter().any(|c| c.over_deployed) {
         return Ok(Exit::OverDeployed);
     }
@@ -996,14 +1004,14 @@ async fn coverage(a: CoverageArgs) -> Result<Exit, Failed> {
     let (c, warnings) =
         coverage::load(&store, a.age_out_days, chrono::Utc::now().timestamp()).await?;
     for w in &warnings {
-        eprintln!("alma-ext-server: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext-server: warning: {w}");
     }
     let out = match a.format {
         ReportFormat::Json => serde_json::to_string_pretty(&c)? + "\n",
         ReportFormat::Text => coverage::text(&c),
         ReportFormat::Csv => coverage::csv(&c),
     };
-    print!("{out}");
+    alma_ext_stdio::out!("{out}");
     Ok(Exit::Ok)
 }
 
@@ -1026,7 +1034,7 @@ async fn inventory(a: InventoryArgs) -> Result<Exit, Failed> {
         }
     };
     for w in &built.warnings {
-        eprintln!("alma-ext-server: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext-server: warning: {w}");
     }
     print_json(&built.inventory)?;
     Ok(Exit::Ok)

@@ -70,8 +70,7 @@ async fn eleven_hundred_idle_connections_do_not_lock_out_a_new_client() {
     let db = sqlite_db();
     let s = start_with_soft_nofile_1024(&db.url);
     assert!(
-        s.log()
-            .contains("open files limit raised from 1024"),
+        s.log().contains("open files limit raised from 1024"),
         "{}",
         s.log()
     );

@@ -155,8 +155,7 @@ pub async fn credential_does_not_mint_machines(db: &str) {
         "the clone became a machine, once"
     );
     assert!(
-        s.log()
-            .contains("a clone of this machine registers"),
+        s.log().contains("a clone of this machine registers"),
         "the clone registration is logged"
     );
 }

@@ -8,6 +8,8 @@ mod net;
 mod server;
 mod tree;
 
+pub mod stdout;
+
 pub use fixtures::{almalinux_fixtures, almalinux_root, workspace_root};
 pub use net::{ClosedPort, StaticHttp};
 pub use server::Server;

@@ -124,7 +124,10 @@ pub async fn account(
                 account: account.clone(),
             };
             if let Ok(text) = serde_json::to_string_pretty(&cache) {
-                if let Err(e) = write_atomic(&root.join(CACHE_FILE), text.as_bytes(), 0o644) {
+                let written = root
+                    .resolve(CACHE_FILE)
+                    .and_then(|p| write_atomic(&p, text.as_bytes(), 0o644));
+                if let Err(e) = written {
                     tracing::debug!("cannot cache cloud account in {CACHE_FILE}: {e}");
                 }
             }

@@ -91,7 +91,7 @@ pub fn run(args: Args) -> CmdResult {
         })?,
         Format::Text => {
             let e = &r.entitlement;
-            println!(
+            alma_ext_stdio::outln!(
                 "Checked in with {} as machine {}: contract {} {}.",
                 reg.server,
                 reg.machine,
@@ -99,10 +99,10 @@ pub fn run(args: Args) -> CmdResult {
                 contract_span(e)
             );
             if sent.backlog_sent > 0 {
-                println!("Sent {} spooled check-ins.", sent.backlog_sent);
+                alma_ext_stdio::outln!("Sent {} spooled check-ins.", sent.backlog_sent);
             }
             if sent.rejected > 0 {
-                println!(
+                alma_ext_stdio::outln!(
                     "{} spooled check-ins were rejected by the server and moved to {}/rejected.",
                     sent.rejected,
                     crate::spool::SPOOL_DIR

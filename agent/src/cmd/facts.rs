@@ -34,13 +34,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root = HostRoot::new(&args.root.root);
-    if !root.path().is_dir() {
-        return Err(fail(
-            Exit::Usage,
-            format!("--root {}: not a directory", root.path().display()),
-        ));
-    }
+    let root =
+        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
     let collected = match facts::collect_with_warnings(&root) {
         Ok(c) => c,
         Err(e) if e.downcast_ref::<InvalidFile>().is_some() => {
@@ -52,11 +47,11 @@ pub fn run(args: Args) -> CmdResult {
         Err(e) => return Err(e.context("collecting facts").into()),
     };
     for w in &collected.warnings {
-        eprintln!("alma-ext: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext: warning: {w}");
     }
     match args.format {
         Format::Json => print_json(&collected.facts)?,
-        Format::Text => print!("{}", render_text(&collected.facts)),
+        Format::Text => alma_ext_stdio::out!("{}", render_text(&collected.facts)),
     }
     Ok(Exit::Ok)
 }

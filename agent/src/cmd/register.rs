@@ -191,7 +191,9 @@ pub fn run(args: Args) -> CmdResult {
             "# Written by `alma-ext register --ca-file`.\n[server]\nca_file = {}\n",
             toml::Value::String(abs.to_string_lossy().into_owned())
         );
-        let path = root.join("/etc/alma-ext/agent.d/00-register-ca.toml");
+        let path = root
+            .resolve("/etc/alma-ext/agent.d/00-register-ca.toml")
+            .exit(Exit::Failure)?;
         if root.is_system() || abs.starts_with(root.path()) {
             let host_path = abs
                 .strip_prefix(root.path())
@@ -206,7 +208,8 @@ pub fn run(args: Args) -> CmdResult {
             // The CA lives outside the root: copy it in, so the root is self-contained.
             let dest = "/etc/alma-ext/ca.pem";
             let pem = std::fs::read(ca).exit(Exit::Config)?;
-            registration::write_atomic(&root.join(dest), &pem, 0o644).exit(Exit::Failure)?;
+            let dest_path = root.resolve(dest).exit(Exit::Failure)?;
+            registration::write_atomic(&dest_path, &pem, 0o644).exit(Exit::Failure)?;
             let _ = dropin;
             let dropin = format!(
                 "# Written by `alma-ext register --ca-file`.\n[server]\nca_file = \"{dest}\"\n"
@@ -225,8 +228,8 @@ pub fn run(args: Args) -> CmdResult {
         })?,
         Format::Text => {
             let e = &resp.entitlement;
-            println!("Registered with {server} as machine {}.", resp.machine);
-            println!(
+            alma_ext_stdio::outln!("Registered with {server} as machine {}.", resp.machine);
+            alma_ext_stdio::outln!(
                 "Contract {} ({}), product {}, {} from {} to {}.",
                 e.contract,
                 e.customer,
@@ -236,7 +239,7 @@ pub fn run(args: Args) -> CmdResult {
                 e.ends
             );
             if resp.target.is_some() {
-                println!("The extended-update repository is ready: `alma-ext switch --dry-run` shows the switch, `alma-ext switch` makes it.");
+                alma_ext_stdio::outln!("The extended-update repository is ready: `alma-ext switch --dry-run` shows the switch, `alma-ext switch` makes it.");
             }
         }
     }

@@ -167,7 +167,7 @@ fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
     let s = &r.summary;
     let sec_end = dates.map(|d| d.security_end.to_string());
     let ext_end = dates.map(|d| d.extended_end().to_string());
-    println!(
+    alma_ext_stdio::outln!(
         "AlmaLinux {}: {} ({}){}",
         release.version,
         plural(s.installed, "installed package", "installed packages"),
@@ -191,24 +191,24 @@ fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
                 " after the community's security support ends".to_string(),
                 |d| format!(" after {d}"),
             );
-            println!(
+            alma_ext_stdio::outln!(
                 "  {} in the extended-update repositories: fixes continue{until}",
                 plural(ext, "package", "packages")
             );
-            println!(
+            alma_ext_stdio::outln!(
                 "  {} only in the community repositories: no fixes{after}",
                 plural(s.community_only.unwrap_or(0), "package", "packages")
             );
-            println!(
+            alma_ext_stdio::outln!(
                 "  {} only in third-party repositories: fixes only as their vendors publish them",
                 plural(s.third_party.unwrap_or(0), "package", "packages")
             );
-            println!(
+            alma_ext_stdio::outln!(
                 "  {} in no enabled repository: no fixes from any repository",
                 plural(s.unavailable.unwrap_or(0), "package", "packages")
             );
         }
-        None => println!(
+        None => alma_ext_stdio::outln!(
             "  Coverage unknown: no target (pass --target FILE or register with `alma-ext register`)"
         ),
     }
@@ -220,12 +220,12 @@ fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
         .filter(|p| p.kind == "security")
         .count() as u32;
     let others = r.advisories.pending.len() as u32 - security;
-    println!();
+    alma_ext_stdio::outln!();
     if security == 0 {
-        println!("No pending security advisories.");
+        alma_ext_stdio::outln!("No pending security advisories.");
     } else {
         let unknown = security - (b.critical + b.important + b.moderate + b.low);
-        println!(
+        alma_ext_stdio::outln!(
             "Pending security advisories: {security} ({} Critical, {} Important, {} Moderate, {} Low{})",
             b.critical,
             b.important,
@@ -237,19 +237,21 @@ fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
                 String::new()
             }
         );
-        println!("  Install them with: dnf upgrade --security");
+        alma_ext_stdio::outln!("  Install them with: dnf upgrade --security");
     }
     if others > 0 {
-        println!(
+        alma_ext_stdio::outln!(
             "Other pending advisories (bug fixes, enhancements): {others}; install with: dnf upgrade"
         );
     }
     for repo in r.repos.iter().filter(|x| !x.loaded) {
-        println!(
+        alma_ext_stdio::outln!(
             "Not loaded: repository {}: {}",
             repo.id,
             repo.error.as_deref().unwrap_or("?")
         );
     }
-    println!("\nThe package and advisory lists: alma-ext security-status --format json");
+    alma_ext_stdio::outln!(
+        "\nThe package and advisory lists: alma-ext security-status --format json"
+    );
 }

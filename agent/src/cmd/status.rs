@@ -113,31 +113,29 @@ fn switch_description(s: &SwitchState) -> String {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root = HostRoot::new(&args.root.root);
-    if !root.path().is_dir() {
-        return Err(fail(
-            Exit::Usage,
-            format!("--root {}: not a directory", root.path().display()),
-        ));
-    }
+    let root =
+        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
     let at = args.at.unwrap_or_else(|| chrono::Local::now().date_naive());
     let status = compute(&root, at)?;
     for w in &status.warnings {
-        eprintln!("alma-ext: warning: {w}");
+        alma_ext_stdio::errln!("alma-ext: warning: {w}");
     }
     match args.format {
         Format::Json => print_json(&status)?,
-        Format::Text => print!("{}", render_text(&status)),
+        Format::Text => alma_ext_stdio::out!("{}", render_text(&status)),
     }
     Ok(Exit::Ok)
 }
 
 /// Everything `status` shows, for the host under `root` on `at`.
 pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Failed> {
-    let (os, os_path, problems) = crate::facts::os::read(root)
-        .map_err(anyhow::Error::from)
-        .exit(Exit::Failure)?;
-    let mut warnings = Vec::new();
+    let crate::facts::os::OsRead {
+        os,
+        path: os_path,
+        problems,
+        unreadable,
+    } = crate::facts::os::read(root);
+    let mut warnings = unreadable;
     if let Some(p) = &os_path {
         for pr in problems {
             warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));

@@ -92,19 +92,19 @@ pub fn run(args: Args) -> CmdResult {
             mapping: out.mapping.as_deref(),
         })?,
         Format::Text => {
-            println!("{}", out.path.display());
-            eprintln!(
+            alma_ext_stdio::outln!("{}", out.path.display());
+            alma_ext_stdio::errln!(
                 "alma-ext: {} files, {} values redacted; see manifest.json in the bundle for what was left out",
                 out.files.len(),
                 out.redacted
             );
             for e in &out.errors {
-                eprintln!("alma-ext: warning: {e}");
+                alma_ext_stdio::errln!("alma-ext: warning: {e}");
             }
         }
     }
     if let Some(m) = &out.mapping {
-        eprintln!(
+        alma_ext_stdio::errln!(
             "alma-ext: obfuscation map (keep it on this machine, do not send it): {}",
             m.display()
         );

@@ -201,7 +201,7 @@ fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
             "no terminal to ask for confirmation: run again with --yes",
         ));
     }
-    eprint!("{question} [y/N] ");
+    alma_ext_stdio::errout!("{question} [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -228,7 +228,7 @@ fn report_recovery(args: &Args, r: &Option<Recovery>) {
         } else {
             "completed"
         };
-        println!(
+        alma_ext_stdio::outln!(
             "Found an interrupted {op} from {}: {what}.",
             r.started.format("%Y-%m-%d %H:%M:%S UTC")
         );
@@ -335,7 +335,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         report.state = alma_ext_switcher::state::load(root).ok();
         match args.format {
             Format::Json => print_json(&report)?,
-            Format::Text => println!(
+            Format::Text => alma_ext_stdio::outln!(
                 "Already switched: AlmaLinux {} uses the extended-update repositories ({}). Nothing to change.",
                 plan.release.version,
                 plan.new_repos
@@ -366,11 +366,11 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             Format::Json => print_json(&report)?,
             Format::Text => {
                 print_plan(&plan);
-                println!();
+                alma_ext_stdio::outln!();
                 for d in &report.diffs {
-                    print!("{}", d.diff);
+                    alma_ext_stdio::out!("{}", d.diff);
                 }
-                println!("\nDry run: nothing was changed.");
+                alma_ext_stdio::outln!("\nDry run: nothing was changed.");
             }
         }
         return Ok(Exit::Ok);
@@ -392,7 +392,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             match args.format {
                 Format::Json => print_json(&report)?,
                 Format::Text => {
-                    println!(
+                    alma_ext_stdio::outln!(
                         "\nSwitched: dnf now uses {} (verified with dnf makecache). Undo with `alma-ext switch --revert`.",
                         plan.new_repos
                             .iter()
@@ -449,15 +449,15 @@ fn run_preflight(root: &Path, target: &Target, view: &DnfView) -> Result<(), Fai
 }
 
 fn print_plan(plan: &Plan) {
-    println!(
+    alma_ext_stdio::outln!(
         "AlmaLinux {}: switch to the extended-update repositories",
         plan.release.version
     );
     let section = |title: &str, lines: Vec<String>| {
         if !lines.is_empty() {
-            println!("\n{title}");
+            alma_ext_stdio::outln!("\n{title}");
             for l in lines {
-                println!("  {l}");
+                alma_ext_stdio::outln!("  {l}");
             }
         }
     };
@@ -556,7 +556,7 @@ fn print_plan(plan: &Plan) {
         .map(|d| d.id.as_str())
         .collect();
     if !already.is_empty() {
-        println!(
+        alma_ext_stdio::outln!(
             "\nAlready disabled or done, untouched: {} community repos",
             already.len()
         );
@@ -621,7 +621,7 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
                 Format::Json => print_json(&report)?,
-                Format::Text => println!(
+                Format::Text => alma_ext_stdio::outln!(
                     "Not switched: the community configuration is in place. Nothing to revert."
                 ),
             }
@@ -649,9 +649,9 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
         });
     }
     if args.format == Format::Text {
-        println!("Revert: restore the community configuration byte for byte");
+        alma_ext_stdio::outln!("Revert: restore the community configuration byte for byte");
         for f in &j.files {
-            println!(
+            alma_ext_stdio::outln!(
                 "  {} {}",
                 if f.after.is_none() {
                     "remove "
@@ -661,17 +661,17 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
                 f.path.display()
             );
         }
-        println!("  (the rpm key stays imported)");
+        alma_ext_stdio::outln!("  (the rpm key stays imported)");
     }
     if args.dry_run {
         match args.format {
             Format::Json => print_json(&report)?,
             Format::Text => {
-                println!();
+                alma_ext_stdio::outln!();
                 for d in &report.diffs {
-                    print!("{}", d.diff);
+                    alma_ext_stdio::out!("{}", d.diff);
                 }
-                println!("\nDry run: nothing was changed.");
+                alma_ext_stdio::outln!("\nDry run: nothing was changed.");
             }
         }
         return Ok(Exit::Ok);
@@ -689,7 +689,9 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
                 Format::Json => print_json(&report)?,
-                Format::Text => println!("\nReverted: dnf uses the community repositories again."),
+                Format::Text => {
+                    alma_ext_stdio::outln!("\nReverted: dnf uses the community repositories again.")
+                }
             }
             Ok(Exit::Ok)
         }

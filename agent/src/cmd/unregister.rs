@@ -166,19 +166,21 @@ pub fn run(args: Args) -> CmdResult {
                 format!("{e}; use --local to forget the registration here anyway{reverted}"),
             ));
         }
-        eprintln!("alma-ext: warning: {e}; forgetting the registration here only");
+        alma_ext_stdio::errln!("alma-ext: warning: {e}; forgetting the registration here only");
     }
     registration::remove(&root).exit(Exit::Failure)?;
-    let _ = std::fs::remove_dir_all(root.join(crate::spool::SPOOL_DIR));
-    println!("Unregistered machine {} from {}.", reg.machine, reg.server);
+    if let Ok(spool) = root.resolve(crate::spool::SPOOL_DIR) {
+        let _ = std::fs::remove_dir_all(spool);
+    }
+    alma_ext_stdio::outln!("Unregistered machine {} from {}.", reg.machine, reg.server);
     match repos {
-        Repos::NotSwitched => println!(
+        Repos::NotSwitched => alma_ext_stdio::outln!(
             "No extended-update repository was configured; dnf reads the community repositories as before."
         ),
-        Repos::Revert => println!(
+        Repos::Revert => alma_ext_stdio::outln!(
             "The switch was reverted first: dnf reads the community repositories again."
         ),
-        Repos::Keep => println!(
+        Repos::Keep => alma_ext_stdio::outln!(
             "{} stays, but its credentials no longer work (the repository refuses this machine): dnf fails on it until you run `alma-ext switch --revert` (or register again and switch).",
             alma_ext_switcher::plan::EXTENDED_REPO_FILE
         ),

@@ -189,7 +189,9 @@ pub async fn send(
             if let Some(t) = &r.lifecycle {
                 if t.validate().is_ok() {
                     if let Ok(text) = serde_json::to_string_pretty(t) {
-                        let _ = write_atomic(&root.join(LIFECYCLE_FILE), text.as_bytes(), 0o644);
+                        if let Ok(p) = root.resolve(LIFECYCLE_FILE) {
+                            let _ = write_atomic(&p, text.as_bytes(), 0o644);
+                        }
                     }
                 }
             }
@@ -223,7 +225,7 @@ pub async fn send(
 /// be had: sending anyway is better than not at all.
 async fn lock_spool(root: &HostRoot) -> Option<std::fs::File> {
     use std::os::fd::AsRawFd;
-    let path = root.join("/var/lib/alma-ext/spool.lock");
+    let path = root.resolve("/var/lib/alma-ext/spool.lock").ok()?;
     registration::create_dirs(path.parent()?).ok()?;
     let f = std::fs::OpenOptions::new()
         .create(true)

@@ -28,6 +28,11 @@ pub struct CpuInfo {
     pub s390_processors: Option<u32>,
     /// Architecture inferred from the shape of the file.
     pub arch_hint: Option<&'static str>,
+    /// ppc64: `platform` (`pSeries`, `PowerNV`), `model` and `machine`
+    /// (`IBM pSeries (emulated by qemu)`, `IBM,9009-22A`).
+    pub ppc_platform: Option<String>,
+    pub ppc_model: Option<String>,
+    pub ppc_machine: Option<String>,
 }
 
 /// Parse the text of /proc/cpuinfo.
@@ -71,8 +76,9 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
                 info.model = Some(v.to_string());
             }
             "cpu" => {
-                // ppc64le: "cpu : POWER9 (architected), altivec supported"
-                saw_ppc_cpu = true;
+                // ppc64le: "cpu : POWER9 (architected), altivec supported",
+                // "cpu : POWER8E (raw), altivec supported".
+                saw_ppc_cpu |= v.starts_with("POWER");
                 if info.model.is_none() && !v.is_empty() {
                     info.model = Some(v.to_string());
                 }
@@ -81,6 +87,16 @@ pub fn parse_cpuinfo(text: &str) -> CpuInfo {
                 info.vendor_id = Some(v.to_string());
             }
             "# processors" => info.s390_processors = num(),
+            "platform" if info.ppc_platform.is_none() && !v.is_empty() => {
+                info.ppc_platform = Some(v.to_string());
+            }
+            // x86 has a numeric `model`; POWER names the machine.
+            "model" if info.ppc_model.is_none() && v.parse::<u64>().is_err() && !v.is_empty() => {
+                info.ppc_model = Some(v.to_string());
+            }
+            "machine" if info.ppc_machine.is_none() && !v.is_empty() => {
+                info.ppc_machine = Some(v.to_string());
+            }
             "CPU implementer" => saw_implementer = true,
             _ => {}
         }

@@ -58,16 +58,44 @@ pub struct Probe {
     pub dt_qemu_graphic_width: bool,
     /// A /proc/device-tree entry named *fw-cfg*.
     pub dt_fw_cfg: bool,
-    /// /proc/device-tree/compatible.
+    /// /proc/device-tree/compatible (a NUL-separated list).
     pub dt_compatible: Option<String>,
+    /// /proc/device-tree/ibm,opal exists (PowerNV: OPAL firmware on the
+    /// hardware).
+    pub dt_opal: bool,
     /// /proc/sysinfo (s390x).
     pub s390_sysinfo: Option<String>,
+    /// ppc64: `platform`, `model` and `machine` of /proc/cpuinfo
+    /// (`pSeries`, `IBM pSeries (emulated by qemu)`; `PowerNV`).
+    pub ppc: PpcCpuinfo,
+    /// ppc64: `shared_processor_mode` of /proc/ppc64/lparcfg.
+    pub lpar_shared: Option<bool>,
     /// /proc/cpuinfo vendor_id.
     pub cpu_vendor: Option<String>,
     /// libvirt/QEMU domain definitions exist (/etc/libvirt/qemu/*.xml or
     /// /run/libvirt/qemu/*.xml).
     pub libvirt_domains: bool,
     pub container: ContainerProbe,
+}
+
+/// What /proc/cpuinfo says about a POWER platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PpcCpuinfo {
+    pub platform: Option<String>,
+    pub model: Option<String>,
+    pub machine: Option<String>,
+}
+
+/// The SMBIOS "virtual machine" bit of a type-0 (BIOS information) entry,
+/// /sys/firmware/dmi/entries/0-0/raw: BIOS characteristics extension byte
+/// 2 (offset 0x13), bit 4. None when the entry is too short to hold it: the
+/// formatted area must be at least 20 bytes long (byte 1) and that much
+/// must have been read.
+pub fn smbios_vm_bit(raw: &[u8]) -> Option<bool> {
+    if raw.len() < 20 || raw[1] < 20 {
+        return None;
+    }
+    Some(raw[0x13] & (1 << 4) != 0)
 }
 
 /// Container markers.
@@ -122,8 +150,10 @@ struct DmiHit {
     hypervisor: &'static str,
     field: &'static str,
     value: String,
-    /// The vendor also makes real hardware: on x86, believe it only with
-    /// the CPUID hypervisor bit.
+    /// The vendor also makes real hardware (or sells bare-metal machines
+    /// under the same name): believe it only with the CPUID hypervisor bit
+    /// or, without CPUID, unless the SMBIOS VM bit is clear or the product
+    /// is a known bare-metal one.
     hardware_vendor: bool,
 }
 
@@ -133,10 +163,14 @@ impl DmiHit {
     }
 }
 
-/// systemd's DMI vendor table (prefix match on product_name, sys_vendor,
-/// board_vendor, bios_vendor, product_version), plus whether the vendor
-/// also sells physical machines.
+/// DMI strings of virtual hardware, matched as a prefix of product_name,
+/// sys_vendor, board_vendor, bios_vendor and product_version in that order
+/// (the product first, so "KVM" wins over "QEMU"): systemd-detect-virt's
+/// vendor table, virt-what's DMI checks (oVirt, RHV, Nutanix AHV, Alibaba
+/// Cloud) and the clouds whose DMI names their virtual machines. The flag
+/// says the name also stands for real hardware.
 const DMI_TABLE: &[(&str, &str, bool)] = &[
+    // systemd-detect-virt
     ("KVM", "kvm", false),
     ("OpenStack", "kvm", false),
     ("KubeVirt", "kvm", false),
@@ -154,7 +188,73 @@ const DMI_TABLE: &[(&str, &str, bool)] = &[
     ("Hyper-V", "microsoft", false),
     ("Apple Virtualization", "apple", false),
     ("Google Compute Engine", "google", true),
+    // virt-what
+    ("oVirt", "kvm", false),
+    ("RHEV Hypervisor", "kvm", false),
+    ("Red Hat", "kvm", false),
+    ("AHV", "kvm", false),
+    // Alibaba Cloud names its bare-metal (EBM) instances the same way.
+    ("Alibaba Cloud", "kvm", true),
+    // Clouds whose DMI names their virtual machines (their bare-metal
+    // offers report the board maker).
+    ("DigitalOcean", "kvm", false),
+    ("Hetzner", "kvm", false),
+    ("Vultr", "kvm", false),
+    ("Linode", "kvm", false),
+    ("Akamai", "kvm", false),
+    ("Tencent Cloud", "kvm", false),
+    ("Scaleway", "kvm", false),
+    ("UpCloud", "kvm", false),
+    ("Exoscale", "kvm", false),
+    ("Huawei Cloud", "kvm", false),
 ];
+
+/// Products that are real hardware, whatever their vendor also sells:
+/// (sys_vendor prefix, product_name prefix). Positive evidence of a
+/// physical machine where CPUID is unavailable (aarch64, ppc64le, s390x).
+const BARE_METAL_PRODUCTS: &[(&str, &str)] = &[
+    ("Nutanix", "NX-"),
+    ("Oracle Corporation", "ORACLE SERVER"),
+    ("Oracle Corporation", "SUN FIRE"),
+    ("HPE", "ProLiant RL"),
+    ("Ampere", "Mt."),
+    ("Huawei", "TaiShan"),
+    ("Supermicro", "ARS-"),
+    ("Lenovo", "ThinkSystem HR"),
+    ("GIGABYTE", "R272-P"),
+    ("GIGABYTE", "R152-P"),
+];
+
+/// EC2 bare metal: `.metal` at the end of the product name or followed by
+/// a size (`m8g.metal-24xl`).
+fn ec2_metal(product: &str) -> bool {
+    product
+        .match_indices(".metal")
+        .any(|(i, m)| matches!(product.as_bytes().get(i + m.len()), None | Some(b'-')))
+}
+
+/// A known bare-metal product, as evidence.
+fn bare_metal_product(d: &Dmi) -> Option<Evidence> {
+    let vendor = d.sys_vendor.as_deref().unwrap_or_default();
+    let product = d.product_name.as_deref()?;
+    if vendor.starts_with("Amazon EC2") && ec2_metal(product) {
+        return Some(ev(
+            "type",
+            dmi_path("product_name"),
+            format!("{product} (EC2 bare metal instance)"),
+        ));
+    }
+    BARE_METAL_PRODUCTS
+        .iter()
+        .any(|(v, p)| vendor.starts_with(v) && product.starts_with(p))
+        .then(|| {
+            ev(
+                "type",
+                dmi_path("product_name"),
+                format!("{product} (sys_vendor {vendor}: a bare-metal product)"),
+            )
+        })
+}
 
 fn dmi_fields(d: &Dmi) -> [(&'static str, Option<&str>); 5] {
     [
@@ -177,6 +277,24 @@ fn dmi_hit(d: &Dmi) -> Option<DmiHit> {
             field: "product_name",
             value: "Virtual Machine (sys_vendor Microsoft Corporation)".into(),
             hardware_vendor: true,
+        });
+    }
+    // Hitachi Virtage logical partitions (virt-what).
+    if d.sys_vendor
+        .as_deref()
+        .is_some_and(|v| v.starts_with("HITACHI"))
+        && d.product_name
+            .as_deref()
+            .is_some_and(|p| p.contains(" LPAR"))
+    {
+        return Some(DmiHit {
+            hypervisor: "vm-other",
+            field: "product_name",
+            value: format!(
+                "{} (Hitachi Virtage LPAR)",
+                d.product_name.as_deref().unwrap_or_default()
+            ),
+            hardware_vendor: false,
         });
     }
     for (field, value) in dmi_fields(d) {
@@ -336,27 +454,38 @@ fn detect_container(c: &ContainerProbe, evidence: &mut Vec<Evidence>) -> Option<
             return Some("wsl".into());
         }
     }
+    // The name the container manager gives, in systemd's order. A name
+    // this table does not know is remembered, and reported as
+    // container-other only if the files below name nothing better; `oci`
+    // names a format, not a manager.
     let named = [
         ("/run/host/container-manager", &c.run_host_container_manager),
         ("/run/systemd/container", &c.run_systemd_container),
         ("/proc/1/environ", &c.pid1_environ_container),
     ];
+    let mut unnamed: Option<Evidence> = None;
     for (source, value) in named {
-        if let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
-            let name = match v {
-                "lxc" | "lxc-libvirt" | "systemd-nspawn" | "docker" | "podman" | "rkt" | "wsl"
-                | "proot" | "pouch" | "openvz" | "crio" => v.to_string(),
-                "oci" => "container-other".to_string(),
-                _ => "container-other".to_string(),
-            };
-            let shown = if source == "/proc/1/environ" {
-                format!("container={v}")
-            } else {
-                v.to_string()
-            };
-            evidence.push(ev("container", source, shown));
-            return Some(name);
-        }
+        let Some(v) = value.as_deref().map(str::trim).filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let shown = if source == "/proc/1/environ" {
+            format!("container={v}")
+        } else {
+            v.to_string()
+        };
+        let name = match v {
+            "lxc" | "lxc-libvirt" | "systemd-nspawn" | "docker" | "podman" | "rkt" | "wsl"
+            | "proot" | "pouch" | "openvz" | "crio" => v,
+            "libpod" => "podman",
+            "cri-o" => "crio",
+            "incus" | "lxd" => "lxc",
+            _ => {
+                unnamed.get_or_insert(ev("container", source, shown));
+                continue;
+            }
+        };
+        evidence.push(ev("container", source, shown));
+        return Some(name.to_string());
     }
     if c.containerenv {
         evidence.push(ev("container", "/run/.containerenv", "present (podman)"));
@@ -377,6 +506,8 @@ fn detect_container(c: &ContainerProbe, evidence: &mut Vec<Evidence>) -> Option<
                 Some(("docker", l))
             } else if path.contains("/lxc/") || path.contains("lxc.payload") {
                 Some(("lxc", l))
+            } else if path.contains("/systemd-nspawn@") {
+                Some(("systemd-nspawn", l))
             } else if path.contains("/kubepods") {
                 Some(("container-other", l))
             } else {
@@ -388,7 +519,9 @@ fn detect_container(c: &ContainerProbe, evidence: &mut Vec<Evidence>) -> Option<
             return Some(name.into());
         }
     }
-    None
+    let e = unnamed?;
+    evidence.push(e);
+    Some("container-other".into())
 }
 
 /// Decide the machine layer, the cloud and the container layer.
@@ -415,11 +548,7 @@ pub fn detect(p: &Probe) -> Answer {
     }
 }
 
-fn virtual_(
-    evidence: &mut Vec<Evidence>,
-    hv: &'static str,
-    why: Evidence,
-) -> (MachineType, Option<&'static str>, bool) {
+fn virtual_(evidence: &mut Vec<Evidence>, hv: &'static str, why: Evidence) -> MachineLayer {
     let mut type_ev = why.clone();
     type_ev.decides = "type".into();
     evidence.push(type_ev);
@@ -429,30 +558,87 @@ fn virtual_(
     (MachineType::Virtual, Some(hv), false)
 }
 
-fn detect_machine(
-    p: &Probe,
-    evidence: &mut Vec<Evidence>,
-) -> (MachineType, Option<&'static str>, bool) {
+const SMBIOS_TYPE0: &str = "/sys/firmware/dmi/entries/0-0/raw";
+
+fn cpuid_ev(c: &Cpuid) -> String {
+    if c.signatures.is_empty() {
+        format!("hypervisor bit {}", u8::from(c.hypervisor_bit))
+    } else {
+        let leaves: Vec<String> = c
+            .signatures
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("0x{:08x}={s:?}", 0x4000_0000u32 + 0x100 * i as u32))
+            .collect();
+        format!(
+            "hypervisor bit {}, leaves {}",
+            u8::from(c.hypervisor_bit),
+            leaves.join(" ")
+        )
+    }
+}
+
+fn smbios_ev(decides: &str, bit: bool) -> Evidence {
+    ev(
+        decides,
+        SMBIOS_TYPE0,
+        format!("SMBIOS virtual machine bit {}", u8::from(bit)),
+    )
+}
+
+type MachineLayer = (MachineType, Option<&'static str>, bool);
+
+fn physical(evidence: &mut Vec<Evidence>, why: Evidence) -> MachineLayer {
+    evidence.push(why);
+    (MachineType::Physical, None, false)
+}
+
+/// A DMI vendor hit, weighed against what else says "hardware".
+fn believe_dmi(p: &Probe, h: &DmiHit, evidence: &mut Vec<Evidence>) -> MachineLayer {
+    if !h.hardware_vendor {
+        return virtual_(evidence, h.hypervisor, h.evidence(""));
+    }
+    match p.cpuid.as_ref() {
+        // On x86 the hypervisor bit decides for a vendor of real hardware.
+        Some(c) if !c.hypervisor_bit => physical(
+            evidence,
+            ev(
+                "type",
+                "cpuid",
+                format!(
+                    "{}: DMI {}={:?} is a vendor of real hardware too, not trusted without the hypervisor bit",
+                    cpuid_ev(c),
+                    h.field,
+                    h.value
+                ),
+            ),
+        ),
+        Some(_) => virtual_(evidence, h.hypervisor, h.evidence("")),
+        // No CPUID (aarch64): the SMBIOS bit, then the product name.
+        None => match p.smbios_vm_bit {
+            Some(false) => physical(evidence, smbios_ev("type", false)),
+            Some(true) => {
+                let mut e = h.evidence("");
+                e.value = format!("{} (SMBIOS virtual machine bit 1)", e.value);
+                virtual_(evidence, h.hypervisor, e)
+            }
+            None => match bare_metal_product(&p.dmi) {
+                Some(e) => physical(evidence, e),
+                None => {
+                    let mut e = h.evidence("");
+                    e.value = format!(
+                        "{} (the vendor's virtual machine product; no CPUID, SMBIOS bit unreadable)",
+                        e.value
+                    );
+                    virtual_(evidence, h.hypervisor, e)
+                }
+            },
+        },
+    }
+}
+
+fn detect_machine(p: &Probe, evidence: &mut Vec<Evidence>) -> MachineLayer {
     let cpuid = p.cpuid.as_ref();
-    // On x86 with CPUID readable and the hypervisor bit clear.
-    let cpuid_says_none = cpuid.is_some_and(|c| !c.hypervisor_bit);
-    let cpuid_ev = |c: &Cpuid| {
-        if c.signatures.is_empty() {
-            format!("hypervisor bit {}", u8::from(c.hypervisor_bit))
-        } else {
-            let leaves: Vec<String> = c
-                .signatures
-                .iter()
-                .enumerate()
-                .map(|(i, s)| format!("0x{:08x}={s:?}", 0x4000_0000u32 + 0x100 * i as u32))
-                .collect();
-            format!(
-                "hypervisor bit {}, leaves {}",
-                u8::from(c.hypervisor_bit),
-                leaves.join(" ")
-            )
-        }
-    };
 
     // 1. Xen.
     let xen = p.proc_xen || p.sys_hypervisor_type.as_deref() == Some("xen");
@@ -482,57 +668,21 @@ fn detect_machine(
 
     // 2. DMI vendors that run on top of another hypervisor's CPUID.
     let hit = dmi_hit(&p.dmi);
-    let untrusted = |h: &DmiHit| h.hardware_vendor && cpuid_says_none;
-    // Why an untrusted DMI vendor leaves the machine physical.
-    let distrusted = |h: &DmiHit| {
-        ev(
-            "type",
-            "cpuid",
-            format!(
-                "{}: DMI {}={:?} is a vendor of real hardware too, not trusted without the hypervisor bit",
-                cpuid_ev(cpuid.expect("checked")),
-                h.field,
-                h.value
-            ),
-        )
-    };
     if let Some(h) = &hit {
         if h.hypervisor == "amazon" {
-            let metal = p
-                .dmi
-                .product_name
-                .as_deref()
-                .is_some_and(|n| n.ends_with(".metal"));
-            if metal || p.smbios_vm_bit == Some(false) || cpuid_says_none {
-                let why = if metal {
-                    ev(
-                        "type",
-                        dmi_path("product_name"),
-                        format!(
-                            "{} (EC2 bare metal instance)",
-                            p.dmi.product_name.as_deref().unwrap_or_default()
-                        ),
-                    )
-                } else if p.smbios_vm_bit == Some(false) {
-                    ev(
-                        "type",
-                        "/sys/firmware/dmi/entries/0-0/raw",
-                        "SMBIOS virtual machine bit 0",
-                    )
-                } else {
-                    ev("type", "cpuid", cpuid_ev(cpuid.expect("checked")))
-                };
-                evidence.push(why);
-                return (MachineType::Physical, None, false);
-            }
-            return virtual_(evidence, "amazon", h.evidence(""));
+            // Nitro VM or bare metal: the SMBIOS bit, else the product
+            // name, else CPUID (as systemd-detect-virt does).
+            return match p.smbios_vm_bit {
+                Some(true) => virtual_(evidence, "amazon", smbios_ev("", true)),
+                Some(false) => physical(evidence, smbios_ev("type", false)),
+                None => match bare_metal_product(&p.dmi) {
+                    Some(e) => physical(evidence, e),
+                    None => believe_dmi(p, h, evidence),
+                },
+            };
         }
         if matches!(h.hypervisor, "oracle" | "xen" | "parallels" | "google") {
-            if untrusted(h) {
-                evidence.push(distrusted(h));
-                return (MachineType::Physical, None, false);
-            }
-            return virtual_(evidence, h.hypervisor, h.evidence(""));
+            return believe_dmi(p, h, evidence);
         }
     }
 
@@ -563,8 +713,8 @@ fn detect_machine(
             if let Some(hv) = named.iter().copied().find(|h| *h != "microsoft") {
                 return virtual_(evidence, hv, ev("", "cpuid", cpuid_ev(c)));
             }
-            // `Microsoft Hv` alone: QEMU/KVM can also show only that, so
-            // DMI may still name the real hypervisor.
+            // `Microsoft Hv` alone: QEMU/KVM (and Nutanix AHV) can also
+            // show only that, so DMI may still name the real hypervisor.
             let guess = if named.contains(&"microsoft") {
                 "microsoft"
             } else {
@@ -576,21 +726,10 @@ fn detect_machine(
 
     // 4. The rest of DMI.
     if let Some(h) = &hit {
-        if untrusted(h) {
-            evidence.push(distrusted(h));
-            return (MachineType::Physical, None, false);
-        }
-        return virtual_(evidence, h.hypervisor, h.evidence(""));
+        return believe_dmi(p, h, evidence);
     }
     if tentative.is_none() && p.smbios_vm_bit == Some(true) {
-        tentative = Some((
-            "vm-other",
-            ev(
-                "",
-                "/sys/firmware/dmi/entries/0-0/raw",
-                "SMBIOS virtual machine bit 1",
-            ),
-        ));
+        tentative = Some(("vm-other", smbios_ev("", true)));
     }
 
     // /sys/hypervisor/type other than xen.
@@ -615,6 +754,16 @@ fn detect_machine(
             ev("", "/proc/device-tree/hypervisor/compatible", compat),
         );
     }
+    let compatible: Vec<&str> = p
+        .dt_compatible
+        .as_deref()
+        .map(|c| c.split('\0').filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let dt_compat_ev = || ev("", "/proc/device-tree/compatible", compatible.join(" "));
+    if compatible.contains(&"qemu,pseries") {
+        // QEMU's pSeries machine: KVM on POWER (PowerKVM, KVM-HV).
+        return virtual_(evidence, "kvm", dt_compat_ev());
+    }
     if p.device_tree {
         if let Some(part) = p.dt_ibm_partition_name.as_deref() {
             if p.dt_hmc_managed && !p.dt_qemu_graphic_width {
@@ -636,22 +785,59 @@ fn detect_machine(
                 ev("", "/proc/device-tree", "fw-cfg node (QEMU)"),
             );
         }
-        if let Some(c) = p.dt_compatible.as_deref() {
-            if c.contains("qemu") {
-                return virtual_(evidence, "qemu", ev("", "/proc/device-tree/compatible", c));
-            }
+        if compatible.iter().any(|c| c.contains("qemu")) {
+            return virtual_(evidence, "qemu", dt_compat_ev());
         }
+        if compatible.contains(&"linux,dummy-virt") {
+            // QEMU `virt` without firmware tables, Firecracker, crosvm.
+            let mut e = dt_compat_ev();
+            e.value = format!("{} (a virtual board, no firmware)", e.value);
+            return virtual_(evidence, "vm-other", e);
+        }
+    }
+
+    // ppc64: /proc/cpuinfo names the platform.
+    let ppc = &p.ppc;
+    if ppc.platform.as_deref() == Some("pSeries") {
+        let desc = [ppc.model.as_deref(), ppc.machine.as_deref()];
+        let emulated = desc
+            .iter()
+            .flatten()
+            .find(|d| d.contains("emulated by qemu"));
+        if let Some(d) = emulated {
+            return virtual_(
+                evidence,
+                "kvm",
+                ev("", "/proc/cpuinfo", format!("platform pSeries, {d}")),
+            );
+        }
+        let mode = match p.lpar_shared {
+            Some(true) => ", shared processors",
+            Some(false) => ", dedicated processors",
+            None => "",
+        };
+        return virtual_(
+            evidence,
+            "powervm",
+            ev(
+                "",
+                "/proc/cpuinfo",
+                format!(
+                    "platform pSeries, model {} (PowerVM LPAR{mode})",
+                    desc.iter().flatten().next().unwrap_or(&"?")
+                ),
+            ),
+        );
     }
 
     // /proc/sysinfo (s390x).
     if let Some(si) = p.s390_sysinfo.as_deref() {
         let cp = si.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            (k.trim_start().starts_with("VM") && k.trim_end().ends_with("Control Program"))
-                .then(|| v.trim().to_string())
+            (k.trim() == "VM00 Control Program").then(|| v.trim().to_string())
         });
         if let Some(cp) = cp {
-            let hv = if cp.contains("z/VM") { "zvm" } else { "kvm" };
+            let hv = if cp.starts_with("z/VM") { "zvm" } else { "kvm" };
             return virtual_(
                 evidence,
                 hv,
@@ -672,48 +858,80 @@ fn detect_machine(
         return virtual_(evidence, hv, why);
     }
 
-    // No hypervisor anywhere. Physical only if something was there to look at.
+    // No hypervisor anywhere. Physical only with positive evidence.
     if let Some(c) = cpuid {
-        evidence.push(ev("type", "cpuid", cpuid_ev(c)));
-        return (MachineType::Physical, None, false);
+        return physical(evidence, ev("type", "cpuid", cpuid_ev(c)));
+    }
+    if p.smbios_vm_bit == Some(false) {
+        return physical(evidence, smbios_ev("type", false));
+    }
+    if let Some(e) = bare_metal_product(&p.dmi) {
+        return physical(evidence, e);
+    }
+    if ppc.platform.as_deref() == Some("PowerNV") {
+        return physical(
+            evidence,
+            ev(
+                "type",
+                "/proc/cpuinfo",
+                "platform PowerNV (OPAL firmware on the hardware)",
+            ),
+        );
+    }
+    if p.dt_opal || compatible.contains(&"ibm,powernv") {
+        let (source, value) = if p.dt_opal {
+            (
+                "/proc/device-tree/ibm,opal",
+                "present (PowerNV, OPAL firmware)".to_string(),
+            )
+        } else {
+            (
+                "/proc/device-tree/compatible",
+                format!("{} (PowerNV)", compatible.join(" ")),
+            )
+        };
+        return physical(evidence, ev("type", source, value));
     }
     if let Some(si) = p.s390_sysinfo.as_deref() {
-        let lpar = si
-            .lines()
-            .find(|l| l.starts_with("LPAR Name"))
-            .unwrap_or("no VM levels");
-        evidence.push(ev(
-            "type",
-            "/proc/sysinfo",
-            format!("{} (LPAR)", lpar.trim()),
-        ));
-        return (MachineType::Physical, None, false);
+        let line = |k: &str| si.lines().find(|l| l.starts_with(k));
+        if let Some(lpar) = line("LPAR Name").or_else(|| line("LPAR Number")) {
+            return physical(
+                evidence,
+                ev(
+                    "type",
+                    "/proc/sysinfo",
+                    format!("{} (LPAR, no VM levels)", lpar.trim()),
+                ),
+            );
+        }
     }
-    if p.device_tree {
-        evidence.push(ev(
-            "type",
-            "/proc/device-tree",
-            "no hypervisor node, no PowerVM partition, no fw-cfg",
-        ));
-        return (MachineType::Physical, None, false);
-    }
-    if let Some((field, v)) = dmi_fields(&p.dmi)
-        .into_iter()
-        .find_map(|(f, v)| Some((f, v?)))
-    {
-        evidence.push(ev(
-            "type",
-            dmi_path(field),
-            format!("{v} (no hypervisor in DMI; CPUID unavailable)"),
-        ));
-        return (MachineType::Physical, None, false);
-    }
-    evidence.push(ev(
-        "type",
-        "(none)",
-        "no CPUID, DMI, device tree, /proc/sysinfo or /proc/xen to look at",
-    ));
+    let looked: Vec<&str> = [
+        (!p.dmi_is_empty()).then_some("DMI without a hypervisor vendor"),
+        p.device_tree
+            .then_some("a device tree without hypervisor node"),
+        p.s390_sysinfo
+            .is_some()
+            .then_some("/proc/sysinfo without LPAR or VM levels"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let value = if looked.is_empty() {
+        "no CPUID, DMI, device tree, /proc/sysinfo or /proc/xen to look at".to_string()
+    } else {
+        format!(
+            "{}; no CPUID, no SMBIOS virtual machine bit, no known bare-metal product: not enough to say physical",
+            looked.join(", ")
+        )
+    };
+    evidence.push(ev("type", "(none)", value));
     (MachineType::Unknown, None, false)
+}
+
+impl Probe {
+    fn dmi_is_empty(&self) -> bool {
+        dmi_fields(&self.dmi).iter().all(|(_, v)| v.is_none())
+    }
 }
 
 #[cfg(test)]
@@ -907,6 +1125,63 @@ mod tests {
     }
 
     #[test]
+    fn smbios_vm_bit_needs_a_long_enough_entry() {
+        let mut raw = vec![0u8; 0x18];
+        raw[1] = 0x18;
+        raw[0x13] = 0x1c;
+        assert_eq!(smbios_vm_bit(&raw), Some(true));
+        raw[0x13] = 0x0c;
+        assert_eq!(smbios_vm_bit(&raw), Some(false));
+        // The entry says it is 0x12 bytes long: byte 0x13 is a string.
+        raw[1] = 0x12;
+        raw[0x13] = 0x1c;
+        assert_eq!(smbios_vm_bit(&raw), None);
+        assert_eq!(smbios_vm_bit(&raw[..19]), None);
+        assert_eq!(smbios_vm_bit(&[]), None);
+    }
+
+    #[test]
+    fn ec2_metal_names() {
+        for (name, metal) in [
+            ("m5.metal", true),
+            ("m8g.metal-24xl", true),
+            ("c7i.metal-48xl", true),
+            ("m5.large", false),
+            ("x.metalic", false),
+            ("m5.metal.x", false),
+        ] {
+            assert_eq!(ec2_metal(name), metal, "{name}");
+        }
+    }
+
+    #[test]
+    fn without_cpuid_physical_needs_positive_evidence() {
+        let board = dmi("Example Systems", "EX-1000");
+        let p = Probe {
+            dmi: board.clone(),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).0, MachineType::Unknown);
+        let p = Probe {
+            dmi: board,
+            smbios_vm_bit: Some(false),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).0, MachineType::Physical);
+        let p = Probe {
+            dmi: dmi("Alibaba Cloud", "Alibaba Cloud ECS"),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).1.as_deref(), Some("kvm"));
+        let p = Probe {
+            dmi: dmi("Alibaba Cloud", "Alibaba Cloud ECS"),
+            smbios_vm_bit: Some(false),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).0, MachineType::Physical);
+    }
+
+    #[test]
     fn nothing_to_look_at_is_unknown() {
         assert_eq!(run(Probe::default()).0, MachineType::Unknown);
     }
@@ -944,11 +1219,18 @@ mod tests {
             ..Probe::default()
         };
         assert_eq!(run(p).1.as_deref(), Some("qemu"));
+        // A device tree that names no hypervisor is no proof of hardware.
         let p = Probe {
             device_tree: true,
             ..Probe::default()
         };
-        assert_eq!(run(p).0, MachineType::Physical);
+        assert_eq!(run(p).0, MachineType::Unknown);
+        let p = Probe {
+            device_tree: true,
+            dt_compatible: Some("linux,dummy-virt".into()),
+            ..Probe::default()
+        };
+        assert_eq!(run(p).1.as_deref(), Some("vm-other"));
         let cloud = |vendor: &str, product: &str| {
             run(Probe {
                 cpuid: cpuid(true, &["KVMKVMKVM"]),

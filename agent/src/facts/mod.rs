@@ -20,12 +20,17 @@ use crate::root::HostRoot;
 pub struct InvalidFile {
     /// Path as seen on the host (under the root).
     pub path: String,
+    /// 0 when the file as a whole could not be read.
     pub line: usize,
     pub message: String,
 }
 
 impl fmt::Display for InvalidFile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            // The whole file: the message names it already.
+            return write!(f, "{}", self.message);
+        }
         write!(f, "{} line {}: {}", self.path, self.line, self.message)
     }
 }
@@ -48,15 +53,25 @@ pub fn collect(root: &HostRoot) -> anyhow::Result<Facts> {
 
 /// [`collect`], keeping the warnings for the command line.
 pub fn collect_with_warnings(root: &HostRoot) -> anyhow::Result<Collected> {
-    let mut warnings = Vec::new();
-    let (os, os_path, problems) = os::read(root)?;
+    let os::OsRead {
+        os,
+        path: os_path,
+        problems,
+        unreadable,
+    } = os::read(root);
+    let mut warnings = unreadable;
     if let Some(p) = &os_path {
         for pr in problems {
             warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));
         }
     }
 
-    let (probe, cpu) = read_probe(root)?;
+    let mut rd = Reader {
+        root,
+        warnings: Vec::new(),
+    };
+    let (probe, cpu) = read_probe(&mut rd)?;
+    warnings.append(&mut rd.warnings);
     let answer = detect::detect(&probe);
 
     let mut evidence = answer.evidence;
@@ -130,10 +145,56 @@ struct CpuFacts {
     topology: cpuinfo::Topology,
 }
 
-fn read_probe(root: &HostRoot) -> anyhow::Result<(detect::Probe, CpuFacts)> {
-    let t = |p: &str| root.read_trimmed(p);
-    let dmi_field = |f: &str| {
-        t(&format!("/sys/class/dmi/id/{f}"))
+/// Reads for detection: a file that is absent or not readable by this user
+/// is absent; one that is there but cannot be read as a bounded regular
+/// file (a FIFO, a device, a directory, too large, a symlink loop) is
+/// skipped with a warning naming it.
+struct Reader<'a> {
+    root: &'a HostRoot,
+    warnings: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn skipped(&mut self, e: std::io::Error) {
+        if e.kind() != std::io::ErrorKind::PermissionDenied {
+            self.warnings.push(e.to_string());
+        }
+    }
+
+    fn bytes(&mut self, abs: &str, limit: u64) -> Option<Vec<u8>> {
+        self.root.read_bounded(abs, limit).unwrap_or_else(|e| {
+            self.skipped(e);
+            None
+        })
+    }
+
+    fn text(&mut self, abs: &str) -> Option<String> {
+        self.root.read_to_string(abs).unwrap_or_else(|e| {
+            self.skipped(e);
+            None
+        })
+    }
+
+    /// A small sysfs/procfs attribute, trimmed; None when empty.
+    fn attr(&mut self, abs: &str) -> Option<String> {
+        crate::root::trimmed(self.text(abs)?)
+    }
+
+    fn names(&mut self, abs: &str) -> Vec<String> {
+        self.root
+            .read_dir_names(abs)
+            .unwrap_or_else(|e| {
+                self.skipped(e);
+                None
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn read_probe(rd: &mut Reader<'_>) -> anyhow::Result<(detect::Probe, CpuFacts)> {
+    let root = rd.root;
+    let mut dmi_field = |f: &str| {
+        rd.attr(&format!("/sys/class/dmi/id/{f}"))
             // Firmware placeholders say nothing.
             .filter(|v| {
                 !matches!(
@@ -157,9 +218,17 @@ fn read_probe(root: &HostRoot) -> anyhow::Result<(detect::Probe, CpuFacts)> {
     let cpuid = if root.is_system() {
         cpuid::live()
     } else {
-        match root.read_to_string(cpuid::FIXTURE_PATH)? {
+        let path = root.join(cpuid::FIXTURE_PATH).display().to_string();
+        let text = root
+            .read_to_string(cpuid::FIXTURE_PATH)
+            .map_err(|e| InvalidFile {
+                path: path.clone(),
+                line: 0,
+                message: e.to_string(),
+            })?;
+        match text {
             Some(text) => Some(cpuid::parse_fixture(&text).map_err(|e| InvalidFile {
-                path: root.join(cpuid::FIXTURE_PATH).display().to_string(),
+                path,
                 line: e.line,
                 message: e.message,
             })?),
@@ -167,70 +236,76 @@ fn read_probe(root: &HostRoot) -> anyhow::Result<(detect::Probe, CpuFacts)> {
         }
     };
 
-    // SMBIOS type 0, BIOS characteristics extension byte 2, bit 4.
-    let smbios_vm_bit = std::fs::read(root.join("/sys/firmware/dmi/entries/0-0/raw"))
-        .ok()
-        .and_then(|raw| raw.get(0x13).map(|b| b & (1 << 4) != 0));
+    // SMBIOS type 0 is a few dozen bytes; 4 KiB is generous.
+    let smbios_vm_bit = rd
+        .bytes("/sys/firmware/dmi/entries/0-0/raw", 4096)
+        .and_then(|raw| detect::smbios_vm_bit(&raw));
 
     let dt = "/proc/device-tree";
-    let dt_fw_cfg = std::fs::read_dir(root.join(dt))
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().contains("fw-cfg"))
-        })
-        .unwrap_or(false);
+    let device_tree = root.is_dir(dt);
+    let dt_fw_cfg = device_tree && rd.names(dt).iter().any(|n| n.contains("fw-cfg"));
 
-    let environ_container = root
-        .read_to_string("/proc/1/environ")
-        .ok()
-        .flatten()
-        .and_then(|env| {
-            env.split('\0')
-                .find_map(|kv| kv.strip_prefix("container=").map(str::to_string))
-        });
+    let environ_container = rd.text("/proc/1/environ").and_then(|env| {
+        env.split('\0')
+            .find_map(|kv| kv.strip_prefix("container=").map(str::to_string))
+    });
 
-    let cpuinfo_text = root
-        .read_to_string("/proc/cpuinfo")
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let cpuinfo_text = rd.text("/proc/cpuinfo").unwrap_or_default();
     let info = cpuinfo::parse_cpuinfo(&cpuinfo_text);
-    let sysfs = sysfs_topology(root);
+    let sysfs = sysfs_topology(rd);
     let topology = cpuinfo::topology(&info, &sysfs);
 
+    let lpar_shared = rd.text("/proc/ppc64/lparcfg").and_then(|t| {
+        t.lines()
+            .find_map(|l| match l.trim().strip_prefix("shared_processor_mode=")? {
+                "1" => Some(true),
+                "0" => Some(false),
+                _ => None,
+            })
+    });
+
+    let proc_xen = root.is_dir("/proc/xen");
     let probe = detect::Probe {
         cpuid,
         dmi,
         smbios_vm_bit,
-        proc_xen: root.exists("/proc/xen"),
-        xen_capabilities: root
-            .read_to_string("/proc/xen/capabilities")
-            .ok()
-            .flatten()
-            .map(|s| s.trim().to_string()),
-        xen_features: t("/sys/hypervisor/properties/features"),
-        sys_hypervisor_type: t("/sys/hypervisor/type"),
-        sys_hypervisor_uuid: t("/sys/hypervisor/uuid"),
-        device_tree: root.exists(dt),
-        dt_hypervisor_compatible: t("/proc/device-tree/hypervisor/compatible"),
-        dt_ibm_partition_name: t("/proc/device-tree/ibm,partition-name"),
+        proc_xen,
+        xen_capabilities: if proc_xen {
+            rd.text("/proc/xen/capabilities")
+                .map(|s| s.trim().to_string())
+        } else {
+            None
+        },
+        xen_features: rd.attr("/sys/hypervisor/properties/features"),
+        sys_hypervisor_type: rd.attr("/sys/hypervisor/type"),
+        sys_hypervisor_uuid: rd.attr("/sys/hypervisor/uuid"),
+        device_tree,
+        dt_hypervisor_compatible: rd.attr("/proc/device-tree/hypervisor/compatible"),
+        dt_ibm_partition_name: rd.attr("/proc/device-tree/ibm,partition-name"),
         dt_hmc_managed: root.exists("/proc/device-tree/hmc-managed?"),
         dt_qemu_graphic_width: root.exists("/proc/device-tree/chosen/qemu,graphic-width"),
         dt_fw_cfg,
-        dt_compatible: t("/proc/device-tree/compatible"),
-        s390_sysinfo: root.read_to_string("/proc/sysinfo").ok().flatten(),
+        dt_compatible: rd.attr("/proc/device-tree/compatible"),
+        dt_opal: root.exists("/proc/device-tree/ibm,opal"),
+        s390_sysinfo: rd.text("/proc/sysinfo"),
+        ppc: detect::PpcCpuinfo {
+            platform: info.ppc_platform.clone(),
+            model: info.ppc_model.clone(),
+            machine: info.ppc_machine.clone(),
+        },
+        lpar_shared,
         cpu_vendor: info.vendor_id.clone(),
-        libvirt_domains: has_xml(root, "/etc/libvirt/qemu") || has_xml(root, "/run/libvirt/qemu"),
+        libvirt_domains: has_xml(rd, "/etc/libvirt/qemu") || has_xml(rd, "/run/libvirt/qemu"),
         container: detect::ContainerProbe {
             proc_vz: root.exists("/proc/vz"),
             proc_bc: root.exists("/proc/bc"),
-            kernel_osrelease: t("/proc/sys/kernel/osrelease"),
-            run_host_container_manager: t("/run/host/container-manager"),
-            run_systemd_container: t("/run/systemd/container"),
+            kernel_osrelease: rd.attr("/proc/sys/kernel/osrelease"),
+            run_host_container_manager: rd.attr("/run/host/container-manager"),
+            run_systemd_container: rd.attr("/run/systemd/container"),
             pid1_environ_container: environ_container,
             containerenv: root.exists("/run/.containerenv"),
             dockerenv: root.exists("/.dockerenv"),
-            pid1_cgroup: root.read_to_string("/proc/1/cgroup").ok().flatten(),
+            pid1_cgroup: rd.text("/proc/1/cgroup"),
         },
     };
     let cpu = CpuFacts {
@@ -241,33 +316,23 @@ fn read_probe(root: &HostRoot) -> anyhow::Result<(detect::Probe, CpuFacts)> {
     Ok((probe, cpu))
 }
 
-fn has_xml(root: &HostRoot, dir: &str) -> bool {
-    std::fs::read_dir(root.join(dir))
-        .map(|rd| {
-            rd.flatten()
-                .any(|e| e.file_name().to_string_lossy().ends_with(".xml"))
-        })
-        .unwrap_or(false)
+fn has_xml(rd: &mut Reader<'_>, dir: &str) -> bool {
+    rd.names(dir).iter().any(|n| n.ends_with(".xml"))
 }
 
 /// Topology of every present CPU from sysfs.
-fn sysfs_topology(root: &HostRoot) -> Vec<cpuinfo::SysfsCpu> {
+fn sysfs_topology(rd: &mut Reader<'_>) -> Vec<cpuinfo::SysfsCpu> {
     let base = "/sys/devices/system/cpu";
-    let Ok(rd) = std::fs::read_dir(root.join(base)) else {
-        return vec![];
-    };
     let mut out = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name();
-        let name = name.to_string_lossy();
+    for name in rd.names(base) {
         let Some(n) = name.strip_prefix("cpu") else {
             continue;
         };
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
             continue;
         }
-        let read = |f: &str| {
-            root.read_trimmed(format!("{base}/{name}/topology/{f}"))
+        let mut read = |f: &str| {
+            rd.attr(&format!("{base}/{name}/topology/{f}"))
                 .and_then(|v| v.parse::<i64>().ok())
         };
         let package = read("physical_package_id");

@@ -53,23 +53,49 @@ pub fn interpret(o: &OsRelease) -> Os {
     }
 }
 
+/// What reading os-release gave.
+#[derive(Debug, Clone)]
+pub struct OsRead {
+    pub os: Os,
+    /// The file parsed (host path), if any.
+    pub path: Option<String>,
+    /// Lines of it that were skipped.
+    pub problems: Vec<Problem>,
+    /// os-release files that are there but could not be read (a directory,
+    /// a FIFO, a symlink loop, too large, no permission), each naming the
+    /// file. They never stop the caller.
+    pub unreadable: Vec<String>,
+}
+
 /// Read /etc/os-release (or /usr/lib/os-release, as the specification
-/// says) under `root`. Returns the path read and the problems found.
-pub fn read(root: &HostRoot) -> std::io::Result<(Os, Option<String>, Vec<Problem>)> {
+/// says) under `root`. Never fails: a file that cannot be read is reported
+/// in [`OsRead::unreadable`] and the next one is tried.
+pub fn read(root: &HostRoot) -> OsRead {
+    let mut unreadable = Vec::new();
     for path in ["/etc/os-release", "/usr/lib/os-release"] {
-        if let Some(text) = root.read_to_string(path)? {
-            let parsed = osrelease::parse(&text);
-            return Ok((interpret(&parsed), Some(path.to_string()), parsed.problems));
+        match root.read_to_string(path) {
+            Ok(Some(text)) => {
+                let parsed = osrelease::parse(&text);
+                return OsRead {
+                    os: interpret(&parsed),
+                    path: Some(path.to_string()),
+                    problems: parsed.problems,
+                    unreadable,
+                };
+            }
+            Ok(None) => {}
+            Err(e) => unreadable.push(format!("{e} (os-release ignored)")),
         }
     }
-    Ok((
-        Os {
+    OsRead {
+        os: Os {
             family: "other".into(),
             ..Os::default()
         },
-        None,
-        vec![],
-    ))
+        path: None,
+        problems: vec![],
+        unreadable,
+    }
 }
 
 /// "AlmaLinux 9.6 (Sage Margay)" or the best name available.
