@@ -84,6 +84,8 @@ pub struct AppState {
     writer: Writer,
     lookup: Lookup,
     cache: RwLock<Cache>,
+    /// Failed console logins per user and per address.
+    pub login_failures: crate::console::LoginFailures,
 }
 
 pub type Shared = Arc<AppState>;
@@ -111,6 +113,7 @@ impl AppState {
             settings,
             metrics,
             cache: RwLock::new(Cache::default()),
+            login_failures: Default::default(),
         });
         state.reload_cache().await?;
         let weak = Arc::downgrade(&state);
@@ -416,6 +419,7 @@ pub fn router(state: Shared) -> Router {
         .nest(ADMIN_PREFIX, admin_router(&state))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     v1.layer(middleware::from_fn_with_state(

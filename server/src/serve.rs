@@ -65,10 +65,13 @@ pub async fn run(
     match tls {
         None => {
             tracing::info!("listening on http://{addr}");
-            axum::serve(listener, app.into_make_service())
-                .with_graceful_shutdown(shutdown_signal())
-                .await
-                .context("serving HTTP")
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")
         }
         Some(cfg) => {
             tracing::info!("listening on https://{addr}");
@@ -79,7 +82,7 @@ pub async fn run(
             loop {
                 tokio::select! {
                     r = listener.accept() => {
-                        let (tcp, _peer) = match r {
+                        let (tcp, peer) = match r {
                             Ok(x) => x,
                             Err(e) => {
                                 // EMFILE and friends: back off, keep serving.
@@ -102,6 +105,16 @@ pub async fn run(
                                 }
                                 Err(_) => return,
                             };
+                            // The console reads the peer (login rate limit)
+                            // and TLS (Secure cookies) from the request.
+                            let app = tower::ServiceExt::map_request(
+                                app,
+                                move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                                    r.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                                    r.extensions_mut().insert(crate::console::ServedOverTls);
+                                    r
+                                },
+                            );
                             let svc = hyper_util::service::TowerToHyperService::new(app);
                             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                             if let Err(e) = builder.serve_connection_with_upgrades(TokioIo::new(tls), svc).await {

@@ -4,46 +4,18 @@
 #[path = "api_helpers.rs"]
 mod helpers;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+#[path = "console_helpers.rs"]
+mod console;
 
 use alma_ext_server::console::users::verify_password;
 use alma_ext_server::store::Store;
+use console::{cli_stdin, user_add};
 use helpers::*;
-
-/// A CLI call with `stdin` piped in.
-fn cli_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("ALMA_EXT_SERVER_DATABASE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 async fn users_on(db: &str) {
     let (contract, _) = create_contract(db, "virtual", 2);
     let add = |name: &str, role: &str, contracts: &[&str], pw: &str| {
-        let mut args = vec!["user", "add", name, "--role", role];
-        for c in contracts {
-            args.extend(["--contract", c]);
-        }
-        args.extend(["--password-stdin", "--database", db]);
-        cli_stdin(&args, pw)
+        user_add(db, name, role, contracts, pw)
     };
     let (code, out, err) = add("alice", "admin", &[], "alice password 1\n");
     assert_eq!(code, 0, "{err}");
