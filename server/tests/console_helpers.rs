@@ -82,9 +82,15 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(s: &Server) -> Browser {
+        Browser::with_client(s, reqwest::Client::builder())
+    }
+
+    /// A browser on `builder`'s client (e.g. one that trusts a test
+    /// certificate).
+    pub fn with_client(s: &Server, builder: reqwest::ClientBuilder) -> Browser {
         Browser {
             base: s.base.clone(),
-            http: reqwest::Client::builder()
+            http: builder
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),

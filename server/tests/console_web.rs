@@ -295,3 +295,68 @@ async fn console_on_postgres() {
     let db = pg_db().await;
     console_on(&db.url).await;
 }
+
+/// Under TLS the session cookie (and the login form's) is `Secure`; the
+/// failed-login limit sees the client address there too.
+#[tokio::test]
+async fn secure_cookies_under_tls() {
+    let db = sqlite_db();
+    create_contract(&db.url, "virtual", 1);
+    add_user(&db.url, "alice", "admin", &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = ck.cert.pem();
+    let cert = write_file(dir.path(), "server.crt", &pem);
+    let key = write_file(dir.path(), "server.key", &ck.key_pair.serialize_pem());
+    let s = Server::start(
+        &db.url,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let trusting = || {
+        reqwest::Client::builder()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+    };
+    let mut b = Browser::with_client(&s, trusting());
+    let set_cookie = b.login("alice").await;
+    assert!(
+        set_cookie.contains("; Secure") && set_cookie.contains("HttpOnly"),
+        "{set_cookie}"
+    );
+    let (code, _, _) = b.get("/machines").await;
+    assert_eq!(code, 200);
+    // Per address: 20 failures for different names, then refused.
+    let mut guesser = Browser::with_client(&s, trusting());
+    for i in 0..20 {
+        let csrf = guesser.login_form().await;
+        let name = format!("nobody{i}");
+        let (code, _, _) = guesser
+            .post(
+                "/login",
+                &[
+                    ("username", name.as_str()),
+                    ("password", "x"),
+                    ("csrf_token", &csrf),
+                ],
+            )
+            .await;
+        assert_eq!(code, 401);
+    }
+    let csrf = guesser.login_form().await;
+    let (code, _, _) = guesser
+        .post(
+            "/login",
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("csrf_token", &csrf),
+            ],
+        )
+        .await;
+    assert_eq!(code, 429);
+}
