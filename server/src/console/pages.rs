@@ -159,16 +159,26 @@ fn kind_text(lang: Lang, k: &str) -> &'static str {
     }
 }
 
+/// A machine's registration state (the stored word when unknown).
+fn state_text(lang: Lang, s: &str) -> String {
+    known_text(lang, &["active", "clone", "unregistered", "retired"], s)
+}
+
+/// The text of `s` when it is one of `known`, else `s` itself.
+fn known_text(lang: Lang, known: &[&'static str], s: &str) -> String {
+    known
+        .iter()
+        .find(|k| **k == s)
+        .map_or_else(|| s.to_string(), |k| lang.t(k).to_string())
+}
+
 fn phase_text(lang: Lang, p: Phase) -> &'static str {
     lang.t(p.as_str())
 }
 
 fn switch_text(lang: Lang, s: Option<&str>) -> String {
     match s {
-        Some(s) if SWITCH_STATES.contains(&s) => lang
-            .t(SWITCH_STATES[SWITCH_STATES.iter().position(|x| *x == s).unwrap_or(0)])
-            .to_string(),
-        Some(s) => s.to_string(),
+        Some(s) => known_text(lang, &SWITCH_STATES, s),
         None => "-".into(),
     }
 }
@@ -273,7 +283,7 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
                         td { (when(m.last_checkin)) }
                         td { (m.contract) }
                         td { (m.system.as_deref().unwrap_or("-")) }
-                        td { (m.state) }
+                        td { (state_text(lang, &m.state)) }
                     }
                 }
             }
@@ -338,7 +348,7 @@ pub async fn machine(
         table id="machine" {
             tr { th { (lang.t("hostname")) } td { (dash(&m.hostname)) } }
             tr { th { (lang.t("machine_id")) } td { (m.id) } }
-            tr { th { (lang.t("state")) } td { (m.state) } }
+            tr { th { (lang.t("state")) } td { (state_text(lang, &m.state)) } }
             tr { th { (lang.t("contract")) } td { (m.contract) } }
             tr { th { (lang.t("type")) } td { (kind_text(lang, &m.kind)) @if let Some(h) = &m.hypervisor { " (" (h) ")" } @if let Some(c) = &m.cloud { " / " (c) } } }
             tr { th { (lang.t("os")) } td { (dash(&m.os)) } }
