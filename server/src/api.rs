@@ -87,6 +87,8 @@ pub struct AppState {
     writer: Writer,
     lookup: Lookup,
     cache: RwLock<Cache>,
+    /// Failed console logins per user and per address.
+    pub login_failures: crate::console::LoginFailures,
 }
 
 pub type Shared = Arc<AppState>;
@@ -114,6 +116,7 @@ impl AppState {
             settings,
             metrics,
             cache: RwLock::new(Cache::default()),
+            login_failures: Default::default(),
         });
         state.reload_cache().await?;
         let weak = Arc::downgrade(&state);
@@ -487,6 +490,7 @@ pub fn router(state: Shared) -> Router {
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .nest(ADMIN_PREFIX, admin_router(&state))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     v1.layer(middleware::from_fn_with_state(

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::admin::{self, AdminError};
 use crate::api::{self, Settings};
+use crate::console::users;
 use crate::exit::{Exit, ExitContext, Failed};
 use crate::fleet;
 use crate::render;
@@ -115,6 +116,9 @@ pub enum Command {
     /// Check the fleet database.
     #[command(subcommand)]
     Store(StoreCmd),
+    /// Add, list, remove console users and set their passwords.
+    #[command(subcommand)]
+    User(UserCmd),
     /// Write a new random admin token to a file (mode 0600).
     AdminToken {
         /// File to create; it must not exist.
@@ -305,6 +309,48 @@ pub enum ContractCmd {
         id: String,
         #[arg(long, value_enum, default_value = "text")]
         format: Format,
+        #[command(flatten)]
+        db: FleetDb,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCmd {
+    /// Add a console user; the password is the first line of stdin.
+    Add {
+        /// Login name.
+        name: String,
+        /// admin: everything; staff: reads everything; customer: reads
+        /// its contracts' machines, licences and contracts.
+        #[arg(long, value_parser = ["admin", "staff", "customer"])]
+        role: String,
+        /// A contract a customer user sees (repeat for more).
+        #[arg(long = "contract", value_name = "ID")]
+        contracts: Vec<String>,
+        /// Read the password from stdin (required: never on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+        #[command(flatten)]
+        db: FleetDb,
+    },
+    /// List console users: name, role, contracts.
+    List {
+        #[arg(long, value_enum, default_value = "text")]
+        format: Format,
+        #[command(flatten)]
+        db: FleetDb,
+    },
+    /// Remove a console user and end its sessions.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        db: FleetDb,
+    },
+    /// Set a user's password from stdin and end its sessions.
+    Passwd {
+        name: String,
+        #[arg(long, required = true)]
+        password_stdin: bool,
         #[command(flatten)]
         db: FleetDb,
     },
@@ -590,6 +636,7 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
         Command::Inventory(a) => inventory(a).await,
         Command::Coverage(a) => coverage(a).await,
         Command::Store(StoreCmd::Check { db }) => store_check(&db).await,
+        Command::User(u) => user(u).await,
         Command::AdminToken { output } => {
             write_admin_token(&output)?;
             alma_ext_stdio::outln!("admin token written to {}", output.display());
@@ -797,6 +844,69 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&admin::contract_view(c, admin::today()))?,
                 Format::Text => alma_ext_stdio::outln!("{}", contract_text(&c)),
             }
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn read_password_stdin() -> Result<String, Failed> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::io::stdin()
+        .take(4096)
+        .read_to_string(&mut text)
+        .context("reading the password from stdin")
+        .exit(Exit::Invalid)?;
+    users::password_from(&text).map_err(|e| admin_failed(e.into()))
+}
+
+async fn user(u: UserCmd) -> Result<Exit, Failed> {
+    match u {
+        UserCmd::Add {
+            name,
+            role,
+            contracts,
+            password_stdin: _,
+            db,
+        } => {
+            let password = read_password_stdin()?;
+            let role = users::Role::parse(&role).unwrap_or(users::Role::Customer);
+            let store = open(&db).await?;
+            let u = users::add_user(&store, &name, role, &contracts, &password)
+                .await
+                .map_err(admin_failed)?;
+            println!("user {} added ({})", u.name, u.role);
+        }
+        UserCmd::List { format, db } => {
+            let store = open(&db).await?;
+            let list = store.list_users().await?;
+            match format {
+                Format::Json => print_json(&list)?,
+                Format::Text => {
+                    for u in &list {
+                        println!("{}  {}  {}", u.name, u.role, u.contracts.join(","));
+                    }
+                }
+            }
+        }
+        UserCmd::Remove { name, db } => {
+            let store = open(&db).await?;
+            users::remove_user(&store, &name)
+                .await
+                .map_err(admin_failed)?;
+            println!("user {name} removed");
+        }
+        UserCmd::Passwd {
+            name,
+            password_stdin: _,
+            db,
+        } => {
+            let password = read_password_stdin()?;
+            let store = open(&db).await?;
+            users::set_password(&store, &name, &password)
+                .await
+                .map_err(admin_failed)?;
+            println!("password of {name} set; its sessions ended");
         }
     }
     Ok(Exit::Ok)

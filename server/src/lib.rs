@@ -6,6 +6,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod console;
 pub mod coverage;
 pub mod engine_link;
 pub mod exit;

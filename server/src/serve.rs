@@ -268,7 +268,7 @@ pub async fn run(
     loop {
         tokio::select! {
             r = listener.accept() => {
-                let (tcp, _peer) = match r {
+                let (tcp, peer) = match r {
                     Ok(x) => x,
                     Err(e) => {
                         // EMFILE and friends: back off, keep serving.
@@ -294,7 +294,7 @@ pub async fn run(
                     (app.clone(), conns.clone(), builder.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     match acceptor {
-                        None => serve_conn(&builder, tcp, app, &conns, id, close).await,
+                        None => serve_conn(&builder, tcp, app, &conns, id, close, peer, false).await,
                         Some(acceptor) => {
                             let hs = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
                             let tls = tokio::select! {
@@ -312,7 +312,7 @@ pub async fn run(
                                 _ = close.notified() => None,
                             };
                             if let Some(s) = tls {
-                                serve_conn(&builder, s, app, &conns, id, close).await;
+                                serve_conn(&builder, s, app, &conns, id, close, peer, true).await;
                             }
                         }
                     }
@@ -343,11 +343,20 @@ async fn serve_conn<I>(
     conns: &Conns,
     id: u64,
     close: Arc<Notify>,
+    peer: SocketAddr,
+    over_tls: bool,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let tracker = conns.clone();
-    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        // The console reads the peer (login rate limit) and TLS (Secure
+        // cookies) from the request.
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(peer));
+        if over_tls {
+            req.extensions_mut().insert(crate::console::ServedOverTls);
+        }
         let guard = tracker.busy(id);
         let app = app.clone();
         async move {

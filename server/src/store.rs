@@ -39,8 +39,11 @@ macro_rules! on_pool {
     };
 }
 
+mod console;
 mod machines;
 mod open;
+
+pub use console::{MachineQuery, MachineSort, PageMachine, SessionRow, UserRow};
 
 pub use machines::MachineRow;
 pub use open::OpenError;

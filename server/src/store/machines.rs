@@ -55,7 +55,7 @@ const MACHINE_COLS: &str = "m.id, m.contract_id, m.state, m.hostname, m.kind, m.
      m.cloud_provider, m.system_label, m.os_major, m.switch_status, m.agent_version, m.clone_of, \
      m.registered_at, m.last_seen, m.retired_at";
 
-fn machine_from_row<R: Row>(r: &R) -> Result<MachineRow>
+pub(super) fn machine_from_row<R: Row>(r: &R) -> Result<MachineRow>
 where
     for<'a> &'a str: sqlx::ColumnIndex<R>,
     for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
@@ -108,6 +108,27 @@ impl Store {
             "SELECT {MACHINE_COLS}{extra}, {} AS os_name, {} AS os_version, {} AS os_pretty, {} AS os_family \
              FROM machines m LEFT JOIN machine_facts f ON f.machine_id = m.id {filter} \
              ORDER BY m.contract_id, m.id",
+            self.facts_field(&["os", "name"]),
+            self.facts_field(&["os", "version_id"]),
+            self.facts_field(&["os", "pretty_name"]),
+            self.facts_field(&["os", "family"]),
+        )
+    }
+
+    /// One page of machines: `filter` and `order` pick and sort on the
+    /// machines table alone (indexed), the facts are joined to the page.
+    pub(super) fn machine_page_select(
+        &self,
+        filter: &str,
+        order: &str,
+        limit: i64,
+        offset: i64,
+    ) -> String {
+        format!(
+            "SELECT {MACHINE_COLS}, m.hypervisor_host, m.cloud_unit, {} AS os_name, {} AS os_version, \
+             {} AS os_pretty, {} AS os_family \
+             FROM (SELECT * FROM machines m {filter} {order} LIMIT {limit} OFFSET {offset}) m \
+             LEFT JOIN machine_facts f ON f.machine_id = m.id {order}",
             self.facts_field(&["os", "name"]),
             self.facts_field(&["os", "version_id"]),
             self.facts_field(&["os", "pretty_name"]),
