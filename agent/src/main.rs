@@ -1,7 +1,6 @@
 use std::process::ExitCode;
 
 use alma_ext_agent::cli::{Cli, Command};
-use alma_ext_proto::exit::ExitCode as _;
 
 fn main() -> ExitCode {
     let cli: Cli = alma_ext_stdio::parse("alma-ext");

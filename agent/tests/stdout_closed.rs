@@ -34,9 +34,13 @@ fn alma9_copy() -> tempfile::TempDir {
     d
 }
 
-/// An empty repository made by createrepo_c, reached as file://, and a
-/// switch target file naming it.
-fn empty_repo_target() -> (tempfile::TempDir, String) {
+/// An empty repository made by createrepo_c, served over HTTP on
+/// 127.0.0.1 (a `file://` URL would be read inside the switched root), and
+/// a switch target file naming it.
+fn empty_repo_target() -> (
+    (tempfile::TempDir, alma_ext_test_support::StaticHttp),
+    String,
+) {
     let repo = tempfile::tempdir().unwrap();
     let st = Command::new("createrepo_c")
         .arg("-q")
@@ -44,17 +48,18 @@ fn empty_repo_target() -> (tempfile::TempDir, String) {
         .status()
         .expect("createrepo_c");
     assert!(st.success());
+    let http = alma_ext_test_support::StaticHttp::serve(repo.path());
     let target = repo.path().join("target.toml");
     std::fs::write(
         &target,
         format!(
-            "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"file://{}/\"\n",
-            repo.path().display()
+            "others = \"keep\"\n[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\nbaseurl = \"{}/\"\n",
+            http.base()
         ),
     )
     .unwrap();
     let target = target.to_str().unwrap().to_string();
-    (repo, target)
+    ((repo, http), target)
 }
 
 #[test]

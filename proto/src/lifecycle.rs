@@ -293,7 +293,7 @@ mod tests {
         // The derived dates saturate instead of panicking.
         assert_eq!(r.extended_start(), NaiveDate::MAX);
         assert_eq!(r.extended_end(), NaiveDate::MAX);
-        assert_eq!(r.phase_on(NaiveDate::MAX), Phase::Extended);
+        assert_eq!(r.phase_on(NaiveDate::MAX), Phase::Security);
         assert_eq!(r.next_boundary(NaiveDate::MAX).unwrap().1, NaiveDate::MAX);
 
         let mut early = LifecycleTable::builtin().release(8).unwrap().clone();

@@ -294,7 +294,7 @@ pub async fn run(
                     (app.clone(), conns.clone(), builder.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     match acceptor {
-                        None => serve_conn(&builder, tcp, app, &conns, id, close, peer, false).await,
+                        None => serve_conn(&builder, tcp, app, &conns, id, close, Peer { addr: peer, tls: false }).await,
                         Some(acceptor) => {
                             let hs = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
                             let tls = tokio::select! {
@@ -312,7 +312,7 @@ pub async fn run(
                                 _ = close.notified() => None,
                             };
                             if let Some(s) = tls {
-                                serve_conn(&builder, s, app, &conns, id, close, peer, true).await;
+                                serve_conn(&builder, s, app, &conns, id, close, Peer { addr: peer, tls: true }).await;
                             }
                         }
                     }
@@ -334,6 +334,14 @@ pub async fn run(
     Ok(())
 }
 
+/// Who is on the other end of a connection: its address, and whether it
+/// speaks TLS.
+#[derive(Debug, Clone, Copy)]
+struct Peer {
+    addr: SocketAddr,
+    tls: bool,
+}
+
 /// Serve HTTP/1 or HTTP/2 on one connection until it ends or is told to
 /// close.
 async fn serve_conn<I>(
@@ -343,8 +351,7 @@ async fn serve_conn<I>(
     conns: &Conns,
     id: u64,
     close: Arc<Notify>,
-    peer: SocketAddr,
-    over_tls: bool,
+    peer: Peer,
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -353,8 +360,8 @@ async fn serve_conn<I>(
         // The console reads the peer (login rate limit) and TLS (Secure
         // cookies) from the request.
         req.extensions_mut()
-            .insert(axum::extract::ConnectInfo(peer));
-        if over_tls {
+            .insert(axum::extract::ConnectInfo(peer.addr));
+        if peer.tls {
             req.extensions_mut().insert(crate::console::ServedOverTls);
         }
         let guard = tracker.busy(id);

@@ -48,6 +48,8 @@ fn every_admin_command() {
         "2026-01-01",
         "--database",
         &db,
+        // The first command makes the fleet database (`serve` would).
+        "--create",
     ];
     let cases: Vec<Vec<&str>> = vec![
         vec!["--help"],

@@ -222,9 +222,14 @@ impl RepoFile {
             j += 1;
         }
         let v = parts.join("\n");
-        // libdnf's trimValue: trailing empty lines go, then one pair of
-        // matching quotes around the whole value.
-        let v = v.trim_end_matches('\n');
+        // libdnf's trimValue: trailing empty lines go, unless the value is
+        // nothing but line breaks (an empty value continued by two blank
+        // lines reads "\n\n" in dnf 4.14), then one pair of matching quotes
+        // around the whole value.
+        let v = match v.trim_end_matches('\n') {
+            "" => v.as_str(),
+            trimmed => trimmed,
+        };
         let b = v.as_bytes();
         if b.len() > 1 && b[0] == b[b.len() - 1] && (b[0] == b'"' || b[0] == b'\'') {
             return v[1..v.len() - 1].to_string();

@@ -630,12 +630,29 @@ impl Collector<'_> {
             crate::cmd::status::compute(host_root, opts.now.date_naive())
                 .map_err(|e| e.to_string()),
         );
-        self.note(
-            "security-status.json",
-            "alma-ext security-status --offline",
-            ItemStatus::Skipped,
-            "security-status: not available in this version",
-        );
+        // From dnf's cache only: a support bundle reaches no repository.
+        // dnf would create an empty rpm database in a root without one: the
+        // bundle changes nothing on the machine, so it says so instead.
+        if !self.root.is_system() && rpm_dbpath(self.root).is_none() {
+            self.note(
+                "security-status.json",
+                "alma-ext security-status --offline",
+                ItemStatus::Missing,
+                "no rpm database in the root (looked in /usr/lib/sysimage/rpm and /var/lib/rpm)",
+            );
+        } else {
+            // dnf needs an absolute installroot.
+            let root_dir = std::fs::canonicalize(host_root.path())
+                .unwrap_or_else(|_| host_root.path().to_path_buf());
+            let target = crate::cmd::security_status::registered_target(&root_dir);
+            self.agent_json(
+                "security-status.json",
+                "alma-ext security-status --offline",
+                crate::cmd::security_status::compute(&root_dir, target.as_ref(), true)
+                    .map(|c| c.report)
+                    .map_err(|e| e.to_string()),
+            );
+        }
 
         // Files, each under its own path.
         if self.root.exists("/etc/os-release") {

@@ -67,20 +67,34 @@ fn load_target(args: &Args, root: &Path) -> Result<Option<Target>, Failed> {
             .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
             .exit(Exit::Config);
     }
-    // An unreadable registration is no target: the rest is still useful.
-    Ok(crate::registration::load(&HostRoot::new(root))
-        .ok()
-        .flatten()
-        .and_then(|r| r.target))
+    Ok(registered_target(root))
 }
 
-pub fn run(args: Args) -> CmdResult {
-    // dnf needs an absolute installroot.
-    let root_dir = std::fs::canonicalize(&args.root.root)
-        .with_context(|| format!("--root {}", args.root.root.display()))
-        .exit(Exit::Failure)?;
-    let root = hostroot::Root::open(&root_dir).exit(Exit::Failure)?;
-    let target = load_target(&args, &root_dir)?;
+/// The target the entitlement server gave at the last check-in; an
+/// unreadable registration is no target (the rest is still useful).
+pub fn registered_target(root: &Path) -> Option<Target> {
+    crate::registration::load(&HostRoot::new(root))
+        .ok()
+        .flatten()
+        .and_then(|r| r.target)
+}
+
+/// What `security-status` finds for a root: the report, the release and
+/// its lifecycle dates. The support bundle calls it in-process.
+pub struct Computed {
+    pub report: Report,
+    pub release: Release,
+    pub dates: Option<Dates>,
+}
+
+/// Ask dnf about the root `root_dir` (absolute) with the target's
+/// extended-update repositories added, and classify what is installed.
+pub fn compute(
+    root_dir: &Path,
+    target: Option<&Target>,
+    offline: bool,
+) -> Result<Computed, Failed> {
+    let root = hostroot::Root::open(root_dir).exit(Exit::Failure)?;
     let release = root
         .read_string("/etc/os-release", hostroot::DEFAULT_LIMIT)
         .exit(Exit::Failure)?
@@ -94,28 +108,26 @@ pub fn run(args: Args) -> CmdResult {
                 ),
             )
         })?;
-    let (table, _) = crate::lifecycle::load_table(&HostRoot::new(&root_dir))
+    let (table, _) = crate::lifecycle::load_table(&HostRoot::new(root_dir))
         .map_err(|e| fail(Exit::Config, e))?;
     let dates = table.release(release.major).cloned();
 
     let resolve = |p: &str| root.resolve(p).unwrap_or_else(|_| root.join(p));
     let config_file = Some(resolve("/etc/dnf/dnf.conf")).filter(|p| p.is_file());
     let input = query::QueryInput {
-        root: root_dir.clone(),
+        root: root_dir.to_path_buf(),
         dbpath: query::dbpath(&root),
         releasever: release.major,
-        offline: args.offline,
+        offline,
         config_file,
         extra_repos: target
-            .as_ref()
             .map(|t| query::extra_repos(t, resolve))
             .unwrap_or_default(),
     };
     let view = query::run(&input).exit(Exit::Failure)?;
-    let extended: Option<BTreeSet<String>> = target
-        .as_ref()
-        .map(|t| t.repos.values().map(|r| r.id.clone()).collect());
-    let switched = alma_ext_switcher::state::load(&root_dir)
+    let extended: Option<BTreeSet<String>> =
+        target.map(|t| t.repos.values().map(|r| r.id.clone()).collect());
+    let switched = alma_ext_switcher::state::load(root_dir)
         .map(|s| s.status == alma_ext_proto::api::SwitchStatus::Extended)
         .unwrap_or(false);
     let report = security::classify(
@@ -125,6 +137,24 @@ pub fn run(args: Args) -> CmdResult {
         chrono::Utc::now().date_naive(),
         switched,
     );
+    Ok(Computed {
+        report,
+        release,
+        dates,
+    })
+}
+
+pub fn run(args: Args) -> CmdResult {
+    // dnf needs an absolute installroot.
+    let root_dir = std::fs::canonicalize(&args.root.root)
+        .with_context(|| format!("--root {}", args.root.root.display()))
+        .exit(Exit::Failure)?;
+    let target = load_target(&args, &root_dir)?;
+    let Computed {
+        report,
+        release,
+        dates,
+    } = compute(&root_dir, target.as_ref(), args.offline)?;
 
     match args.format {
         Format::Json => print_json(&report)?,
@@ -154,7 +184,9 @@ pub fn run(args: Args) -> CmdResult {
     if failed.is_empty() {
         // For the check-in; a root that cannot be written (an image, a
         // user without rights) just keeps no summary.
-        let _ = security::state::save(&root, &report.checkin_summary(true));
+        if let Ok(root) = hostroot::Root::open(&root_dir) {
+            let _ = security::state::save(&root, &report.checkin_summary(true));
+        }
     }
     Ok(Exit::Ok)
 }
