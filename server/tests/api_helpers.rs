@@ -296,3 +296,13 @@ pub fn write_file(dir: &Path, name: &str, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+/// Write a new admin token with `alma-ext-server admin-token` into `dir`:
+/// (the token file's path, for `--admin-token-file`, and the token).
+pub fn admin_token(dir: &std::path::Path) -> (String, String) {
+    let path = dir.join("admin.token");
+    let (code, _, err) = cli(&["admin-token", "--output", path.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let token = std::fs::read_to_string(&path).unwrap().trim().to_string();
+    (path.to_str().unwrap().to_string(), token)
+}

@@ -463,13 +463,7 @@ pub async fn revoked_contract(db: &str) {
 /// Per-machine rate limit, and the admin API with a token.
 pub async fn rate_limit_and_admin_api(db: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("admin.token");
-    let (code, _, err) = cli(&["admin-token", "--output", token_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let token = std::fs::read_to_string(&token_file)
-        .unwrap()
-        .trim()
-        .to_string();
+    let (token_file, token) = admin_token(dir.path());
     let s = Server::start(
         db,
         &[
@@ -478,7 +472,7 @@ pub async fn rate_limit_and_admin_api(db: &str) {
             "--rate-every",
             "3600",
             "--admin-token-file",
-            token_file.to_str().unwrap(),
+            &token_file,
         ],
     );
     let c = client();

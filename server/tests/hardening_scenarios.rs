@@ -225,14 +225,8 @@ pub async fn trailing_data_is_refused(db: &str) {
 /// The admin API and the CLI refuse a target URL carrying credentials.
 pub async fn target_with_credentials_in_a_url_is_refused(db: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("admin.token");
-    let (code, _, err) = cli(&["admin-token", "--output", token_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let token = std::fs::read_to_string(&token_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let s = Server::start(db, &["--admin-token-file", token_file.to_str().unwrap()]);
+    let (token_file, token) = admin_token(dir.path());
+    let s = Server::start(db, &["--admin-token-file", &token_file]);
     let c = client();
     let bad = TARGET_TOML.replace(
         "https://repo.example.invalid/9/BaseOS",

@@ -7,7 +7,7 @@ mod api_helpers;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use api_helpers::{cli, client, sqlite_db, Server};
+use api_helpers::{admin_token, client, sqlite_db, Server};
 
 /// `/v1/admin/targets/:major` -> `/v1/admin/targets/{major}`
 fn openapi_path(axum: &str) -> String {
@@ -65,17 +65,8 @@ async fn each_path_answers_exactly_the_documented_methods() {
     let db = sqlite_db();
     // With the admin token: the admin routes answer past their token check.
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("admin.token");
-    let (code, _, err) = cli(&["admin-token", "--output", token_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let token = std::fs::read_to_string(&token_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let s = Server::start(
-        &db.url,
-        &["--admin-token-file", token_file.to_str().unwrap()],
-    );
+    let (token_file, token) = admin_token(dir.path());
+    let s = Server::start(&db.url, &["--admin-token-file", &token_file]);
     let c = client();
     let mut wrong = Vec::new();
     for (path, methods) in documented() {

@@ -13,14 +13,6 @@ fn json(out: &str) -> serde_json::Value {
     serde_json::from_str(out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
 }
 
-fn admin_token(dir: &std::path::Path) -> (String, String) {
-    let path = dir.join("admin.token");
-    let (code, _, err) = cli(&["admin-token", "--output", path.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let token = std::fs::read_to_string(&path).unwrap().trim().to_string();
-    (path.to_str().unwrap().to_string(), token)
-}
-
 async fn repo_auth(c: &reqwest::Client, s: &Server, user: &str, password: &str) -> u16 {
     c.get(s.url("/v1/repo-auth"))
         .basic_auth(user, Some(password))

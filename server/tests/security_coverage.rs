@@ -38,14 +38,8 @@ async fn latest_summary_per_machine_and_fleet_coverage_postgres() {
 async fn scenario(db: &str) {
     let (_c, key) = create_contract(db, "virtual", 10);
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("admin.token");
-    let (code, _, err) = cli(&["admin-token", "--output", token_file.to_str().unwrap()]);
-    assert_eq!(code, 0, "{err}");
-    let token = std::fs::read_to_string(&token_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let s = Server::start(db, &["--admin-token-file", token_file.to_str().unwrap()]);
+    let (token_file, token) = admin_token(dir.path());
+    let s = Server::start(db, &["--admin-token-file", &token_file]);
     let c = client();
     let post = |cred: String, b: serde_json::Value| {
         let c = c.clone();
