@@ -13,7 +13,13 @@ impl PackageTools for NoTools {
     fn import_key(&self, _: &Path, _: &Path) -> Result<(), String> {
         Ok(())
     }
-    fn makecache(&self, _: &Path, _: Option<&str>, _: &[String]) -> Result<(), String> {
+    fn makecache(
+        &self,
+        _: &Path,
+        _: Option<&str>,
+        _: &[String],
+        _: &[String],
+    ) -> Result<(), String> {
         Ok(())
     }
 }

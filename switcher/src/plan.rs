@@ -154,6 +154,22 @@ pub struct Plan {
     pub already_switched: bool,
     /// Warnings a person should read.
     pub warnings: Vec<String>,
+    /// The TLS files each new repo names (`sslcacert`, `sslclientcert`,
+    /// `sslclientkey`): paths of the machine, which `dnf --installroot`
+    /// reads on the host, so a switch under `--root` hands dnf their
+    /// places inside the root.
+    #[serde(skip)]
+    pub tls_files: Vec<TlsFile>,
+}
+
+/// One TLS file option of a new repo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFile {
+    pub repo_id: String,
+    /// The repo option: `sslcacert`, `sslclientcert` or `sslclientkey`.
+    pub option: &'static str,
+    /// The path as the repo file names it.
+    pub path: String,
 }
 
 /// Why no plan could be made.
@@ -715,6 +731,7 @@ pub fn plan_with(
     }
 
     let already_switched = changes.is_empty();
+    let tls_files = tls_files(target, &new_repos);
     Ok(Plan {
         release: release.clone(),
         repos: decisions,
@@ -723,7 +740,32 @@ pub fn plan_with(
         changes,
         already_switched,
         warnings,
+        tls_files,
     })
+}
+
+fn tls_files(target: &Target, new_repos: &[NewRepo]) -> Vec<TlsFile> {
+    let Some(a) = &target.auth else {
+        return Vec::new();
+    };
+    let mut v = Vec::new();
+    for r in new_repos {
+        let id = &target.repos[&r.replaces].id;
+        for (option, path) in [
+            ("sslcacert", &a.sslcacert),
+            ("sslclientcert", &a.sslclientcert),
+            ("sslclientkey", &a.sslclientkey),
+        ] {
+            if let Some(path) = path {
+                v.push(TlsFile {
+                    repo_id: id.clone(),
+                    option,
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    v
 }
 
 /// dnf's order of repo files: the path without `.repo`, compared

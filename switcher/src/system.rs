@@ -13,12 +13,15 @@ pub trait PackageTools {
     fn import_key(&self, root: &Path, key: &Path) -> Result<(), String>;
     /// Download the metadata of `repos` only (`dnf makecache --repo ...`)
     /// with the root's own variables; `releasever` only when dnf cannot
-    /// derive it itself (a root without an rpm database).
+    /// derive it itself (a root without an rpm database). `setopts` are
+    /// extra `--setopt=` values (repo options that must point inside the
+    /// root).
     fn makecache(
         &self,
         root: &Path,
         releasever: Option<&str>,
         repos: &[String],
+        setopts: &[String],
     ) -> Result<(), String>;
 }
 
@@ -108,10 +111,14 @@ impl PackageTools for RealTools {
         root: &Path,
         releasever: Option<&str>,
         repos: &[String],
+        setopts: &[String],
     ) -> Result<(), String> {
         let mut c = Command::new(&self.dnf);
         c.args(dnf_root_args(root, releasever));
         c.args(["-y", "--quiet", "--setopt=skip_if_unavailable=False"]);
+        for o in setopts {
+            c.arg(format!("--setopt={o}"));
+        }
         for r in repos {
             c.arg(format!("--repo={r}"));
         }

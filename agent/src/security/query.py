@@ -30,6 +30,36 @@ def main(logdir):
     def in_root(p):
         return p if system else os.path.join(root, p.lstrip("/"))
 
+    def confined(p):
+        """`p`, a path of the machine, on disk inside the root with every
+        symlink resolved inside it (as a chroot would): dnf --installroot
+        reads TLS files on this host, so it is handed these instead."""
+        if system:
+            return p
+        parts = [c for c in p.split("/") if c]
+        done = []
+        hops = 0
+        while parts:
+            c = parts.pop(0)
+            if c == ".":
+                continue
+            if c == "..":
+                if done:
+                    done.pop()
+                continue
+            here = os.path.join(root, *done, c)
+            if os.path.islink(here):
+                hops += 1
+                if hops > 40:
+                    break
+                target = os.readlink(here)
+                if target.startswith("/"):
+                    done = []
+                parts = [x for x in target.split("/") if x] + parts
+                continue
+            done.append(c)
+        return os.path.join(root, *done)
+
     base = dnf.Base()
     conf = base.conf
     if req.get("config_file"):
@@ -46,6 +76,15 @@ def main(logdir):
     conf.substitutions.update_from_etc(root, varsdir=conf.varsdir)
     conf.cacheonly = bool(req["offline"])
     base.read_all_repos()
+
+    # A repo's TLS files are paths of the machine: inside the root. (The
+    # extra repos below come with theirs already resolved in the root.)
+    if not system:
+        for repo in base.repos.values():
+            for k in ("sslcacert", "sslclientcert", "sslclientkey"):
+                v = getattr(repo, k, None)
+                if v:
+                    setattr(repo, k, confined(v))
 
     for spec in req.get("extra_repos", []):
         rid = spec["id"]

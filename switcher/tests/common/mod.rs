@@ -85,6 +85,7 @@ impl PackageTools for FakeTools {
         _root: &Path,
         releasever: Option<&str>,
         repos: &[String],
+        _setopts: &[String],
     ) -> Result<(), String> {
         self.calls.borrow_mut().push(format!(
             "makecache {} {}",
