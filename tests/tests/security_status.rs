@@ -149,10 +149,8 @@ fn root_with(epel_url: Option<&str>) -> (tempfile::TempDir, PathBuf) {
     let w = world();
     let r = repos();
     let (root, _) = setup(9, Access::Basic);
-    let host_pki = w.dir.join(format!(
-        "pki-{}",
-        root.path().file_name().unwrap().to_string_lossy()
-    ));
+    // `setup` put the CA inside the root at this path of the machine.
+    let host_pki = std::path::Path::new("/etc/pki/alma-ext-test");
     let repos_d = root.path().join("etc/yum.repos.d");
     fs::remove_dir_all(&repos_d).unwrap();
     fs::create_dir_all(&repos_d).unwrap();

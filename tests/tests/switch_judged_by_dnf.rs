@@ -135,6 +135,7 @@ fn pinned_releasever_is_the_one_dnf_uses() {
         .arg(format!("--setopt=reposdir={root}/etc/yum.repos.d"))
         .arg(format!("--setopt=varsdir={root}/etc/dnf/vars"))
         .arg(format!("--config={}", conf.display()))
+        .args(tls_setopts(r.path()))
         .args([
             "-y",
             "--repo=ext-baseos",

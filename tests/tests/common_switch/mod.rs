@@ -99,14 +99,26 @@ pub struct World {
     _nginx: NginxGuard,
 }
 
+/// nginx under a small sh that stops it (SIGTERM to the master, which
+/// stops its worker) once its stdin closes: when the guard drops or,
+/// since the world is a static that never drops, when the test process
+/// exits, however it exits.
 struct NginxGuard(Child);
 
 impl Drop for NginxGuard {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        drop(self.0.stdin.take());
         let _ = self.0.wait();
     }
 }
+
+/// The sh around nginx: `$1` is the config, `$2` the prefix.
+const NGINX_WATCH: &str = r#"exec 9<&0
+nginx -c "$1" -p "$2" &
+n=$!
+{ read -r _ <&9; kill -TERM "$n"; } &
+wait "$n"
+"#;
 
 pub fn world() -> &'static World {
     static W: OnceLock<World> = OnceLock::new();
@@ -251,19 +263,27 @@ fn build_world() -> World {
 }
 
 /// nginx on two ports of 127.0.0.1 (basic auth; client certificates).
-/// nginx cannot listen on port 0 and say which port it got, so it is given
-/// two ports the system just handed out; when one is taken in between,
-/// nginx exits with "Address already in use" and it starts again on new
-/// ones. It is ready when both ports accept connections.
+/// The test binds both listening sockets itself (port 0) and hands them to
+/// nginx as fds 3 and 4 through nginx's own inherited-socket variable
+/// `NGINX="3;4;"`, the mechanism of its binary upgrade: nginx uses an
+/// inherited socket whose address matches a `listen` line, so no port is
+/// ever released and raced for. (nginx 1.22 crashes on inherited sockets
+/// with `master_process off`, so a master runs one worker; the guard
+/// stops both.) Ready when both ports accept connections.
 fn start_nginx(dir: &Path) -> (u16, u16, NginxGuard) {
-    let mut last = String::new();
-    for _ in 0..10 {
-        let (p_basic, p_cert) = (unused_port(), unused_port());
-        let conf = format!(
-            r#"
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::process::CommandExt;
+    let basic = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cert = TcpListener::bind("127.0.0.1:0").unwrap();
+    let (p_basic, p_cert) = (
+        basic.local_addr().unwrap().port(),
+        cert.local_addr().unwrap().port(),
+    );
+    let conf = format!(
+        r#"
     user root;
     daemon off;
-    master_process off;
+    master_process on;
     worker_processes 1;
     error_log {d}/nginx-error.log;
     pid {d}/nginx.pid;
@@ -292,36 +312,47 @@ fn start_nginx(dir: &Path) -> (u16, u16, NginxGuard) {
         }}
     }}
     "#,
-            d = dir.display()
-        );
-        fs::write(dir.join("nginx.conf"), conf).unwrap();
-        let child = Command::new("nginx")
-            .arg("-c")
-            .arg(dir.join("nginx.conf"))
-            .arg("-p")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("nginx (tests/run-all installs it)");
-        let mut guard = NginxGuard(child);
-        match wait_listening(&mut guard, &[p_basic, p_cert], &dir.join("nginx-error.log")) {
-            Ok(()) => return (p_basic, p_cert, guard),
-            Err(e) if e.contains("Address already in use") => last = e,
-            Err(e) => panic!("{e}"),
-        }
+        d = dir.display()
+    );
+    fs::write(dir.join("nginx.conf"), conf).unwrap();
+    // Copies at 10 or above (close-on-exec), so that moving them to 3 and
+    // 4 in the child never overwrites the other.
+    let high = |l: &TcpListener| {
+        // SAFETY: fcntl on a descriptor this function owns.
+        let fd = unsafe { libc::fcntl(l.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 10) };
+        assert!(fd >= 10, "{}", std::io::Error::last_os_error());
+        // SAFETY: fd is a new descriptor owned by nobody else.
+        unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
+    };
+    let (hi_basic, hi_cert) = (high(&basic), high(&cert));
+    let (fd_basic, fd_cert) = (hi_basic.as_raw_fd(), hi_cert.as_raw_fd());
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", NGINX_WATCH, "sh"])
+        .arg(dir.join("nginx.conf"))
+        .arg(dir)
+        .env("NGINX", "3;4;")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    // SAFETY: only dup2, async-signal-safe, between fork and exec; the
+    // copies at 3 and 4 lose close-on-exec and so reach nginx.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (from, to) in [(fd_basic, 3), (fd_cert, 4)] {
+                if libc::dup2(from, to) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
     }
-    panic!("nginx found its ports taken ten times: {last}");
-}
-
-/// A port the system hands out for 127.0.0.1 now (for nginx only: see
-/// `start_nginx`).
-fn unused_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    let child = cmd.spawn().expect("nginx (tests/run-all installs it)");
+    drop((basic, cert, hi_basic, hi_cert));
+    let mut guard = NginxGuard(child);
+    if let Err(e) = wait_listening(&mut guard, &[p_basic, p_cert], &dir.join("nginx-error.log")) {
+        panic!("{e}");
+    }
+    (p_basic, p_cert, guard)
 }
 
 /// Wait until nginx accepts connections on every port, or exits.
@@ -362,25 +393,19 @@ pub fn setup(major: u32, access: Access) -> (tempfile::TempDir, PathBuf) {
     let pki = root.path().join("etc/pki");
     fs::create_dir_all(pki.join("rpm-gpg")).unwrap();
     fs::write(pki.join("rpm-gpg/RPM-GPG-KEY-vendor-extended"), &w.key).unwrap();
-    // Certificates live at the same absolute path inside the root and on
-    // this machine: dnf --installroot reads ssl* paths from the host, the
-    // switch reads them under --root.
-    let host_pki = w.dir.join(format!(
-        "pki-{}",
-        root.path().file_name().unwrap().to_string_lossy()
-    ));
+    // The certificates live only inside the root, at a path of the
+    // machine: the switch hands dnf --installroot their places in the root.
+    let host_pki = Path::new("/etc/pki/alma-ext-test");
     let in_root = root.path().join(host_pki.strip_prefix("/").unwrap());
-    for d in [&host_pki, &in_root] {
-        fs::create_dir_all(d).unwrap();
-        fs::write(d.join("ca.pem"), &w.ca_pem).unwrap();
-        let (c, k) = if access == Access::ExpiredCert {
-            (&w.expired_cert, &w.expired_key)
-        } else {
-            (&w.client_cert, &w.client_key)
-        };
-        fs::write(d.join("client.pem"), c).unwrap();
-        fs::write(d.join("client.key"), k).unwrap();
-    }
+    fs::create_dir_all(&in_root).unwrap();
+    fs::write(in_root.join("ca.pem"), &w.ca_pem).unwrap();
+    let (c, k) = if access == Access::ExpiredCert {
+        (&w.expired_cert, &w.expired_key)
+    } else {
+        (&w.client_cert, &w.client_key)
+    };
+    fs::write(in_root.join("client.pem"), c).unwrap();
+    fs::write(in_root.join("client.key"), k).unwrap();
     let base = match access {
         Access::Basic | Access::WrongPassword => &w.basic_url,
         Access::ClientCert | Access::ExpiredCert => &w.cert_url,
@@ -442,6 +467,27 @@ pub fn text(o: &Output) -> String {
 }
 
 /// `dnf --installroot` in the root, limited to the root's configuration.
+const TLS_FILES: [(&str, &str); 3] = [
+    ("sslcacert", "ca.pem"),
+    ("sslclientcert", "client.pem"),
+    ("sslclientkey", "client.key"),
+];
+
+/// dnf --installroot reads TLS files on the host; the test's
+/// certificates live only in the root (see `setup`): these `--setopt`s
+/// point every repo at them, as the switch does for its own dnf runs.
+pub fn tls_setopts(root: &Path) -> Vec<String> {
+    TLS_FILES
+        .iter()
+        .map(|(opt, file)| {
+            format!(
+                "--setopt=*.{opt}={}/etc/pki/alma-ext-test/{file}",
+                root.display()
+            )
+        })
+        .collect()
+}
+
 pub fn dnf(root: &Path, major: u32, args: &[&str]) -> Output {
     let conf = root.join("var/lib/alma-ext/switch/empty-dnf.conf");
     let r = root.display();
@@ -451,6 +497,7 @@ pub fn dnf(root: &Path, major: u32, args: &[&str]) -> Output {
         .arg(format!("--setopt=reposdir={r}/etc/yum.repos.d"))
         .arg(format!("--setopt=varsdir={r}/etc/dnf/vars"))
         .arg(format!("--config={}", conf.display()))
+        .args(tls_setopts(root))
         .args(args)
         .stdin(Stdio::null())
         .output()
