@@ -226,3 +226,26 @@ fn bad_at_date_is_a_usage_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("YYYY-MM-DD"), "{err}");
 }
+
+/// `security-status` on a root without an rpm database refuses and names
+/// where it looked; dnf is never left to create an empty database there.
+#[test]
+fn security_status_without_an_rpm_database_refuses_and_creates_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    alma_ext_test_support::copy_tree(&shared_alma("9"), root.path());
+    let out = run(&[
+        "security-status",
+        "--root",
+        root.path().to_str().unwrap(),
+        "--offline",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("no rpm database in the root"), "{err}");
+    assert!(err.contains("/var/lib/rpm"), "{err}");
+    for d in ["var/lib/rpm", "usr/lib/sysimage/rpm", "var/cache/dnf"] {
+        let p = root.path().join(d);
+        let empty = std::fs::read_dir(&p).map_or(true, |mut e| e.next().is_none());
+        assert!(empty, "{} was written", p.display());
+    }
+}

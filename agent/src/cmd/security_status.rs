@@ -112,11 +112,22 @@ pub fn compute(
         .map_err(|e| fail(Exit::Config, e))?;
     let dates = table.release(release.major).cloned();
 
+    let dbpath = query::dbpath(&root).ok_or_else(|| {
+        fail(
+            Exit::Failure,
+            format!(
+                "{}: no rpm database in the root (looked in {}): security-status reads \
+                 what is installed from it, and nothing is created there",
+                root_dir.display(),
+                query::dbpaths_looked()
+            ),
+        )
+    })?;
     let resolve = |p: &str| root.resolve(p).unwrap_or_else(|_| root.join(p));
     let config_file = Some(resolve("/etc/dnf/dnf.conf")).filter(|p| p.is_file());
     let input = query::QueryInput {
         root: root_dir.to_path_buf(),
-        dbpath: query::dbpath(&root),
+        dbpath,
         releasever: release.major,
         offline,
         config_file,

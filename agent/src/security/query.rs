@@ -106,12 +106,23 @@ pub fn root_dbpath(has_db: impl Fn(&str) -> bool) -> String {
 }
 
 /// The rpm database directory of the root: for `/` what rpm says
-/// (`%_dbpath`), else found in the root (see [`root_dbpath`]).
-pub fn dbpath(root: &hostroot::Root) -> String {
+/// (`%_dbpath`), else found in the root (see [`root_dbpath`]). `None`
+/// when another root has no rpm database: dnf would create an empty one
+/// there and report nothing installed.
+pub fn dbpath(root: &hostroot::Root) -> Option<String> {
     if root.is_system() {
-        return alma_ext_switcher::system::rpm_dbpath(Path::new("rpm"));
+        return Some(alma_ext_switcher::system::rpm_dbpath(Path::new("rpm")));
     }
-    root_dbpath(|d| DB_FILES.iter().any(|f| root.exists(format!("{d}/{f}"))))
+    let has_db = |d: &str| DB_FILES.iter().any(|f| root.exists(format!("{d}/{f}")));
+    DBPATHS
+        .iter()
+        .any(|d| has_db(d))
+        .then(|| root_dbpath(has_db))
+}
+
+/// Where [`dbpath`] looks, for messages.
+pub fn dbpaths_looked() -> String {
+    DBPATHS.join(", ")
 }
 
 fn python() -> Result<&'static str, QueryError> {
