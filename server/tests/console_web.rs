@@ -53,6 +53,8 @@ async fn console_on(db: &str) {
         "/licenses",
         "/licenses.csv",
         "/contracts",
+        "/readiness",
+        "/alerts",
         "/",
     ] {
         let (code, loc, _) = anon.get(path).await;
