@@ -245,6 +245,12 @@ async fn console_on(db: &str) {
     let (code, _, body) = admin.get("/machines?sort=bogus").await;
     assert_eq!(code, 400);
     assert!(body.contains("sort:"));
+    let (code, _, body) = admin.get("/machines?switch=reverted").await;
+    assert_eq!(code, 400);
+    assert!(body.contains("switch:"));
+    let (code, _, body) = admin.get("/machines?switch=failed").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("0 machines"), "{body}");
 
     // Logout ends the session.
     let tok = admin.csrf().await;

@@ -82,7 +82,6 @@ async fn machine_query(
     let mut q = MachineQuery {
         visible: session.visible().map(<[String]>::to_vec),
         contract: param(p, "contract").map(String::from),
-        switch: param(p, "switch").map(String::from),
         search: param(p, "q").map(String::from),
         limit: PAGE_SIZE,
         ..MachineQuery::default()
@@ -92,6 +91,12 @@ async fn machine_query(
             return Err(bad_request(format!("type: unknown machine type {k:?}")));
         }
         q.kind = Some(k.to_string());
+    }
+    if let Some(sw) = param(p, "switch") {
+        if !SWITCH_STATES.contains(&sw) {
+            return Err(bad_request(format!("switch: unknown switch state {sw:?}")));
+        }
+        q.switch = Some(sw.to_string());
     }
     if let Some(ph) = param(p, "phase") {
         let Some(phase) = PHASES.iter().find(|x| x.as_str() == ph) else {
