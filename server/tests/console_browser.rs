@@ -386,6 +386,11 @@ async fn browse(db: &str, engine: &str) {
     assert!(src.contains("6 machines"), "{src}");
     assert!(src.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 
+    // The switched machine reported its security status: pending
+    // advisories and extended coverage on its row.
+    assert_eq!(br.text("td.pending").await, "6 (Critical 1, Important 2)");
+    assert_eq!(br.text("td.coverage").await, "401 / 420 (95%)");
+
     // Filter and search with the form.
     br.type_into("#q", "db4").await;
     br.click("#filter").await;

@@ -251,6 +251,11 @@ const TEXTS: &[(&str, &str, &str)] = &[
         "Pending security advisories",
         "未適用のセキュリティアドバイザリ",
     ),
+    (
+        "extended_coverage",
+        "Extended coverage (packages)",
+        "延長アップデートサポートの対象 (パッケージ)",
+    ),
     // The readiness page.
     ("major", "Major version", "メジャーバージョン"),
     (

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use alma_ext_proto::api::SecuritySummary;
 use alma_ext_proto::lifecycle::{LifecycleTable, Phase};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -191,6 +192,30 @@ pub(super) fn switch_text(lang: Lang, s: Option<&str>) -> String {
     }
 }
 
+/// Pending advisories: the total, then Critical and Important.
+fn pending_text(s: &SecuritySummary) -> String {
+    let p = &s.pending;
+    let total = p.critical + p.important + p.moderate + p.low;
+    format!(
+        "{total} (Critical {}, Important {})",
+        p.critical, p.important
+    )
+}
+
+/// Installed packages the extended-update repository carries, of all
+/// installed (`-` when no target was known).
+fn coverage_text(s: &SecuritySummary) -> String {
+    match s.extended {
+        Some(e) if s.installed > 0 => format!(
+            "{e} / {} ({}%)",
+            s.installed,
+            u64::from(e) * 100 / u64::from(s.installed)
+        ),
+        Some(e) => format!("{e} / {}", s.installed),
+        None => "-".into(),
+    }
+}
+
 /// A link to the fleet page with `p` changed by `set`.
 fn link(p: &HashMap<String, String>, set: &[(&str, String)]) -> String {
     let mut kv: Vec<(String, String)> = p
@@ -229,6 +254,14 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
     let (q, rows, total, table) = match fleet_rows(&s.store, &session, &p, false).await {
         Ok(x) => x,
         Err(r) => return r,
+    };
+    let ids: Vec<String> = rows.iter().map(|r| r.machine.id.clone()).collect();
+    let security: HashMap<String, SecuritySummary> = match s.store.security_of(&ids).await {
+        Ok(v) => v
+            .into_iter()
+            .filter_map(|(id, j)| Some((id, serde_json::from_str(&j).ok()?)))
+            .collect(),
+        Err(e) => return internal(e),
     };
     let today = admin::today();
     let page_no = q.offset / PAGE_SIZE + 1;
@@ -277,6 +310,10 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
                 }
                 th { (lang.t("system")) }
                 th { (lang.t("state")) }
+                @if !security.is_empty() {
+                    th { (lang.t("pending_advisories")) }
+                    th { (lang.t("extended_coverage")) }
+                }
             } }
             tbody {
                 @for r in &rows {
@@ -292,6 +329,11 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
                         td { (m.contract) }
                         td { (m.system.as_deref().unwrap_or("-")) }
                         td { (state_text(lang, &m.state)) }
+                        @if !security.is_empty() {
+                            @let sec = security.get(&m.id);
+                            td.pending { (sec.map_or_else(|| "-".into(), pending_text)) }
+                            td.coverage { (sec.map_or_else(|| "-".into(), coverage_text)) }
+                        }
                     }
                 }
             }

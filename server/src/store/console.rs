@@ -521,6 +521,26 @@ impl Store {
         .await?))
     }
 
+    /// The latest security-status summaries (JSON text) of those of
+    /// `ids` that reported one: (machine, summary).
+    pub async fn security_of(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ps: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT machine_id, summary FROM machine_security WHERE machine_id IN ({})",
+            ps.join(", ")
+        );
+        on_pool!(self, |p| {
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            Ok(q.fetch_all(p).await?)
+        })
+    }
+
     /// Machine `id`'s latest security-status summary (JSON text).
     pub async fn machine_security(&self, id: &str) -> Result<Option<String>> {
         Ok(on_pool!(self, |p| sqlx::query_scalar(
