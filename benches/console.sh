@@ -39,6 +39,7 @@ median_ms() {
         curl -s -b "$jar" -o /dev/null -w '%{time_total}\n' "$base$path"
     done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}'
 }
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 check=$(curl -s -b "$jar" "$base/machines" | grep -o '<p id="count">[0-9]*' | grep -o '[0-9]*$')
 [ "$check" = "$MACHINES" ] || { log "the page counts $check machines, not $MACHINES"; exit 1; }
 first=$(median_ms "/machines")
@@ -55,7 +56,8 @@ mkdir -p benches/results
     echo "# Console: /machines for $MACHINES machines"
     echo
     echo "Measured by \`benches/console.sh\` on $(date -u +%Y-%m-%d): SQLite, release build, logged in as an admin;"
-    echo "median of $RUNS requests as curl sees them over loopback (server time plus loopback)."
+    echo "median of $RUNS requests as curl sees them over loopback (server time plus loopback);"
+    echo "$(nproc) CPUs, load average $load when the requests began (other work shares the machine)."
     echo
     echo "| request | median | target | met |"
     echo "|---|---|---|---|"
@@ -69,8 +71,9 @@ mkdir -p benches/results
     echo "The fleet page pages over ids: the inner query selects only \`m.id\` over the covering"
     echo "indexes \`(last_seen, id)\` and \`(hostname, id, machine_id, kind, contract_id)\`, so page 500"
     echo "(offset 24,950) walks one index instead of reading 25,000 table rows, and the substring"
-    echo "search (\`%text%\`, for the count and for the page) scans that index rather than the table;"
-    echo "then only the page's 50 rows are read and joined to their facts. \`/readiness\` and"
+    echo "search (\`%text%\`) scans that index rather than the table; then only the page's 50 rows"
+    echo "are read and joined to their facts. A short page that is not past the end is the last one,"
+    echo "so its count needs no second scan (a search with few matches scans once). \`/readiness\` and"
     echo "\`/alerts\` read the whole fleet (the per-major counts join every machine's facts for its OS"
     echo "family; the under-licensed list is the full licence count) and have no target here."
     echo
