@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of the web console's fleet page: /machines for 100,000
-# machines (SQLite), the first page and a filtered, searched page, logged
-# in as an admin; time per request as curl sees it over loopback (median
+# machines (SQLite), the first page, a deep page and a filtered, searched
+# page (and, for the record, the machine, readiness and alerts pages),
+# logged in as an admin; time per request as curl sees it over loopback (median
 # of RUNS). Writes benches/results/console.md.
 #
 # Knobs: MACHINES (100000), RUNS (20).
@@ -38,24 +39,43 @@ median_ms() {
         curl -s -b "$jar" -o /dev/null -w '%{time_total}\n' "$base$path"
     done | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]*1000}'
 }
+load=$(cut -d' ' -f1-3 /proc/loadavg)
 check=$(curl -s -b "$jar" "$base/machines" | grep -o '<p id="count">[0-9]*' | grep -o '[0-9]*$')
 [ "$check" = "$MACHINES" ] || { log "the page counts $check machines, not $MACHINES"; exit 1; }
 first=$(median_ms "/machines")
 sorted=$(median_ms "/machines?sort=last_checkin&dir=desc&page=500")
 filtered=$(median_ms "/machines?type=virtual&q=bench-m-9999&sort=hostname")
+detail=$(median_ms "/machines/bench-m-4242")
+readiness=$(median_ms "/readiness")
+alerts=$(median_ms "/alerts")
 log "first page ${first} ms, page 500 by last check-in ${sorted} ms, filtered+search ${filtered} ms"
+log "machine page ${detail} ms, readiness ${readiness} ms, alerts ${alerts} ms"
+met() { awk -v v="$1" 'BEGIN { print (v < 100 ? "yes" : "NO") }'; }
 mkdir -p benches/results
 {
     echo "# Console: /machines for $MACHINES machines"
     echo
     echo "Measured by \`benches/console.sh\` on $(date -u +%Y-%m-%d): SQLite, release build, logged in as an admin;"
-    echo "median of $RUNS requests as curl sees them over loopback (server time plus loopback)."
+    echo "median of $RUNS requests as curl sees them over loopback (server time plus loopback);"
+    echo "$(nproc) CPUs, load average $load when the requests began (other work shares the machine)."
     echo
-    echo "| request | median | target |"
-    echo "|---|---|---|"
-    echo "| \`/machines\` (first page, 50 rows, by host name) | ${first} ms | under 100 ms |"
-    echo "| \`/machines?sort=last_checkin&dir=desc&page=500\` | ${sorted} ms | under 100 ms |"
-    echo "| \`/machines?type=virtual&q=bench-m-9999&sort=hostname\` (filter + substring search) | ${filtered} ms | under 100 ms |"
+    echo "| request | median | target | met |"
+    echo "|---|---|---|---|"
+    echo "| \`/machines\` (first page, 50 rows, by host name) | ${first} ms | under 100 ms | $(met "$first") |"
+    echo "| \`/machines?sort=last_checkin&dir=desc&page=500\` | ${sorted} ms | under 100 ms | $(met "$sorted") |"
+    echo "| \`/machines?type=virtual&q=bench-m-9999&sort=hostname\` (filter + substring search) | ${filtered} ms | under 100 ms | $(met "$filtered") |"
+    echo "| \`/machines/bench-m-4242\` (machine page: facts, check-in days, switch history, security status) | ${detail} ms | - | |"
+    echo "| \`/readiness\` (counts per major over the whole fleet, chart, 200 not-ready rows) | ${readiness} ms | - | |"
+    echo "| \`/alerts\` (three machine lists, contracts, the licence count of the whole fleet) | ${alerts} ms | - | |"
+    echo
+    echo "The fleet page pages over ids: the inner query selects only \`m.id\` over the covering"
+    echo "indexes \`(last_seen, id)\` and \`(hostname, id, machine_id, kind, contract_id)\`, so page 500"
+    echo "(offset 24,950) walks one index instead of reading 25,000 table rows, and the substring"
+    echo "search (\`%text%\`) scans that index rather than the table; then only the page's 50 rows"
+    echo "are read and joined to their facts. A short page that is not past the end is the last one,"
+    echo "so its count needs no second scan (a search with few matches scans once). \`/readiness\` and"
+    echo "\`/alerts\` read the whole fleet (the per-major counts join every machine's facts for its OS"
+    echo "family; the under-licensed list is the full licence count) and have no target here."
     echo
 } >benches/results/console.md
 cat benches/results/console.md

@@ -89,7 +89,8 @@ impl<'a> Browser<'a> {
             "--disable-component-update",
             "--disable-sync",
             "--disable-dev-shm-usage",
-            "--window-size=1400,900",
+            // Tall enough that a screenshot shows a whole page.
+            "--window-size=1400,1800",
             "--lang=en-US",
             // Nothing but 127.0.0.1: every other name fails to resolve.
             "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
@@ -180,6 +181,29 @@ impl<'a> Browser<'a> {
         v[ELEMENT].as_str().unwrap().to_string()
     }
 
+    /// The rendered text of the element `css` picks.
+    async fn text(&self, css: &str) -> String {
+        let e = self.find(css).await;
+        self.cmd(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+            .await
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// How many elements `css` picks.
+    async fn count(&self, css: &str) -> usize {
+        self.cmd(
+            reqwest::Method::POST,
+            "/elements",
+            Some(json!({"using": "css selector", "value": css})),
+        )
+        .await
+        .as_array()
+        .unwrap()
+        .len()
+    }
+
     async fn type_into(&self, css: &str, text: &str) {
         let e = self.find(css).await;
         self.cmd(
@@ -222,32 +246,126 @@ fn screenshot_dir() -> PathBuf {
     d
 }
 
-async fn browse(db: &str, engine: &str) {
-    let (a, _) = create_contract(db, "virtual", 2);
+/// The seeded fleet: contract A (virtual, 3 bought) with a switched
+/// AlmaLinux 9 machine (host name `<script>…`), an AlmaLinux 8 machine
+/// whose switch failed and a silent AlmaLinux 8 one; contract B
+/// (physical, 1 bought, 2 needed: under-licensed) with two AlmaLinux 9
+/// machines and a clone of the first; contract C ending within 90 days.
+struct Fleet {
+    a: String,
+    b: String,
+    c: String,
+    /// Server ids: [switched (A), failed (A), silent (A), db4 (B), db5 (B)].
+    ids: Vec<String>,
+}
+
+async fn seed(db: &str, s: &Server, c: &reqwest::Client) -> Fleet {
+    let (a, _) = create_contract(db, "virtual", 3);
     let (b, _) = create_contract(db, "physical", 1);
-    add_user(db, "alice", "admin", &[]);
+    let starts = months_ago(10);
+    let (code, out, err) = cli(&[
+        "contract",
+        "create",
+        "--customer",
+        "Soon Ends KK",
+        "--product",
+        "virtual",
+        "--quantity",
+        "5",
+        "--starts",
+        &starts,
+        "--format",
+        "json",
+        "--database",
+        db,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let c_id = serde_json::from_str::<Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (key_a, key_b) = (rekey(db, &a), rekey(db, &b));
+    let security = json!({
+        "at": "2026-11-29", "installed": 420, "extended": 401, "community_only": 12,
+        "third_party": 7, "unavailable": 0,
+        "pending": {"Critical": 1, "Important": 2, "Moderate": 0, "Low": 3}
+    });
+    let machines = [
+        (
+            MachineType::Virtual,
+            &key_a,
+            XSS.to_string(),
+            false,
+            "extended",
+        ),
+        (
+            MachineType::Virtual,
+            &key_a,
+            "web2.example.co.jp".into(),
+            true,
+            "failed",
+        ),
+        (
+            MachineType::Virtual,
+            &key_a,
+            "web3.example.co.jp".into(),
+            true,
+            "community",
+        ),
+        (
+            MachineType::Physical,
+            &key_b,
+            "db4.example.co.jp".into(),
+            false,
+            "community",
+        ),
+        (
+            MachineType::Physical,
+            &key_b,
+            "db5.example.co.jp".into(),
+            false,
+            "community",
+        ),
+    ];
+    let mut ids = Vec::new();
+    let mut creds = Vec::new();
+    for (i, (kind, key, host, alma8, status)) in machines.iter().enumerate() {
+        let n = i as u32 + 1;
+        let mut f = facts(*kind, &hex_id(n), &uuid(n), host);
+        if *alma8 {
+            f = on_alma8(f);
+        }
+        let (id, cred) = register(c, s, key, None, &f).await;
+        // The first machine: community, then switched, with a security status.
+        if i == 0 {
+            assert_eq!(checkin_with(c, s, &cred, &f, "community", None).await, 200);
+        }
+        let sec = (i == 0).then(|| security.clone());
+        assert_eq!(checkin_with(c, s, &cred, &f, status, sec).await, 200);
+        ids.push(id);
+        creds.push((cred, f));
+    }
+    // A clone of db4: its credential with another machine id.
+    let (cred4, f4) = &creds[3];
+    let mut clone = f4.clone();
+    clone.machine.machine_id = Some(hex_id(99));
+    clone.machine.hostname = Some("db4-copy.example.co.jp".into());
+    assert_eq!(
+        checkin_with(c, s, cred4, &clone, "community", None).await,
+        409
+    );
+    // web3 has not checked in for two days.
+    backdate_checkin(db, &ids[2], 2 * 86400).await;
+    Fleet { a, b, c: c_id, ids }
+}
+
+async fn browse(db: &str, engine: &str) {
     let s = Server::start(db, &[]);
     let c = client();
-    let (key_a, key_b) = (rekey(db, &a), rekey(db, &b));
-    let mut ids = Vec::new();
-    for i in 1..=4u32 {
-        let (kind, key, host) = if i % 2 == 0 {
-            (
-                MachineType::Physical,
-                &key_b,
-                format!("db{i}.example.co.jp"),
-            )
-        } else {
-            (
-                MachineType::Virtual,
-                &key_a,
-                format!("web{i}.example.co.jp"),
-            )
-        };
-        let host = if i == 1 { XSS.to_string() } else { host };
-        let (id, _) = register(&c, &s, key, None, &facts(kind, &hex_id(i), &uuid(i), &host)).await;
-        ids.push(id);
-    }
+    let fleet = seed(db, &s, &c).await;
+    let ids = &fleet.ids;
+    add_user(db, "alice", "admin", &[]);
+    add_user(db, "cust-a", "customer", &[&fleet.a]);
 
     let d = start_driver(&c).await;
     let br = Browser::open(&c, &d).await;
@@ -265,15 +383,78 @@ async fn browse(db: &str, engine: &str) {
     br.click("#login").await;
     br.url_with("/machines").await;
     let src = br.source().await;
-    assert!(src.contains("4 machines"), "{src}");
+    assert!(src.contains("6 machines"), "{src}");
     assert!(src.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+
+    // The switched machine reported its security status: pending
+    // advisories and extended coverage on its row.
+    assert_eq!(br.text("td.pending").await, "6 (Critical 1, Important 2)");
+    assert_eq!(br.text("td.coverage").await, "401 / 420 (95%)");
 
     // Filter and search with the form.
     br.type_into("#q", "db4").await;
     br.click("#filter").await;
     br.url_with("q=db4").await;
     let src = br.source().await;
-    assert!(src.contains("1 machines") && src.contains(&ids[3]), "{src}");
+    assert!(src.contains("2 machines") && src.contains(&ids[3]), "{src}");
+
+    // Readiness: the seeded fleet's numbers, the chart, the list.
+    br.go(&s.url("/readiness?lang=en")).await;
+    let row = |major: u32, col: &str| format!("#major-{major} .{col}");
+    for (major, want) in [(8, ["2", "0", "1", "1"]), (9, ["4", "1", "3", "0"])] {
+        for (col, n) in ["total", "switched", "not-yet", "failed"].iter().zip(want) {
+            assert_eq!(
+                br.text(&row(major, col)).await,
+                n,
+                "AlmaLinux {major} {col}"
+            );
+        }
+    }
+    assert!(br.text(&row(8, "days")).await.contains("(2029-06-01)"));
+    assert!(
+        br.count("svg#phase-chart rect[data-phase]").await > 24,
+        "the chart has bars"
+    );
+    assert!(br.text("#chart-caption").await.contains("projection"));
+    assert_eq!(br.text("#not-ready-count").await, "5 machines");
+    assert_eq!(br.count("#not-ready tbody tr").await, 5);
+    let list = br.text("#not-ready").await;
+    assert!(list.contains(&ids[1]) && !list.contains(&ids[0]), "{list}");
+
+    // Alerts: silent, clone, failed switch, expiring contract, under-licensed.
+    br.go(&s.url("/alerts?lang=en")).await;
+    assert_eq!(br.text("#silent-count").await, "1");
+    assert!(br.text("#silent").await.contains("web3.example.co.jp"));
+    assert_eq!(br.text("#clones-count").await, "1");
+    assert!(br.text("#clones").await.contains("db4-copy.example.co.jp"));
+    assert_eq!(br.text("#failed-count").await, "1");
+    assert!(br
+        .text("#failed-switches")
+        .await
+        .contains("web2.example.co.jp"));
+    assert_eq!(br.text("#expiring-count").await, "1");
+    assert!(br.text("#expiring").await.contains(&fleet.c));
+    assert_eq!(br.text("#under-count").await, "1");
+    let under = br.text("#under-licensed").await;
+    assert!(
+        under.contains(&fleet.b) && !under.contains(&fleet.a),
+        "{under}"
+    );
+
+    // The machine page: switch history, check-ins, security status, evidence.
+    br.go(&s.url(&format!("/machines/{}?lang=en", ids[0])))
+        .await;
+    assert_eq!(br.text("#switch-state").await, "switched");
+    let hist = br.text("#switch-history").await;
+    assert!(
+        hist.contains("switched") && hist.contains("community"),
+        "{hist}"
+    );
+    assert_eq!(br.count("#switch-history tbody tr").await, 2);
+    assert!(br.text("#checkins").await.ends_with("1 / 30"));
+    let sec = br.text("#security").await;
+    assert!(sec.contains("420") && sec.contains("Critical 1"), "{sec}");
+    assert!(br.text("#facts").await.contains("os.pretty_name"));
 
     // Every page in both languages.
     for lang in ["en", "ja"] {
@@ -282,6 +463,8 @@ async fn browse(db: &str, engine: &str) {
             ("machine", format!("/machines/{}", ids[0])),
             ("licenses", "/licenses".to_string()),
             ("contracts", "/contracts".to_string()),
+            ("readiness", "/readiness".to_string()),
+            ("alerts", "/alerts".to_string()),
         ] {
             br.go(&s.url(&format!("{path}?lang={lang}"))).await;
             let src = br.source().await;
@@ -293,18 +476,59 @@ async fn browse(db: &str, engine: &str) {
                 .await;
         }
     }
+    assert!(br.source().await.contains("アラート"));
     // The language is remembered; the link switches it.
     br.go(&s.url("/machines")).await;
     assert!(br.source().await.contains("ホスト名"));
     br.click("a.lang").await;
     br.url_with("lang=en").await;
     assert!(br.source().await.contains("Host name"));
+    // The navigation reaches the new pages.
+    br.click("nav a[href='/readiness']").await;
+    br.url_with("/readiness").await;
+    br.click("nav a[href='/alerts']").await;
+    br.url_with("/alerts").await;
 
     // Log out.
     br.click("#logout").await;
     br.url_with("/login").await;
     br.go(&s.url("/machines")).await;
     assert!(br.current().await.ends_with("/login"));
+
+    // A customer sees its own contract's readiness and alerts only.
+    br.go(&s.url("/login?lang=en")).await;
+    br.type_into("#username", "cust-a").await;
+    br.type_into("#password", PASSWORD).await;
+    br.click("#login").await;
+    br.url_with("/machines").await;
+    br.go(&s.url("/readiness")).await;
+    for (major, want) in [(8, ["2", "0", "1", "1"]), (9, ["1", "1", "0", "0"])] {
+        for (col, n) in ["total", "switched", "not-yet", "failed"].iter().zip(want) {
+            assert_eq!(
+                br.text(&row(major, col)).await,
+                n,
+                "customer: AlmaLinux {major} {col}"
+            );
+        }
+    }
+    assert!(!br.source().await.contains("db4.example.co.jp"));
+    br.go(&s.url("/alerts")).await;
+    for (id, n) in [
+        ("silent-count", "1"),
+        ("clones-count", "0"),
+        ("failed-count", "1"),
+        ("expiring-count", "0"),
+        ("under-count", "0"),
+    ] {
+        assert_eq!(br.text(&format!("#{id}")).await, n, "customer: {id}");
+    }
+    let src = br.source().await;
+    assert!(
+        !src.contains("db4") && !src.contains(&fleet.b) && !src.contains(&fleet.c),
+        "{src}"
+    );
+    br.go(&s.url(&format!("/machines/{}", ids[3]))).await;
+    assert!(br.source().await.contains("Not found."));
     br.close().await;
 }
 

@@ -53,6 +53,8 @@ async fn console_on(db: &str) {
         "/licenses",
         "/licenses.csv",
         "/contracts",
+        "/readiness",
+        "/alerts",
         "/",
     ] {
         let (code, loc, _) = anon.get(path).await;
@@ -243,6 +245,12 @@ async fn console_on(db: &str) {
     let (code, _, body) = admin.get("/machines?sort=bogus").await;
     assert_eq!(code, 400);
     assert!(body.contains("sort:"));
+    let (code, _, body) = admin.get("/machines?switch=reverted").await;
+    assert_eq!(code, 400);
+    assert!(body.contains("switch:"));
+    let (code, _, body) = admin.get("/machines?switch=failed").await;
+    assert_eq!(code, 200);
+    assert!(body.contains("0 machines"), "{body}");
 
     // Logout ends the session.
     let tok = admin.csrf().await;
@@ -359,4 +367,53 @@ async fn secure_cookies_under_tls() {
         )
         .await;
     assert_eq!(code, 429);
+}
+
+/// Paging over 55 machines: the count on a full page, on the short last
+/// page, past the end, and for a search.
+#[tokio::test]
+async fn paging_counts() {
+    let db = sqlite_db();
+    let (a, _) = create_contract(&db.url, "virtual", 100);
+    add_user(&db.url, "alice", "admin", &[]);
+    let s = Server::start(&db.url, &[]);
+    let c = client();
+    let key = rekey(&db.url, &a);
+    for i in 1..=55u32 {
+        let host = format!("host-{i:03}");
+        register(
+            &c,
+            &s,
+            &key,
+            None,
+            &facts(MachineType::Virtual, &hex_id(i), &uuid(i), &host),
+        )
+        .await;
+    }
+    let mut admin = Browser::new(&s);
+    admin.login("alice").await;
+    let rows = |body: &str| body.matches("<td><a href=\"/machines/").count();
+    for (path, count, n, pager) in [
+        ("/machines?lang=en", "55 machines", 50, "1 / 2"),
+        ("/machines?page=2", "55 machines", 5, "2 / 2"),
+        ("/machines?page=3", "55 machines", 0, "3 / 2"),
+        ("/machines?q=host-05", "6 machines", 6, "1 / 1"),
+        (
+            "/machines?q=host-05&sort=hostname&dir=desc&page=2",
+            "6 machines",
+            0,
+            "2 / 1",
+        ),
+    ] {
+        let (code, _, body) = admin.get(path).await;
+        assert_eq!(code, 200, "{path}");
+        assert!(body.contains(&format!(">{count}<")), "{path}: {body}");
+        assert_eq!(rows(&body), n, "{path}");
+        assert!(body.contains(pager), "{path}: {body}");
+    }
+    let (_, _, body) = admin.get("/machines?page=2").await;
+    assert!(
+        body.contains("host-051") && !body.contains("host-050<"),
+        "{body}"
+    );
 }

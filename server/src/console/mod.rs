@@ -7,8 +7,11 @@
 //! [`Session::form`], which refuses a body without the session's
 //! `csrf_token`.
 
+mod alerts;
 pub mod i18n;
+mod machine;
 mod pages;
+mod readiness;
 pub mod users;
 
 use std::collections::HashMap;
@@ -92,7 +95,9 @@ pub fn routes() -> Router<Shared> {
         .route("/logout", post(logout))
         .route("/machines", get(pages::machines))
         .route("/machines.csv", get(pages::machines_csv))
-        .route("/machines/:id", get(pages::machine))
+        .route("/machines/:id", get(machine::machine))
+        .route("/readiness", get(readiness::readiness))
+        .route("/alerts", get(alerts::alerts))
         .route("/licenses", get(pages::licenses))
         .route("/licenses.csv", get(pages::licenses_csv))
         .route(
@@ -257,6 +262,8 @@ pub fn page(lang: Lang, session: Option<&Session>, title: &str, body: Markup) ->
                             a href="/machines" { (lang.t("machines")) }
                             a href="/licenses" { (lang.t("licenses")) }
                             a href="/contracts" { (lang.t("contracts")) }
+                            a href="/readiness" { (lang.t("readiness")) }
+                            a href="/alerts" { (lang.t("alerts")) }
                         }
                         span.user { (s.user.name) " (" (s.user.role) ")" }
                         form.inline method="post" action="/logout" {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use alma_ext_proto::api::SecuritySummary;
 use alma_ext_proto::lifecycle::{LifecycleTable, Phase};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -23,9 +24,9 @@ use crate::store::{MachineQuery, MachineSort, PageMachine, Store};
 /// Rows per fleet page.
 pub const PAGE_SIZE: i64 = 50;
 
-type Params = Query<HashMap<String, String>>;
+pub(super) type Params = Query<HashMap<String, String>>;
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(super) fn internal(e: impl std::fmt::Display) -> Response {
     tracing::error!("console: {e:#}");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
@@ -34,13 +35,13 @@ fn bad_request(msg: String) -> Response {
     (StatusCode::BAD_REQUEST, msg).into_response()
 }
 
-fn when(secs: i64) -> String {
+pub(super) fn when(secs: i64) -> String {
     DateTime::<Utc>::from_timestamp(secs, 0)
         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }
 
-fn param<'a>(p: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
+pub(super) fn param<'a>(p: &'a HashMap<String, String>, k: &str) -> Option<&'a str> {
     p.get(k).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
@@ -60,7 +61,8 @@ const KINDS: [&str; 6] = [
     "container",
     "unknown",
 ];
-const SWITCH_STATES: [&str; 4] = ["community", "switched", "failed", "reverted"];
+/// The switch states check-ins report (`alma_ext_proto::api::SwitchStatus`).
+pub(super) const SWITCH_STATES: [&str; 4] = ["community", "extended", "interrupted", "failed"];
 const SORTS: [(&str, MachineSort); 7] = [
     ("hostname", MachineSort::Hostname),
     ("id", MachineSort::Id),
@@ -81,7 +83,6 @@ async fn machine_query(
     let mut q = MachineQuery {
         visible: session.visible().map(<[String]>::to_vec),
         contract: param(p, "contract").map(String::from),
-        switch: param(p, "switch").map(String::from),
         search: param(p, "q").map(String::from),
         limit: PAGE_SIZE,
         ..MachineQuery::default()
@@ -91,6 +92,12 @@ async fn machine_query(
             return Err(bad_request(format!("type: unknown machine type {k:?}")));
         }
         q.kind = Some(k.to_string());
+    }
+    if let Some(sw) = param(p, "switch") {
+        if !SWITCH_STATES.contains(&sw) {
+            return Err(bad_request(format!("switch: unknown switch state {sw:?}")));
+        }
+        q.switch = Some(sw.to_string());
     }
     if let Some(ph) = param(p, "phase") {
         let Some(phase) = PHASES.iter().find(|x| x.as_str() == ph) else {
@@ -136,7 +143,7 @@ async fn machine_query(
     Ok(q)
 }
 
-fn type_label(lang: Lang, m: &PageMachine) -> String {
+pub(super) fn type_label(lang: Lang, m: &PageMachine) -> String {
     let base = if m.hypervisor_host {
         lang.t("hypervisor")
     } else {
@@ -149,7 +156,7 @@ fn type_label(lang: Lang, m: &PageMachine) -> String {
     }
 }
 
-fn kind_text(lang: Lang, k: &str) -> &'static str {
+pub(super) fn kind_text(lang: Lang, k: &str) -> &'static str {
     match k {
         "physical" => lang.t("physical"),
         "virtual" => lang.t("virtual"),
@@ -160,7 +167,7 @@ fn kind_text(lang: Lang, k: &str) -> &'static str {
 }
 
 /// A machine's registration state (the stored word when unknown).
-fn state_text(lang: Lang, s: &str) -> String {
+pub(super) fn state_text(lang: Lang, s: &str) -> String {
     known_text(lang, &["active", "clone", "unregistered", "retired"], s)
 }
 
@@ -172,13 +179,39 @@ fn known_text(lang: Lang, known: &[&'static str], s: &str) -> String {
         .map_or_else(|| s.to_string(), |k| lang.t(k).to_string())
 }
 
-fn phase_text(lang: Lang, p: Phase) -> &'static str {
+pub(super) fn phase_text(lang: Lang, p: Phase) -> &'static str {
     lang.t(p.as_str())
 }
 
-fn switch_text(lang: Lang, s: Option<&str>) -> String {
+pub(super) fn switch_text(lang: Lang, s: Option<&str>) -> String {
     match s {
+        // "extended" is also a lifecycle phase: the switch state's text is "switched".
+        Some("extended") => lang.t("switched").to_string(),
         Some(s) => known_text(lang, &SWITCH_STATES, s),
+        None => "-".into(),
+    }
+}
+
+/// Pending advisories: the total, then Critical and Important.
+fn pending_text(s: &SecuritySummary) -> String {
+    let p = &s.pending;
+    let total = p.critical + p.important + p.moderate + p.low;
+    format!(
+        "{total} (Critical {}, Important {})",
+        p.critical, p.important
+    )
+}
+
+/// Installed packages the extended-update repository carries, of all
+/// installed (`-` when no target was known).
+fn coverage_text(s: &SecuritySummary) -> String {
+    match s.extended {
+        Some(e) if s.installed > 0 => format!(
+            "{e} / {} ({}%)",
+            s.installed,
+            u64::from(e) * 100 / u64::from(s.installed)
+        ),
+        Some(e) => format!("{e} / {}", s.installed),
         None => "-".into(),
     }
 }
@@ -222,6 +255,14 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
         Ok(x) => x,
         Err(r) => return r,
     };
+    let ids: Vec<String> = rows.iter().map(|r| r.machine.id.clone()).collect();
+    let security: HashMap<String, SecuritySummary> = match s.store.security_of(&ids).await {
+        Ok(v) => v
+            .into_iter()
+            .filter_map(|(id, j)| Some((id, serde_json::from_str(&j).ok()?)))
+            .collect(),
+        Err(e) => return internal(e),
+    };
     let today = admin::today();
     let page_no = q.offset / PAGE_SIZE + 1;
     let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
@@ -249,7 +290,7 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
             } }
             label { (lang.t("switch")) " " select name="switch" id="switch" {
                 option value="" { (lang.t("all")) }
-                @for sw in SWITCH_STATES { option value=(sw) selected[sel("switch", sw)] { (lang.t(sw)) } }
+                @for sw in SWITCH_STATES { option value=(sw) selected[sel("switch", sw)] { (switch_text(lang, Some(sw))) } }
             } }
             label { (lang.t("silent_days")) " " input type="number" min="0" name="silent" id="silent" size="4" value=[param(&p, "silent")]; }
             @if let Some(sort) = param(&p, "sort") { input type="hidden" name="sort" value=(sort); }
@@ -269,6 +310,10 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
                 }
                 th { (lang.t("system")) }
                 th { (lang.t("state")) }
+                @if !security.is_empty() {
+                    th { (lang.t("pending_advisories")) }
+                    th { (lang.t("extended_coverage")) }
+                }
             } }
             tbody {
                 @for r in &rows {
@@ -284,6 +329,11 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
                         td { (m.contract) }
                         td { (m.system.as_deref().unwrap_or("-")) }
                         td { (state_text(lang, &m.state)) }
+                        @if !security.is_empty() {
+                            @let sec = security.get(&m.id);
+                            td.pending { (sec.map_or_else(|| "-".into(), pending_text)) }
+                            td.coverage { (sec.map_or_else(|| "-".into(), coverage_text)) }
+                        }
                     }
                 }
             }
@@ -295,6 +345,39 @@ pub async fn machines(State(s): State<Shared>, session: Session, Query(p): Param
         }
     };
     page(lang, Some(&session), lang.t("machines"), body).into_response()
+}
+
+/// A compact table of machines (the readiness and alert lists).
+pub(super) fn machine_table(
+    lang: Lang,
+    id: &str,
+    rows: &[PageMachine],
+    table: &LifecycleTable,
+) -> Markup {
+    let today = admin::today();
+    html! {
+        table id=(id) {
+            thead { tr {
+                th { (lang.t("hostname")) } th { (lang.t("machine_id")) } th { (lang.t("contract")) } th { (lang.t("os")) }
+                th { (lang.t("phase")) } th { (lang.t("switch")) } th { (lang.t("last_checkin")) } th { (lang.t("state")) }
+            } }
+            tbody {
+                @for r in rows {
+                    @let m = &r.machine;
+                    tr {
+                        td { (m.hostname.as_deref().unwrap_or("-")) }
+                        td { a href={ "/machines/" (m.id) } { (m.id) } }
+                        td { (m.contract) }
+                        td { (m.os.as_deref().unwrap_or("-")) }
+                        td { (phase_text(lang, admin::machine_phase(table, m.os_family.as_deref(), m.os_major, today))) }
+                        td { (switch_text(lang, m.switch.as_deref())) }
+                        td { (when(m.last_checkin)) }
+                        td { (state_text(lang, &m.state)) }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn csv_response(name: &str, text: String) -> Response {
@@ -325,50 +408,9 @@ pub async fn machines_csv(State(s): State<Shared>, session: Session, Query(p): P
     csv_response("machines.csv", crate::render::machines_csv(&views))
 }
 
-pub async fn machine(
-    State(s): State<Shared>,
-    session: Session,
-    Path(id): Path<String>,
-) -> Response {
-    let lang = session.lang;
-    let d = match admin::show_machine(&s.store, &id).await {
-        Ok(d) if session.sees_contract(&d.view.machine.contract) => d,
-        Ok(_) | Err(AdminError::NotFound(_)) => return not_found(lang),
-        Err(e) => return internal(e),
-    };
-    let v = &d.view;
-    let m = &v.machine;
-    let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    let facts = d
-        .facts
-        .as_ref()
-        .and_then(|f| serde_json::to_string_pretty(f).ok())
-        .unwrap_or_default();
-    let body = html! {
-        table id="machine" {
-            tr { th { (lang.t("hostname")) } td { (dash(&m.hostname)) } }
-            tr { th { (lang.t("machine_id")) } td { (m.id) } }
-            tr { th { (lang.t("state")) } td { (state_text(lang, &m.state)) } }
-            tr { th { (lang.t("contract")) } td { (m.contract) } }
-            tr { th { (lang.t("type")) } td { (kind_text(lang, &m.kind)) @if let Some(h) = &m.hypervisor { " (" (h) ")" } @if let Some(c) = &m.cloud { " / " (c) } } }
-            tr { th { (lang.t("os")) } td { (dash(&m.os)) } }
-            tr { th { (lang.t("phase")) } td { (phase_text(lang, v.lifecycle_phase)) } }
-            tr { th { (lang.t("switch")) } td { (switch_text(lang, m.switch.as_deref())) } }
-            tr { th { (lang.t("system")) } td { (dash(&m.system)) } }
-            tr { th { (lang.t("last_checkin")) } td { (when(m.last_checkin)) } }
-            tr { th { (lang.t("history")) } td { (when(m.registered_at)) @if let Some(r) = m.retired_at { " / " (when(r)) } } }
-            tr { th { "agent" } td { (dash(&m.agent_version)) } }
-        }
-        h2 { (lang.t("facts")) }
-        pre id="facts" { (facts) }
-    };
-    let title = m.hostname.clone().unwrap_or_else(|| m.id.clone());
-    page(lang, Some(&session), &title, body).into_response()
-}
-
 /// The live report this session may see: the whole fleet for admin and
 /// staff; a customer's own contracts' machines only.
-async fn report_for(store: &Store, session: &Session) -> anyhow::Result<LiveReport> {
+pub(super) async fn report_for(store: &Store, session: &Session) -> anyhow::Result<LiveReport> {
     let opts = fleet::Options::default();
     let Some(visible) = session.visible() else {
         return fleet::live_report(store, &opts).await;
@@ -459,7 +501,7 @@ pub async fn licenses_csv(State(s): State<Shared>, session: Session) -> Response
     }
 }
 
-fn status_key(s: alma_ext_proto::api::EntitlementStatus) -> &'static str {
+pub(super) fn status_key(s: alma_ext_proto::api::EntitlementStatus) -> &'static str {
     match serde_json::to_value(s)
         .ok()
         .as_ref()
@@ -526,7 +568,7 @@ fn contracts_page(
     page(lang, Some(session), lang.t("contracts"), body)
 }
 
-async fn visible_contracts(
+pub(super) async fn visible_contracts(
     store: &Store,
     session: &Session,
 ) -> Result<Vec<admin::ContractView>, Response> {

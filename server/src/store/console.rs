@@ -41,6 +41,14 @@ pub struct MachineQuery {
     pub majors: Option<Vec<i64>>,
     /// Last check-in before this Unix time.
     pub silent_before: Option<i64>,
+    /// Only machines in these registration states (active, clone, ...).
+    pub states: Option<Vec<String>>,
+    /// Only machines whose switch state is one of these.
+    pub switch_in: Option<Vec<String>>,
+    /// Only machines not switched to the extended-update repositories.
+    pub not_switched: bool,
+    /// Only machines whose facts say AlmaLinux (the lifecycle table's).
+    pub almalinux: bool,
     /// Substring of host name or server id.
     pub search: Option<String>,
     /// Column to sort by and direction.
@@ -311,7 +319,59 @@ impl Store {
 
     /// One page of machines matching `q`, and how many match in all.
     pub async fn query_machines(&self, q: &MachineQuery) -> Result<(Vec<PageMachine>, i64)> {
-        let mut conds: Vec<String> = Vec::new();
+        let (filter, binds) = self.machine_filter(q, &[]);
+        let count_sql = format!("SELECT COUNT(*) FROM machines m {filter}");
+        let order = format!(
+            "ORDER BY {} {dir}, m.id {dir}",
+            q.sort.column(),
+            dir = if q.descending { "DESC" } else { "ASC" }
+        );
+        let page_sql = self.machine_page_select(&filter, &order, q.limit, q.offset);
+        on_pool!(self, |p| {
+            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+            let mut page = sqlx::query(&page_sql);
+            for b in &binds {
+                match b {
+                    Bind::Text(s) => {
+                        count = count.bind(s.clone());
+                        page = page.bind(s.clone());
+                    }
+                    Bind::Int(i) => {
+                        count = count.bind(*i);
+                        page = page.bind(*i);
+                    }
+                }
+            }
+            let rows = page
+                .fetch_all(p)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok(PageMachine {
+                        machine: machine_from_row(r)?,
+                        hypervisor_host: r.try_get::<i64, _>("hypervisor_host")? != 0,
+                        cloud_unit: r.try_get("cloud_unit")?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            // A short page that is not past the end is the last one: the
+            // count follows from it without a second pass over the index
+            // (a substring search's count costs as much as its page).
+            let n = rows.len() as i64;
+            let total = if n < q.limit && (n > 0 || q.offset == 0) {
+                q.offset + n
+            } else {
+                count.fetch_one(p).await?
+            };
+            Ok((rows, total))
+        })
+    }
+
+    /// The `WHERE` clause of `q` and `extra` on `machines m` (empty for no
+    /// condition: SQLite counts a whole table from its b-tree only without
+    /// one) and its bind values.
+    fn machine_filter(&self, q: &MachineQuery, extra: &[&str]) -> (String, Vec<Bind>) {
+        let mut conds: Vec<String> = extra.iter().map(|c| c.to_string()).collect();
         let mut binds: Vec<Bind> = Vec::new();
         let push = |binds: &mut Vec<Bind>, b: Bind| {
             binds.push(b);
@@ -356,6 +416,25 @@ impl Store {
                 conds.push(format!("m.os_major IN ({})", ps.join(", ")));
             }
         }
+        for (list, col) in [(&q.states, "m.state"), (&q.switch_in, "m.switch_status")] {
+            if let Some(v) = list {
+                let ps: Vec<String> = v
+                    .iter()
+                    .map(|x| push(&mut binds, Bind::Text(x.clone())))
+                    .collect();
+                conds.push(if ps.is_empty() {
+                    "1 = 0".into()
+                } else {
+                    format!("{col} IN ({})", ps.join(", "))
+                });
+            }
+        }
+        if q.not_switched {
+            conds.push("(m.switch_status IS NULL OR m.switch_status <> 'extended')".into());
+        }
+        if q.almalinux {
+            conds.push(self.almalinux_cond());
+        }
         if let Some(t) = q.silent_before {
             let p = push(&mut binds, Bind::Int(t));
             conds.push(format!("m.last_seen < {p}"));
@@ -373,47 +452,110 @@ impl Store {
                  OR m.machine_id LIKE {p} ESCAPE '\\')"
             ));
         }
-        let filter = if conds.is_empty() {
-            String::new()
-        } else {
-            format!("WHERE {}", conds.join(" AND "))
+        if conds.is_empty() {
+            return (String::new(), binds);
+        }
+        (format!("WHERE {}", conds.join(" AND ")), binds)
+    }
+
+    /// The condition "the machine's facts say AlmaLinux" on `machines m`.
+    fn almalinux_cond(&self) -> String {
+        format!(
+            "EXISTS (SELECT 1 FROM machine_facts f WHERE f.machine_id = m.id AND {} = 'almalinux')",
+            self.facts_field(&["os", "family"])
+        )
+    }
+
+    /// Counted AlmaLinux machines (active and clones) of the `visible`
+    /// contracts (None: all) by major version and switch state:
+    /// (major, switch state, machines).
+    pub async fn readiness_counts(
+        &self,
+        visible: Option<&[String]>,
+    ) -> Result<Vec<(i64, Option<String>, i64)>> {
+        let q = MachineQuery {
+            visible: visible.map(<[String]>::to_vec),
+            states: Some(vec!["active".into(), "clone".into()]),
+            almalinux: true,
+            ..MachineQuery::default()
         };
-        let count_sql = format!("SELECT COUNT(*) FROM machines m {filter}");
-        let order = format!(
-            "ORDER BY {} {dir}, m.id {dir}",
-            q.sort.column(),
-            dir = if q.descending { "DESC" } else { "ASC" }
+        let (filter, binds) = self.machine_filter(&q, &["m.os_major IS NOT NULL"]);
+        let sql = format!(
+            "SELECT m.os_major, m.switch_status, COUNT(*) FROM machines m {filter} \
+             GROUP BY m.os_major, m.switch_status \
+             ORDER BY m.os_major, m.switch_status"
         );
-        let page_sql = self.machine_page_select(&filter, &order, q.limit, q.offset);
         on_pool!(self, |p| {
-            let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-            let mut page = sqlx::query(&page_sql);
+            let mut query = sqlx::query_as::<_, (i64, Option<String>, i64)>(&sql);
             for b in &binds {
-                match b {
-                    Bind::Text(s) => {
-                        count = count.bind(s.clone());
-                        page = page.bind(s.clone());
-                    }
-                    Bind::Int(i) => {
-                        count = count.bind(*i);
-                        page = page.bind(*i);
-                    }
-                }
+                query = match b {
+                    Bind::Text(s) => query.bind(s.clone()),
+                    Bind::Int(i) => query.bind(*i),
+                };
             }
-            let total = count.fetch_one(p).await?;
-            let rows = page
-                .fetch_all(p)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok(PageMachine {
-                        machine: machine_from_row(r)?,
-                        hypervisor_host: r.try_get::<i64, _>("hypervisor_host")? != 0,
-                        cloud_unit: r.try_get("cloud_unit")?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            Ok((rows, total))
+            Ok(query.fetch_all(p).await?)
         })
+    }
+
+    /// The days among `days` on which machine `id` checked in (its
+    /// presence rows; one index lookup per day).
+    pub async fn checkin_days(&self, id: &str, days: &[i64]) -> Result<Vec<i64>> {
+        if days.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ps: Vec<String> = (2..days.len() + 2).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT day FROM presence WHERE machine_id = $1 AND day IN ({}) ORDER BY day",
+            ps.join(", ")
+        );
+        on_pool!(self, |p| {
+            let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(id);
+            for d in days {
+                q = q.bind(*d);
+            }
+            Ok(q.fetch_all(p).await?)
+        })
+    }
+
+    /// Machine `id`'s switch-state changes as check-ins reported them,
+    /// newest first: (Unix time, state).
+    pub async fn switch_history(&self, id: &str) -> Result<Vec<(i64, String)>> {
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT at, status FROM machine_switch_history WHERE machine_id = $1 \
+             ORDER BY at DESC, status LIMIT 200"
+        )
+        .bind(id)
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// The latest security-status summaries (JSON text) of those of
+    /// `ids` that reported one: (machine, summary).
+    pub async fn security_of(&self, ids: &[String]) -> Result<Vec<(String, String)>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ps: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT machine_id, summary FROM machine_security WHERE machine_id IN ({})",
+            ps.join(", ")
+        );
+        on_pool!(self, |p| {
+            let mut q = sqlx::query_as::<_, (String, String)>(&sql);
+            for id in ids {
+                q = q.bind(id);
+            }
+            Ok(q.fetch_all(p).await?)
+        })
+    }
+
+    /// Machine `id`'s latest security-status summary (JSON text).
+    pub async fn machine_security(&self, id: &str) -> Result<Option<String>> {
+        Ok(on_pool!(self, |p| sqlx::query_scalar(
+            "SELECT summary FROM machine_security WHERE machine_id = $1"
+        )
+        .bind(id)
+        .fetch_optional(p)
+        .await?))
     }
 }

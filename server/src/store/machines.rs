@@ -96,7 +96,7 @@ where
 impl Store {
     /// A text field of the facts JSON (`machine_facts.facts AS f`): the
     /// one place the two engines spell JSON access differently.
-    fn facts_field(&self, path: &[&str]) -> String {
+    pub(super) fn facts_field(&self, path: &[&str]) -> String {
         match self {
             Store::Sqlite(_) => format!("json_extract(f.facts, '$.{}')", path.join(".")),
             Store::Postgres(_) => format!("(f.facts::json #>> '{{{}}}')", path.join(",")),
@@ -115,8 +115,9 @@ impl Store {
         )
     }
 
-    /// One page of machines: `filter` and `order` pick and sort on the
-    /// machines table alone (indexed), the facts are joined to the page.
+    /// One page of machines: `filter` and `order` pick and sort the ids
+    /// on the machines table alone (over covering indexes), then only the
+    /// page's rows and facts are read.
     pub(super) fn machine_page_select(
         &self,
         filter: &str,
@@ -127,7 +128,8 @@ impl Store {
         format!(
             "SELECT {MACHINE_COLS}, m.hypervisor_host, m.cloud_unit, {} AS os_name, {} AS os_version, \
              {} AS os_pretty, {} AS os_family \
-             FROM (SELECT * FROM machines m {filter} {order} LIMIT {limit} OFFSET {offset}) m \
+             FROM (SELECT m.id FROM machines m {filter} {order} LIMIT {limit} OFFSET {offset}) page \
+             JOIN machines m ON m.id = page.id \
              LEFT JOIN machine_facts f ON f.machine_id = m.id {order}",
             self.facts_field(&["os", "name"]),
             self.facts_field(&["os", "version_id"]),

@@ -199,3 +199,76 @@ pub fn hidden_csrf(body: &str) -> String {
         + 25;
     body[i..i + body[i..].find('"').unwrap()].to_string()
 }
+
+/// A check-in reporting the switch state `status` (community, extended,
+/// interrupted, failed) and, when given, a security-status summary; the
+/// HTTP status.
+pub async fn checkin_with(
+    c: &reqwest::Client,
+    s: &Server,
+    cred: &str,
+    f: &alma_ext_proto::facts::Facts,
+    status: &str,
+    security: Option<serde_json::Value>,
+) -> u16 {
+    let mut body = serde_json::json!({
+        "observed_at": chrono::Utc::now(),
+        "facts": f,
+        "switch": {"status": status},
+        "agent_version": "0.1.0",
+    });
+    if let Some(sec) = security {
+        body["security"] = sec;
+    }
+    c.post(s.url("/v1/checkin"))
+        .bearer_auth(cred)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Make machine `id` look silent: its last check-in `secs` earlier than
+/// now, as if it had stopped checking in then (the store's own row, on
+/// either engine).
+pub async fn backdate_checkin(db: &str, id: &str, secs: i64) {
+    let at = chrono::Utc::now().timestamp() - secs;
+    macro_rules! on {
+        ($pool:ty) => {{
+            let p = <$pool>::connect(db).await.unwrap();
+            sqlx::query("UPDATE machines SET last_seen = $1 WHERE id = $2")
+                .bind(at)
+                .bind(id)
+                .execute(&p)
+                .await
+                .unwrap();
+            p.close().await;
+        }};
+    }
+    if db.starts_with("sqlite:") {
+        on!(sqlx::SqlitePool)
+    } else {
+        on!(sqlx::PgPool)
+    }
+}
+
+/// The same facts on AlmaLinux 8.10.
+pub fn on_alma8(mut f: alma_ext_proto::facts::Facts) -> alma_ext_proto::facts::Facts {
+    f.os.version_id = Some("8.10".into());
+    f.os.pretty_name = Some("AlmaLinux 8.10 (Cerulean Leopard)".into());
+    f.os.major = Some(8);
+    f.os.minor = Some(10);
+    f.os.platform_id = Some("platform:el8".into());
+    f
+}
+
+/// The first day of the month `months` before this one (a contract that
+/// started then ends within the next 90 days for months = 10).
+pub fn months_ago(months: u32) -> String {
+    use chrono::Datelike;
+    let t = chrono::Utc::now().date_naive();
+    let first = chrono::NaiveDate::from_ymd_opt(t.year(), t.month(), 1).unwrap();
+    (first - chrono::Months::new(months)).to_string()
+}
