@@ -36,23 +36,39 @@ impl Drop for Driver {
     }
 }
 
-/// A free port on 127.0.0.1 for chromedriver.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// chromedriver on a port of its own choosing (`--port=0`): it says which
+/// in "ChromeDriver was started successfully on port N." on stdout, so no
+/// port is released and raced for.
 async fn start_driver(c: &reqwest::Client) -> Driver {
-    let port = free_port();
+    use std::io::BufRead;
     let mut child = Command::new("chromedriver")
-        .args([format!("--port={port}"), "--allowed-ips=127.0.0.1".into()])
-        .stdout(Stdio::null())
+        .args(["--port=0", "--allowed-ips=127.0.0.1"])
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("chromedriver (Debian package chromium-driver) must be installed");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    // Reads the port, then drains the rest so chromedriver never blocks.
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let port = line
+                .strip_prefix("ChromeDriver was started successfully on port ")
+                .and_then(|p| p.trim_end_matches('.').parse::<u16>().ok());
+            if let Some(p) = port {
+                if let Some(tx) = tx.take() {
+                    let _ = tx.send(p);
+                }
+            }
+        }
+    });
+    let Ok(port) = rx.recv_timeout(Duration::from_secs(20)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("chromedriver did not say which port it listens on within 20 s");
+    };
     let base = format!("http://127.0.0.1:{port}");
     for _ in 0..100 {
         if let Ok(r) = c.get(format!("{base}/status")).send().await {
