@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 
 use alma_ext_switcher::apply::{read_release, read_repo_files, Applier, Failpoint};
 use alma_ext_switcher::plan;
-use alma_ext_switcher::system::PackageTools;
+use alma_ext_switcher::system::{PackageTools, ToolError};
 
 struct NoTools;
 
 impl PackageTools for NoTools {
-    fn import_key(&self, _: &Path, _: &Path) -> Result<(), String> {
+    fn import_key(&self, _: &Path, _: &Path) -> Result<(), ToolError> {
         Ok(())
     }
-    fn makecache(&self, _: &Path, _: Option<&str>, _: &[String]) -> Result<(), String> {
+    fn makecache(&self, _: &Path, _: Option<&str>, _: &[String]) -> Result<(), ToolError> {
         Ok(())
     }
 }
