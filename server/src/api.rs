@@ -89,7 +89,7 @@ pub struct AppState {
     lookup: Lookup,
     cache: RwLock<Cache>,
     /// Failed console logins per user and per address.
-    pub login_failures: crate::console::LoginFailures,
+    pub login_failures: crate::ratelimit::LoginFailures,
 }
 
 pub type Shared = Arc<AppState>;
