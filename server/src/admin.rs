@@ -1,10 +1,9 @@
 //! Administration shared by the CLI subcommands and the admin API:
 //! contracts, platforms, targets. Validation errors name the field.
 
-use alma_ext_proto::api::{Entitlement, EntitlementStatus};
+use alma_ext_proto::api::EntitlementStatus;
 use alma_ext_proto::lifecycle::{LifecycleTable, Phase};
 use alma_ext_proto::target::Target;
-use anyhow::Result;
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 
 use crate::auth;
@@ -34,8 +33,16 @@ pub enum AdminError {
     NoContract(String),
     #[error("no {0}")]
     NotFound(String),
+    /// The database failed (a `StoreError`, or an error of the console's
+    /// queries).
     #[error(transparent)]
     Store(#[from] anyhow::Error),
+}
+
+impl From<crate::store::StoreError> for AdminError {
+    fn from(e: crate::store::StoreError) -> Self {
+        AdminError::Store(e.into())
+    }
 }
 
 /// The products of the licensing spec.
@@ -453,45 +460,7 @@ pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, InvalidInput> {
         .map_err(|_| invalid(field, format!("{s:?} is not a date YYYY-MM-DD")))
 }
 
-/// The entitlement a contract gives on `day`.
-pub fn entitlement(c: &ContractRow, day: NaiveDate) -> Entitlement {
-    let starts = NaiveDate::parse_from_str(&c.starts, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
-    let ends = NaiveDate::parse_from_str(&c.ends, "%Y-%m-%d").unwrap_or(NaiveDate::MIN);
-    let status = if c.revoked_at.is_some() {
-        EntitlementStatus::Revoked
-    } else if day < starts {
-        EntitlementStatus::Pending
-    } else if day > ends {
-        EntitlementStatus::Expired
-    } else {
-        EntitlementStatus::Active
-    };
-    Entitlement {
-        contract: c.id.clone(),
-        customer: c.customer.clone(),
-        product: c.product.clone(),
-        status,
-        starts,
-        ends,
-        extended_updates: c.product != "platform" || c.platform_updates,
-    }
-}
-
-/// Start of the contract year that contains `day` (the window of the peak
-/// concurrent-guest count).
-pub fn contract_year_start(c: &ContractRow, day: NaiveDate) -> NaiveDate {
-    let starts = NaiveDate::parse_from_str(&c.starts, "%Y-%m-%d").unwrap_or(day);
-    if day <= starts {
-        return starts;
-    }
-    let mut y = starts;
-    loop {
-        match y.checked_add_months(Months::new(12)) {
-            Some(next) if next <= day => y = next,
-            _ => return y,
-        }
-    }
-}
+pub use crate::decide::{contract_year_start, entitlement};
 
 /// A machine as `machine list`/`show` and the admin API show it: the
 /// stored row, its lifecycle phase today, and readable times.
@@ -654,35 +623,5 @@ mod tests {
         let bad = format!("{ok}[auth]\nusername = \"u\"\npassword = \"p\"\n");
         assert_eq!(check_target(&bad).unwrap_err().field, "auth");
         assert_eq!(check_target("repos = 3").unwrap_err().field, "target");
-    }
-
-    #[test]
-    fn contract_years() {
-        let c = ContractRow {
-            id: "c".into(),
-            customer: "x".into(),
-            product: "virtual".into(),
-            quantity: 1,
-            starts: "2025-01-01".into(),
-            ends: "2027-12-31".into(),
-            platform_updates: false,
-            created_at: 0,
-            revoked_at: None,
-            machines: 0,
-        };
-        assert_eq!(contract_year_start(&c, d("2026-06-01")), d("2026-01-01"));
-        assert_eq!(contract_year_start(&c, d("2024-06-01")), d("2025-01-01"));
-        assert_eq!(
-            entitlement(&c, d("2024-06-01")).status,
-            EntitlementStatus::Pending
-        );
-        assert_eq!(
-            entitlement(&c, d("2026-06-01")).status,
-            EntitlementStatus::Active
-        );
-        assert_eq!(
-            entitlement(&c, d("2028-01-01")).status,
-            EntitlementStatus::Expired
-        );
     }
 }

@@ -7,11 +7,11 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use alma_ext_proto::api::{
-    self as proto, code, CheckinRequest, CheckinResponse, Entitlement, EntitlementStatus,
-    ErrorBody, ErrorDetail, RegisterRequest, RegisterResponse,
+    self as proto, code, CheckinRequest, CheckinResponse, Entitlement, ErrorBody, ErrorDetail,
+    RegisterRequest, RegisterResponse,
 };
 use alma_ext_proto::lifecycle::LifecycleTable;
-use alma_ext_proto::target::{Auth, Target};
+use alma_ext_proto::target::Target;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
@@ -27,12 +27,13 @@ use serde::Serialize;
 
 use crate::admin::{self, AdminError, InvalidInput};
 use crate::auth;
+use crate::decide::{self, RegistrationRefused, RepoAccess, Reregistration};
 use crate::fleet;
 use crate::metrics::{Metrics, WriteHealth};
 use crate::ratelimit::RateLimiter;
-use crate::store::{CheckinWrite, NewMachine, Store};
+use crate::store::{NewMachine, Store, StoreError};
 use crate::validate;
-use crate::writer::{Lookup, Writer};
+use crate::writer::{Lookup, QueueError, Writer};
 
 /// The OpenAPI 3 document of this API, served at `/v1/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -88,7 +89,7 @@ pub struct AppState {
     lookup: Lookup,
     cache: RwLock<Cache>,
     /// Failed console logins per user and per address.
-    pub login_failures: crate::console::LoginFailures,
+    pub login_failures: crate::ratelimit::LoginFailures,
 }
 
 pub type Shared = Arc<AppState>;
@@ -96,7 +97,7 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     /// Build the state and start the writer and cache-refresh tasks (needs
     /// a Tokio runtime).
-    pub async fn start(store: Store, settings: Settings) -> anyhow::Result<Shared> {
+    pub async fn start(store: Store, settings: Settings) -> Result<Shared, StoreError> {
         let metrics = Arc::new(Metrics::default());
         // Writer and lookup tasks, each one statement at a time on its
         // own connection. SQLite has one writer anyway. On PostgreSQL,
@@ -143,7 +144,7 @@ impl AppState {
         Ok(state)
     }
 
-    async fn reload_cache(&self) -> anyhow::Result<()> {
+    async fn reload_cache(&self) -> Result<(), StoreError> {
         let mut targets = HashMap::new();
         for (major, text) in self.store.list_targets().await? {
             match Target::from_toml(&text) {
@@ -173,10 +174,8 @@ impl AppState {
         Ok(())
     }
 
-    /// The switch target for a machine of major `os_major` with this
-    /// entitlement: the stored target with the machine's own repository
-    /// credentials, only while the contract is active and covers the
-    /// extended-update repository.
+    /// The switch target for a machine (`decide::machine_target` over
+    /// the cached targets).
     fn machine_target(
         &self,
         ent: &Entitlement,
@@ -184,16 +183,8 @@ impl AppState {
         machine: &str,
         repo_password: &str,
     ) -> Option<Target> {
-        if ent.status != EntitlementStatus::Active || !ent.extended_updates {
-            return None;
-        }
         let c = self.cache.read().unwrap_or_else(|e| e.into_inner());
-        let mut t = c.targets.get(&os_major?)?.clone();
-        let mut a = t.auth.take().unwrap_or_default();
-        a.username = Some(machine.to_string());
-        a.password = Some(repo_password.to_string());
-        t.auth = Some(Auth { ..a });
-        Some(t)
+        decide::machine_target(ent, &c.targets, os_major, machine, repo_password)
     }
 }
 
@@ -272,6 +263,18 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(e: QueueError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
@@ -319,11 +322,11 @@ async fn read_body(body: Body, settings: &Settings) -> ApiResult<Bytes> {
         ));
     };
     read.map_err(|e| {
-        // axum does not export the limit error type; its message is stable.
+        // The limit's own error type, somewhere in axum's error chain.
         let mut too_large = false;
         let mut src: Option<&dyn std::error::Error> = Some(&e);
         while let Some(x) = src {
-            too_large |= x.to_string().contains("length limit");
+            too_large |= x.is::<http_body_util::LengthLimitError>();
             src = x.source();
         }
         if too_large {
@@ -483,14 +486,21 @@ fn admin_router(state: &Shared) -> Router<Shared> {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_admin))
 }
 
-/// The router with every route.
+/// The router with every route of the API (without the console: see
+/// `app::router` for what `serve` serves).
 pub fn router(state: Shared) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with every route of the API and `beside` (the console's
+/// routes), under the same request counting, body limit and panic guard.
+pub fn router_with(state: Shared, beside: Router<Shared>) -> Router {
     let limit = state.settings.body_limit;
     let v1 = public_routes()
         .into_iter()
         .fold(Router::new(), |r, (path, handlers)| r.route(path, handlers))
         .nest(ADMIN_PREFIX, admin_router(&state))
-        .merge(crate::console::routes())
+        .merge(beside)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     v1.layer(middleware::from_fn_with_state(
@@ -559,13 +569,24 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
+/// Why `/healthz` says 503.
+#[derive(Debug, thiserror::Error)]
+enum Unhealthy {
+    #[error(transparent)]
+    Unreachable(StoreError),
+    #[error("writes to the store fail")]
+    WritesFail,
+    #[error("writes to the store fail: {0}")]
+    ProbeFailed(StoreError),
+}
+
 async fn healthz(State(s): State<Shared>) -> Response {
-    let mut health = s.store.ping().await;
+    let mut health = s.store.ping().await.map_err(Unhealthy::Unreachable);
     let now = Utc::now().timestamp();
     if health.is_ok() {
         health = match s.metrics.write_health(now) {
             WriteHealth::Ok => Ok(()),
-            WriteHealth::Failing => Err(anyhow::anyhow!("writes to the store fail")),
+            WriteHealth::Failing => Err(Unhealthy::WritesFail),
             // No write since the failure (a balancer may have taken this
             // replica out): whether writes work again, a write tells.
             WriteHealth::Probe(t) => match s.store.probe_write(now).await {
@@ -576,7 +597,7 @@ async fn healthz(State(s): State<Shared>) -> Response {
                 }
                 Err(e) => {
                     s.metrics.write_outcome(false, now);
-                    Err(e.context("writes to the store fail"))
+                    Err(Unhealthy::ProbeFailed(e))
                 }
             },
         };
@@ -587,7 +608,7 @@ async fn healthz(State(s): State<Shared>) -> Response {
             &serde_json::json!({"status": "ok", "database": s.store.kind()}),
         ),
         Err(e) => {
-            tracing::error!("health check: database: {e:#}");
+            tracing::error!("health check: database: {e}");
             json_response(
                 StatusCode::SERVICE_UNAVAILABLE,
                 &serde_json::json!({"status": "unavailable", "database": s.store.kind()}),
@@ -643,14 +664,14 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
             .await?
             .filter(|m| m.state == "active")
             .ok_or_else(|| ApiError::unauthenticated("unknown credential"))?;
-        let presented = (columns.machine_id.as_deref(), columns.dmi_uuid.as_deref());
+        let presented = decide::identity(&columns);
         let registered = (m.machine_id.as_deref(), m.dmi_uuid.as_deref());
-        let clone_recorded = !same_machine(registered, presented)
+        let clone_recorded = decide::needs_clone_lookup(registered, presented)
             && s.store
                 .find_clone(&m.contract_id, presented.0, presented.1)
                 .await?
                 .is_some();
-        match reregistration(registered, presented, clone_recorded) {
+        match decide::reregistration(registered, presented, clone_recorded) {
             Reregistration::OwnMachine => {}
             Reregistration::Clone => {
                 if let Err(wait) = s.limiter.check(&format!("reregister:{}", m.id)) {
@@ -706,23 +727,23 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
             .await?
             .ok_or_else(bad)?
     };
-    let ent = admin::entitlement(&contract, today);
-    match ent.status {
-        EntitlementStatus::Revoked => {
+    let ent = decide::entitlement(&contract, today);
+    match decide::may_register(&ent) {
+        Ok(()) => {}
+        Err(RegistrationRefused::Revoked) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 code::CONTRACT_REVOKED,
                 "the contract was revoked",
             ))
         }
-        EntitlementStatus::Expired => {
+        Err(RegistrationRefused::Expired(ends)) => {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 code::FORBIDDEN,
-                format!("the contract ended on {}", ent.ends),
+                format!("the contract ended on {ends}"),
             ))
         }
-        _ => {}
     }
     let credential = auth::new_secret(auth::CREDENTIAL_PREFIX);
     // One transaction: the old registration of this identity retired, a
@@ -775,45 +796,6 @@ async fn register(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Ap
     ))
 }
 
-/// Whether a registration with a machine credential may go ahead.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reregistration {
-    /// The credential's own machine registers again.
-    OwnMachine,
-    /// A clone the server has recorded registers as itself.
-    Clone,
-    /// Anything else needs the activation key.
-    Refused,
-}
-
-/// True when two (machine id, DMI UUID) identities are one machine: one
-/// part at least on both sides, and no part that differs. Pure.
-fn same_machine(a: (Option<&str>, Option<&str>), b: (Option<&str>, Option<&str>)) -> bool {
-    let part = |x: Option<&str>, y: Option<&str>| match (x, y) {
-        (Some(x), Some(y)) => Some(x == y),
-        _ => None,
-    };
-    let parts = [part(a.0, b.0), part(a.1, b.1)];
-    parts.contains(&Some(true)) && !parts.contains(&Some(false))
-}
-
-/// The decision for a registration presenting a machine credential:
-/// `registered` is the credential's machine, `presented` the registering
-/// one, `clone_recorded` whether a check-in recorded it as a clone. Pure.
-fn reregistration(
-    registered: (Option<&str>, Option<&str>),
-    presented: (Option<&str>, Option<&str>),
-    clone_recorded: bool,
-) -> Reregistration {
-    if same_machine(registered, presented) {
-        Reregistration::OwnMachine
-    } else if clone_recorded {
-        Reregistration::Clone
-    } else {
-        Reregistration::Refused
-    }
-}
-
 async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     let token = bearer(&headers)
         .ok_or_else(|| ApiError::unauthenticated("missing Authorization: Bearer credential"))?;
@@ -852,12 +834,8 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
 
     // Clone check: the identity registered with this credential must
     // match the one presenting it.
-    let differs =
-        |registered: &Option<String>, presented: &Option<String>| match (registered, presented) {
-            (Some(a), Some(b)) => a != b,
-            _ => false,
-        };
-    if differs(&m.machine_id, &columns.machine_id) || differs(&m.dmi_uuid, &columns.dmi_uuid) {
+    let registered = (m.machine_id.as_deref(), m.dmi_uuid.as_deref());
+    if decide::is_clone(registered, decide::identity(&columns)) {
         s.metrics.clones.fetch_add(1, Ordering::Relaxed);
         match s
             .store
@@ -899,54 +877,31 @@ async fn checkin(State(s): State<Shared>, headers: HeaderMap, body: Body) -> Api
         ));
     }
 
-    let guests = if columns.hypervisor_host || m.guests_hash.is_some() {
-        let (hash, list) = validate::guest_list(&req.facts);
-        (m.guests_hash.as_deref() != Some(hash.as_str())).then_some((hash, list))
-    } else {
-        None
-    };
     let repo_password = auth::repo_password(token);
     let os_major = columns.os_major;
-    // The security summary is stored with the facts: one hash covers
-    // both, so an unchanged check-in still writes neither.
-    let security_json = req
-        .security
-        .as_ref()
-        .and_then(|sec| serde_json::to_string(sec).ok());
-    let facts_hash = match &security_json {
-        None => auth::sha256_hex(&columns.facts_json),
-        Some(j) => auth::sha256_hex(&format!("{}\n{j}", columns.facts_json)),
-    };
-    let facts_changed = m.facts_hash.as_deref() != Some(facts_hash.as_str());
-    let day = now.div_euclid(86400);
-    let write = CheckinWrite {
-        machine: m.id.clone(),
-        now,
-        observed_at: req.observed_at.timestamp(),
-        day,
-        columns,
-        facts_hash,
-        facts_changed,
-        security_json,
-        switch_status: serde_json::to_value(req.switch.status)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        agent_version: req.agent_version.clone(),
-        repo_hash: if m.repo_hash.is_none() {
-            Some(auth::sha256_hex(&repo_password))
-        } else {
-            None
+    let write = decide::checkin_write(
+        &m,
+        decide::Checkin {
+            now,
+            observed_at: req.observed_at.timestamp(),
+            columns,
+            security_json: req
+                .security
+                .as_ref()
+                .and_then(|sec| serde_json::to_string(sec).ok()),
+            switch_status: serde_json::to_value(req.switch.status)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+            agent_version: req.agent_version.clone(),
+            repo_hash: auth::sha256_hex(&repo_password),
         },
-        guests,
-        // Only the first check-in of the day writes presence.
-        record_presence: m.presence_day != Some(day),
-        system_label: m.system_label.clone(),
-    };
+        || validate::guest_list(&req.facts),
+    );
     s.writer.write(write).await.map_err(ApiError::internal)?;
     s.metrics.checkins.fetch_add(1, Ordering::Relaxed);
 
-    let ent = admin::entitlement(&m.contract, today);
+    let ent = decide::entitlement(&m.contract, today);
     let target = s.machine_target(&ent, os_major, &m.id, &repo_password);
     let lifecycle = s
         .cache
@@ -1016,13 +971,7 @@ async fn repo_auth(State(s): State<Shared>, headers: HeaderMap) -> Response {
         Ok(r) => r,
         Err(e) => return ApiError::internal(format!("{e:#}")).into_response(),
     };
-    let ok_cred = row
-        .as_ref()
-        .filter(|r| r.state == "active")
-        .and_then(|r| r.repo_hash.as_deref())
-        .map(|h| auth::digest_eq(h, &auth::sha256_hex(&password)))
-        .unwrap_or(false);
-    let Some(row) = row.filter(|_| ok_cred) else {
+    let Some(row) = row else {
         return deny(
             &s,
             StatusCode::UNAUTHORIZED,
@@ -1030,33 +979,38 @@ async fn repo_auth(State(s): State<Shared>, headers: HeaderMap) -> Response {
             "wrong repository credentials",
         );
     };
-    let ent = admin::entitlement(&row.contract, Utc::now().date_naive());
-    if ent.status == EntitlementStatus::Revoked {
-        return deny(
-            &s,
+    let password_ok = row
+        .repo_hash
+        .as_deref()
+        .is_some_and(|h| auth::digest_eq(h, &auth::sha256_hex(&password)));
+    let ent = decide::entitlement(&row.contract, Utc::now().date_naive());
+    let (status, code, message) = match decide::repo_access(&row.state, password_ok, &ent) {
+        RepoAccess::Allowed => {
+            s.metrics.repo_auth_allowed.fetch_add(1, Ordering::Relaxed);
+            return StatusCode::NO_CONTENT.into_response();
+        }
+        RepoAccess::WrongCredentials => (
+            StatusCode::UNAUTHORIZED,
+            code::UNAUTHENTICATED,
+            "wrong repository credentials",
+        ),
+        RepoAccess::Revoked => (
             StatusCode::FORBIDDEN,
             code::CONTRACT_REVOKED,
             "the contract was revoked",
-        );
-    }
-    if ent.status != EntitlementStatus::Active {
-        return deny(
-            &s,
+        ),
+        RepoAccess::NotInForce => (
             StatusCode::FORBIDDEN,
             code::FORBIDDEN,
             "the contract is not in force today",
-        );
-    }
-    if !ent.extended_updates {
-        return deny(
-            &s,
+        ),
+        RepoAccess::NoExtendedUpdates => (
             StatusCode::FORBIDDEN,
             code::FORBIDDEN,
             "the contract does not include the extended-update repository",
-        );
-    }
-    s.metrics.repo_auth_allowed.fetch_add(1, Ordering::Relaxed);
-    StatusCode::NO_CONTENT.into_response()
+        ),
+    };
+    deny(&s, status, code, message)
 }
 
 // ---- admin API ----
@@ -1307,34 +1261,6 @@ mod tests {
         let e = parse_json::<serde_json::Value>(br#"{"a": 1}{"b": 2}"#).unwrap_err();
         assert_eq!(e.status, StatusCode::BAD_REQUEST);
         assert!(parse_json::<serde_json::Value>(b"{\"a\": 1}\n").is_ok());
-    }
-
-    #[test]
-    fn credential_registers_only_its_machine_or_a_recorded_clone() {
-        let m = (Some("aa"), Some("u1"));
-        assert_eq!(reregistration(m, m, false), Reregistration::OwnMachine);
-        assert_eq!(
-            reregistration(m, (Some("aa"), None), false),
-            Reregistration::OwnMachine
-        );
-        assert_eq!(
-            reregistration(m, (Some("bb"), Some("u2")), false),
-            Reregistration::Refused
-        );
-        assert_eq!(
-            reregistration(m, (Some("bb"), Some("u2")), true),
-            Reregistration::Clone
-        );
-        // Same machine id, another DMI UUID: not the same machine.
-        assert_eq!(
-            reregistration(m, (Some("aa"), Some("u2")), false),
-            Reregistration::Refused
-        );
-        // Nothing to compare is never "the same machine".
-        assert_eq!(
-            reregistration((None, None), (None, None), false),
-            Reregistration::Refused
-        );
     }
 
     #[test]

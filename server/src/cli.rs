@@ -74,16 +74,7 @@ pub enum ListFormat {
     Csv,
 }
 
-/// Output of `licenses`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
-    /// Tables for people.
-    Text,
-    /// The report JSON (docs/inventory.md).
-    Json,
-    /// One row per system, for a purchasing spreadsheet.
-    Csv,
-}
+pub use crate::render::ReportFormat;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -724,7 +715,7 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
         age_out_days: a.age_out_days,
     };
     let state = api::AppState::start(store.clone(), settings).await?;
-    let app = api::router(state);
+    let app = crate::app::router(state);
     let listener = tokio::net::TcpListener::bind(a.listen)
         .await
         .with_context(|| format!("listening on {}", a.listen))

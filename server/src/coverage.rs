@@ -46,7 +46,7 @@ pub async fn load(
     store: &crate::store::Store,
     age_out_days: i64,
     now: i64,
-) -> anyhow::Result<(FleetCoverage, Vec<String>)> {
+) -> Result<(FleetCoverage, Vec<String>), crate::store::StoreError> {
     let mut machines = Vec::new();
     let mut warnings = Vec::new();
     for (machine, hostname, contract, json) in

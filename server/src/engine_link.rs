@@ -1,21 +1,14 @@
-//! Where the server meets the licence engine (`crate::license`): running
-//! it, and rendering the live report around its output.
+//! Where the server's output meets the licence engine's (`crate::license`):
+//! `licenses --inventory FILE`, and the live report rendered around the
+//! engine's tables. (The fleet runs the engine itself: `fleet::run_engine`.)
 
 use std::fmt::Write;
 use std::path::Path;
 
 use anyhow::Result;
 
-use crate::cli::ReportFormat;
 use crate::fleet::LiveReport;
-use crate::license::{Inventory, Report};
-
-/// Price an inventory. The inventory the server builds is checked like
-/// a file's: an error names the field and machine.
-pub fn report(inv: &Inventory) -> Result<Report> {
-    crate::license::engine::report(inv)
-        .map_err(|e| anyhow::anyhow!("the fleet inventory is not valid: {e}"))
-}
+use crate::render::ReportFormat;
 
 fn engine_format(f: ReportFormat) -> crate::license::cli::Format {
     match f {

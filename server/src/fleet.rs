@@ -446,9 +446,11 @@ pub struct LiveReport {
     pub warnings: Vec<String>,
 }
 
-/// Run the licence engine.
+/// Run the licence engine. The inventory the server builds is checked
+/// like a file's: an error names the field and machine.
 pub fn run_engine(inv: &Inventory) -> Result<Report> {
-    crate::engine_link::report(inv)
+    crate::license::engine::report(inv)
+        .map_err(|e| anyhow::anyhow!("the fleet inventory is not valid: {e}"))
 }
 
 /// Per-contract use, from the fleet data.

@@ -4,10 +4,12 @@ pub mod license;
 
 pub mod admin;
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod cli;
 pub mod console;
 pub mod coverage;
+pub mod decide;
 pub mod engine_link;
 pub mod exit;
 pub mod fleet;

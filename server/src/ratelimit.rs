@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub struct RateLimiter {
     /// Check-ins allowed in a burst.
@@ -52,6 +52,43 @@ impl RateLimiter {
             *e = (tokens, now);
             Err(((1.0 - tokens) / self.per_sec).ceil().max(1.0) as u64)
         }
+    }
+}
+
+/// How long failed console logins count (`console::FAILURE_WINDOW`).
+pub const LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Failed logins per key (`user:NAME`, `addr:IP`), in this process.
+#[derive(Default)]
+pub struct LoginFailures {
+    map: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl LoginFailures {
+    /// Whether `key` has used up its failures in the current window.
+    pub fn blocked(&self, key: &str, max: u32) -> bool {
+        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(key)
+            .is_some_and(|(n, at)| *n >= max && at.elapsed() < LOGIN_FAILURE_WINDOW)
+    }
+
+    pub fn fail(&self, key: &str) {
+        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        if m.len() > 100_000 {
+            m.retain(|_, (_, at)| at.elapsed() < LOGIN_FAILURE_WINDOW);
+        }
+        let e = m.entry(key.to_string()).or_insert((0, Instant::now()));
+        if e.1.elapsed() >= LOGIN_FAILURE_WINDOW {
+            *e = (0, Instant::now());
+        }
+        e.0 += 1;
+    }
+
+    pub fn clear(&self, key: &str) {
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
     }
 }
 

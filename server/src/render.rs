@@ -2,9 +2,21 @@
 //! `machine show`. Pure: views in, text out.
 
 use chrono::{DateTime, Utc};
+use clap::ValueEnum;
 
 use crate::admin::{MachineDetail, MachineView};
 use crate::license::report::csv_cell;
+
+/// Output of `licenses` and `coverage`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Tables for people.
+    Text,
+    /// The report JSON (docs/inventory.md).
+    Json,
+    /// One row per system, for a purchasing spreadsheet.
+    Csv,
+}
 
 /// Column headings of `machine list` (text and CSV).
 const COLUMNS: [&str; 11] = [

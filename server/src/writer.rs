@@ -11,11 +11,26 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::metrics::Metrics;
-use crate::store::{CheckinWrite, MachineAuth, Store};
+use crate::store::{CheckinWrite, MachineAuth, Store, StoreError};
 
 const MAX_BATCH: usize = 1024;
 
-type Job = (CheckinWrite, oneshot::Sender<Result<(), String>>);
+/// Why a queued write or lookup got no result.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum QueueError {
+    /// The writer task is gone (the server is shutting down).
+    #[error("the store writer has stopped")]
+    WriterStopped,
+    /// The lookup task is gone (the server is shutting down).
+    #[error("the credential lookup has stopped")]
+    LookupStopped,
+    /// The batch this request was in failed (shared by every request of
+    /// the batch).
+    #[error(transparent)]
+    Store(Arc<StoreError>),
+}
+
+type Job = (CheckinWrite, oneshot::Sender<Result<(), QueueError>>);
 
 /// Handle to the writer tasks.
 #[derive(Clone)]
@@ -33,15 +48,14 @@ impl Writer {
     }
 
     /// Queue a check-in and wait until it is committed.
-    pub async fn write(&self, w: CheckinWrite) -> Result<(), String> {
+    pub async fn write(&self, w: CheckinWrite) -> Result<(), QueueError> {
         let lane = lane_of(&w.machine, self.lanes.len());
         let (tx, rx) = oneshot::channel();
         self.lanes[lane]
             .send((w, tx))
             .await
-            .map_err(|_| "the store writer has stopped".to_string())?;
-        rx.await
-            .map_err(|_| "the store writer has stopped".to_string())?
+            .map_err(|_| QueueError::WriterStopped)?;
+        rx.await.map_err(|_| QueueError::WriterStopped)?
     }
 }
 
@@ -78,7 +92,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
         // Sorted by machine so that concurrent batches (several lanes or
         // replicas) lock rows in the same order.
         batch.sort_by(|a, b| a.machine.cmp(&b.machine));
-        let mut result = Err(String::new());
+        let mut result = Ok(());
         for attempt in 0..4 {
             match store.apply_checkins(&batch).await {
                 Ok(()) => {
@@ -89,7 +103,7 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
                     // Deadlocks and serialization failures between
                     // replicas are transient: the whole batch is retried.
                     tracing::warn!(attempt, "check-in batch of {} failed: {e:#}", batch.len());
-                    result = Err(format!("{e:#}"));
+                    result = Err(QueueError::Store(Arc::new(e)));
                     tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
                 }
             }
@@ -108,7 +122,10 @@ async fn run(store: Store, mut rx: mpsc::Receiver<Job>, metrics: Arc<Metrics>) {
     }
 }
 
-type LookupJob = (String, oneshot::Sender<Result<Option<MachineAuth>, String>>);
+type LookupJob = (
+    String,
+    oneshot::Sender<Result<Option<MachineAuth>, QueueError>>,
+);
 
 /// The check-in credential lookup, batched the same way: concurrent
 /// check-ins wait for one query instead of one each (on PostgreSQL a
@@ -132,15 +149,14 @@ impl Lookup {
     pub async fn machine_by_token(
         &self,
         token_hash: String,
-    ) -> anyhow::Result<Option<MachineAuth>> {
+    ) -> Result<Option<MachineAuth>, QueueError> {
         let lane = self.next.fetch_add(1, Ordering::Relaxed) % self.lanes.len();
         let (tx, rx) = oneshot::channel();
-        let stopped = || anyhow::anyhow!("the credential lookup has stopped");
         self.lanes[lane]
             .send((token_hash, tx))
             .await
-            .map_err(|_| stopped())?;
-        rx.await.map_err(|_| stopped())?.map_err(anyhow::Error::msg)
+            .map_err(|_| QueueError::LookupStopped)?;
+        rx.await.map_err(|_| QueueError::LookupStopped)?
     }
 }
 
@@ -158,7 +174,7 @@ async fn run_lookups(store: Store, mut rx: mpsc::Receiver<LookupJob>) {
                 }
             }
             Err(e) => {
-                let e = format!("{e:#}");
+                let e = QueueError::Store(Arc::new(e));
                 for (_, tx) in jobs.drain(..) {
                     let _ = tx.send(Err(e.clone()));
                 }

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use alma_ext_switcher::apply::{read_release, read_repo_files, Applier, Failpoint};
 use alma_ext_switcher::plan;
-use alma_ext_switcher::system::PackageTools;
+use alma_ext_switcher::system::{PackageTools, ToolError};
 
 struct NoTools;
 
 impl PackageTools for NoTools {
-    fn import_key(&self, _: &Path, _: &Path) -> Result<(), String> {
+    fn import_key(&self, _: &Path, _: &Path) -> Result<(), ToolError> {
         Ok(())
     }
     fn makecache(
@@ -19,7 +19,7 @@ impl PackageTools for NoTools {
         _: Option<&str>,
         _: &[String],
         _: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), ToolError> {
         Ok(())
     }
 }

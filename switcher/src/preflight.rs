@@ -38,14 +38,19 @@ fn failed(msg: impl Into<String>) -> PreflightError {
     }
 }
 
-/// What a probe of a URL gave.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProbeResult {
-    /// An HTTP status (200 on success).
-    Status(u16),
-    /// No HTTP answer: the reason (connect, TLS, DNS, proxy).
-    NoAnswer(String),
+/// A probe that got no HTTP answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no answer from {url}: {reason}")]
+pub struct NoAnswer {
+    /// The URL probed.
+    pub url: String,
+    /// Why: connect, TLS, DNS or proxy (the error chain, joined).
+    pub reason: String,
 }
+
+/// What a probe of a URL gave: the HTTP status (200 on success), or no
+/// answer.
+pub type ProbeResult = Result<u16, NoAnswer>;
 
 /// Fetches a URL with the target's credentials.
 pub trait RepoProbe {
@@ -385,8 +390,8 @@ pub fn check_repos(
     for (key, r) in &target.repos {
         let url = repomd_url(&substitute(&r.baseurl, vars));
         match probe.probe(&url) {
-            ProbeResult::Status(200) => checked.push(url),
-            ProbeResult::Status(s @ (401 | 403)) => {
+            Ok(200) => checked.push(url),
+            Ok(s @ (401 | 403)) => {
                 return Err(PreflightError {
                     class: FailureClass::Refused,
                     message: format!(
@@ -395,17 +400,17 @@ pub fn check_repos(
                     ),
                 })
             }
-            ProbeResult::Status(s) => {
+            Ok(s) => {
                 return Err(failed(format!(
                     "repos.{key} ({}): {url} answered HTTP {s} (with {who}); expected 200",
                     r.id
                 )))
             }
-            ProbeResult::NoAnswer(why) => {
+            Err(NoAnswer { reason, .. }) => {
                 return Err(PreflightError {
                     class: FailureClass::Unreachable,
                     message: format!(
-                        "repos.{key} ({}): {url} unreachable (with {who}): {why}",
+                        "repos.{key} ({}): {url} unreachable (with {who}): {reason}",
                         r.id
                     ),
                 })
@@ -508,9 +513,9 @@ impl RepoProbe for HttpProbe {
     fn probe(&self, url: &str) -> ProbeResult {
         if url.starts_with("file://") {
             return if under_root(&self.root, url).is_file() {
-                ProbeResult::Status(200)
+                Ok(200)
             } else {
-                ProbeResult::Status(404)
+                Ok(404)
             };
         }
         let mut req = self.client.get(url);
@@ -518,7 +523,7 @@ impl RepoProbe for HttpProbe {
             req = req.basic_auth(u, self.password.as_ref());
         }
         match req.send() {
-            Ok(r) => ProbeResult::Status(r.status().as_u16()),
+            Ok(r) => Ok(r.status().as_u16()),
             Err(e) => {
                 // The whole chain: "error sending request: ... certificate expired".
                 let mut msg = e.to_string();
@@ -528,7 +533,10 @@ impl RepoProbe for HttpProbe {
                     msg.push_str(&s.to_string());
                     src = s.source();
                 }
-                ProbeResult::NoAnswer(msg)
+                Err(NoAnswer {
+                    url: url.to_string(),
+                    reason: msg,
+                })
             }
         }
     }

@@ -6,11 +6,34 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Why a dnf or rpm run did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// The program could not be started.
+    #[error("cannot run {command}: {source}")]
+    Spawn {
+        /// The command line, as run.
+        command: String,
+        #[source]
+        source: io::Error,
+    },
+    /// The program ran and failed.
+    #[error("{command} failed ({status}): {stderr}")]
+    Failed {
+        /// The command line, as run.
+        command: String,
+        /// Its exit status, as the system words it.
+        status: String,
+        /// Its non-empty stderr lines, joined with "; ".
+        stderr: String,
+    },
+}
+
 /// dnf and rpm as the switch needs them.
 pub trait PackageTools {
     /// Import an armored public key file (a path on this machine) into the
     /// rpm database of `root`.
-    fn import_key(&self, root: &Path, key: &Path) -> Result<(), String>;
+    fn import_key(&self, root: &Path, key: &Path) -> Result<(), ToolError>;
     /// Download the metadata of `repos` only (`dnf makecache --repo ...`)
     /// with the root's own variables; `releasever` only when dnf cannot
     /// derive it itself (a root without an rpm database). `setopts` are
@@ -22,7 +45,7 @@ pub trait PackageTools {
         releasever: Option<&str>,
         repos: &[String],
         setopts: &[String],
-    ) -> Result<(), String>;
+    ) -> Result<(), ToolError>;
 }
 
 /// The real dnf and rpm.
@@ -45,11 +68,12 @@ fn is_system_root(root: &Path) -> bool {
     root == Path::new("/")
 }
 
-fn run(mut cmd: Command) -> Result<(), String> {
+fn run(mut cmd: Command) -> Result<(), ToolError> {
     let shown = format!("{cmd:?}");
-    let out = cmd
-        .output()
-        .map_err(|e| format!("cannot run {shown}: {e}"))?;
+    let out = cmd.output().map_err(|source| ToolError::Spawn {
+        command: shown.clone(),
+        source,
+    })?;
     if out.status.success() {
         return Ok(());
     }
@@ -59,7 +83,11 @@ fn run(mut cmd: Command) -> Result<(), String> {
         .filter(|l| !l.trim().is_empty())
         .collect::<Vec<_>>()
         .join("; ");
-    Err(format!("{shown} failed ({}): {err}", out.status))
+    Err(ToolError::Failed {
+        command: shown,
+        status: out.status.to_string(),
+        stderr: err,
+    })
 }
 
 /// The dnf options that keep a run inside `root`: its repo files, vars and
@@ -97,7 +125,7 @@ pub fn dnf_root_args(root: &Path, releasever: Option<&str>) -> Vec<String> {
 }
 
 impl PackageTools for RealTools {
-    fn import_key(&self, root: &Path, key: &Path) -> Result<(), String> {
+    fn import_key(&self, root: &Path, key: &Path) -> Result<(), ToolError> {
         let mut c = Command::new(&self.rpm);
         if !is_system_root(root) {
             c.arg("--root").arg(root);
@@ -112,7 +140,7 @@ impl PackageTools for RealTools {
         releasever: Option<&str>,
         repos: &[String],
         setopts: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), ToolError> {
         let mut c = Command::new(&self.dnf);
         c.args(dnf_root_args(root, releasever));
         c.args(["-y", "--quiet", "--setopt=skip_if_unavailable=False"]);

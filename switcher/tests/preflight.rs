@@ -6,7 +6,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use alma_ext_switcher::preflight::{
-    check_armored_key, check_local, check_repos, substitute, FailureClass, ProbeResult, RepoProbe,
+    check_armored_key, check_local, check_repos, substitute, FailureClass, NoAnswer, ProbeResult,
+    RepoProbe,
 };
 use base64::Engine;
 use common::*;
@@ -33,7 +34,7 @@ fn vars() -> BTreeMap<String, String> {
 #[test]
 fn repomd_of_every_repo_with_vars_substituted() {
     let p = Scripted {
-        answer: ProbeResult::Status(200),
+        answer: Ok(200),
         asked: RefCell::new(vec![]),
     };
     check_repos(&target(TARGET), &vars(), &p).unwrap();
@@ -49,11 +50,14 @@ fn repomd_of_every_repo_with_vars_substituted() {
 #[test]
 fn failures_are_classified_and_named() {
     let cases = [
-        (ProbeResult::Status(401), FailureClass::Refused, "HTTP 401"),
-        (ProbeResult::Status(403), FailureClass::Refused, "HTTP 403"),
-        (ProbeResult::Status(404), FailureClass::Failed, "HTTP 404"),
+        (Ok(401), FailureClass::Refused, "HTTP 401"),
+        (Ok(403), FailureClass::Refused, "HTTP 403"),
+        (Ok(404), FailureClass::Failed, "HTTP 404"),
         (
-            ProbeResult::NoAnswer("tcp connect error: Connection refused".into()),
+            Err(NoAnswer {
+                url: "https://updates.example.jp/".into(),
+                reason: "tcp connect error: Connection refused".into(),
+            }),
             FailureClass::Unreachable,
             "Connection refused",
         ),

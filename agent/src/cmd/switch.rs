@@ -421,7 +421,7 @@ fn vault_missing(root: &Path, plan: &Plan, view: &DnfView) -> BTreeSet<String> {
             Action::Vault { url } => {
                 let url = preflight::repomd_url(&preflight::substitute(url, &view.vars));
                 match probe.probe(&url) {
-                    preflight::ProbeResult::Status(200) => None,
+                    Ok(200) => None,
                     _ => Some(d.id.clone()),
                 }
             }

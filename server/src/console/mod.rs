@@ -16,8 +16,7 @@ pub mod users;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
@@ -46,46 +45,15 @@ pub const SESSION_SECS: i64 = 12 * 3600;
 pub const MAX_FAILURES_USER: u32 = 5;
 /// ... and per client address (higher: an office shares one address).
 pub const MAX_FAILURES_ADDR: u32 = 20;
-pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+pub const FAILURE_WINDOW: Duration = crate::ratelimit::LOGIN_FAILURE_WINDOW;
 
 /// A request extension `serve` adds to connections it serves over TLS:
 /// cookies are then `Secure`.
 #[derive(Debug, Clone, Copy)]
 pub struct ServedOverTls;
 
-/// Failed logins per key (`user:NAME`, `addr:IP`), in this process.
-#[derive(Default)]
-pub struct LoginFailures {
-    map: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl LoginFailures {
-    /// Whether `key` has used up its failures in the current window.
-    pub fn blocked(&self, key: &str, max: u32) -> bool {
-        let m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(key)
-            .is_some_and(|(n, at)| *n >= max && at.elapsed() < FAILURE_WINDOW)
-    }
-
-    pub fn fail(&self, key: &str) {
-        let mut m = self.map.lock().unwrap_or_else(|e| e.into_inner());
-        if m.len() > 100_000 {
-            m.retain(|_, (_, at)| at.elapsed() < FAILURE_WINDOW);
-        }
-        let e = m.entry(key.to_string()).or_insert((0, Instant::now()));
-        if e.1.elapsed() >= FAILURE_WINDOW {
-            *e = (0, Instant::now());
-        }
-        e.0 += 1;
-    }
-
-    pub fn clear(&self, key: &str) {
-        self.map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    }
-}
+/// Failed logins per key, kept beside the API's other limits.
+pub use crate::ratelimit::LoginFailures;
 
 /// The console's routes (merged into the API router).
 pub fn routes() -> Router<Shared> {

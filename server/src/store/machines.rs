@@ -1,10 +1,14 @@
-//! Machines as licensing staff see them (`machine list`, `show`,
-//! `retire`), and a contract's activation key (`contract rekey`).
+//! Machines and their credentials: registration (a machine registering
+//! again retires its old credential; a recorded clone is promoted), clone
+//! rows seen at check-in, the credential lookups, unregistering, and
+//! machines as licensing staff see them (`machine list`, `show`,
+//! `retire`).
 
-use anyhow::Result;
 use sqlx::Row;
 
-use super::Store;
+use super::contracts::{contract_from_row, ContractRow, CONTRACT_COLS};
+use super::engine::{Arg, BindArgs, Rows};
+use super::{Result, Store, StoreError};
 
 /// One machine for `machine list` and `machine show`: what it is, where it
 /// runs, what it runs, and where it stands.
@@ -186,22 +190,346 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             tx.commit().await?;
-            anyhow::Ok(n)
+            Ok::<_, StoreError>(n)
         })?;
         Ok(n == 1)
     }
+}
 
-    /// Replace a contract's activation key (by its hash): the old key
-    /// registers nothing from this commit on. False when no such contract.
-    pub async fn set_contract_key(&self, id: &str, key_hash: &str) -> Result<bool> {
-        let n = on_pool!(self, |p| sqlx::query(
-            "UPDATE contracts SET key_hash = $1 WHERE id = $2"
+/// What an authenticated request needs about its machine and contract.
+#[derive(Debug, Clone)]
+pub struct MachineAuth {
+    pub id: String,
+    pub contract_id: String,
+    pub state: String,
+    pub machine_id: Option<String>,
+    pub dmi_uuid: Option<String>,
+    pub repo_hash: Option<String>,
+    pub guests_hash: Option<String>,
+    /// SHA-256 of the stored facts (None: unknown, send them).
+    pub facts_hash: Option<String>,
+    pub system_label: Option<String>,
+    pub kind: String,
+    /// The last day whose presence row the machine has (None: unknown).
+    pub presence_day: Option<i64>,
+    pub contract: ContractRow,
+}
+
+/// A new machine row (registration, or a clone seen at check-in).
+#[derive(Debug, Clone)]
+pub struct NewMachine {
+    pub id: String,
+    pub contract_id: String,
+    /// `active` (registered) or `clone` (seen presenting another machine's
+    /// credential; counted, but without a credential of its own).
+    pub state: String,
+    pub token_hash: Option<String>,
+    pub repo_hash: Option<String>,
+    pub system_label: Option<String>,
+    pub clone_of: Option<String>,
+    pub now: i64,
+    pub observed_at: i64,
+    pub columns: FactColumns,
+}
+
+/// The facts fields the store keeps in columns, for counting without
+/// parsing every machine's facts JSON.
+#[derive(Debug, Clone, Default)]
+pub struct FactColumns {
+    pub machine_id: Option<String>,
+    pub dmi_uuid: Option<String>,
+    pub hostname: Option<String>,
+    pub kind: String,
+    pub hypervisor: Option<String>,
+    pub hypervisor_host: bool,
+    pub cloud_provider: Option<String>,
+    pub cloud_account: Option<String>,
+    pub cloud_unit: Option<String>,
+    pub cluster: Option<String>,
+    pub os_major: Option<i64>,
+    pub facts_json: String,
+}
+
+/// The clone row of a contract and identity.
+const SQL_FIND_CLONE: &str = "SELECT id FROM machines WHERE contract_id = $1 AND state = 'clone' \
+     AND machine_id IS NOT DISTINCT FROM $2 AND dmi_uuid IS NOT DISTINCT FROM $3 LIMIT 1";
+
+/// A machine registering again retires its active registration.
+const SQL_RETIRE_IDENTITY: &str = "UPDATE machines SET state = 'unregistered', token_hash = NULL, \
+     repo_hash = NULL, last_seen = $1 \
+     WHERE contract_id = $2 AND state = 'active' AND machine_id = $3 AND dmi_uuid IS NOT DISTINCT FROM $4";
+
+/// The INSERT of a `NewMachine` (without its facts), ready to execute.
+macro_rules! insert_machine_query {
+    ($m:expr) => {{
+        let m: &NewMachine = $m;
+        let c = &m.columns;
+        sqlx::query(
+            "INSERT INTO machines (id, contract_id, state, token_hash, repo_hash, system_label, machine_id, dmi_uuid, \
+             hostname, kind, hypervisor, hypervisor_host, cloud_provider, cloud_account, cloud_unit, cluster, os_major, \
+             clone_of, registered_at, last_seen, observed_at, facts_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $19, $20, $21)",
         )
-        .bind(key_hash)
-        .bind(id)
-        .execute(p)
-        .await?
-        .rows_affected());
-        Ok(n == 1)
+        .bind(&m.id)
+        .bind(&m.contract_id)
+        .bind(&m.state)
+        .bind(&m.token_hash)
+        .bind(&m.repo_hash)
+        .bind(&m.system_label)
+        .bind(&c.machine_id)
+        .bind(&c.dmi_uuid)
+        .bind(&c.hostname)
+        .bind(&c.kind)
+        .bind(&c.hypervisor)
+        .bind(c.hypervisor_host as i64)
+        .bind(&c.cloud_provider)
+        .bind(&c.cloud_account)
+        .bind(&c.cloud_unit)
+        .bind(&c.cluster)
+        .bind(c.os_major)
+        .bind(&m.clone_of)
+        .bind(m.now)
+        .bind(m.observed_at)
+        .bind(crate::auth::sha256_hex(&c.facts_json))
+    }};
+}
+
+/// What `Store::register_machine` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registered {
+    /// The machine's server id (a promoted clone keeps its own).
+    pub machine: String,
+    /// Earlier registrations of the same identity retired.
+    pub retired: u64,
+}
+
+/// Store a machine's facts, unless they are what is stored already.
+pub(super) const SQL_SET_FACTS: &str = "INSERT INTO machine_facts (machine_id, facts) VALUES ($1, $2) \
+     ON CONFLICT (machine_id) DO UPDATE SET facts = excluded.facts WHERE machine_facts.facts <> excluded.facts";
+
+/// A machine's repository-auth view.
+#[derive(Debug, Clone)]
+pub struct RepoAuthRow {
+    pub state: String,
+    pub repo_hash: Option<String>,
+    pub contract: ContractRow,
+}
+
+const MACHINE_AUTH_COLS: &str = "m.id AS mid, m.contract_id, m.state, m.machine_id, m.dmi_uuid, \
+     m.repo_hash, m.guests_hash, m.facts_hash, m.system_label, m.kind, m.presence_day";
+
+fn machine_auth_from_row<R: Row>(r: &R) -> Result<MachineAuth>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<i64>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(MachineAuth {
+        id: r.try_get("mid")?,
+        contract_id: r.try_get("contract_id")?,
+        state: r.try_get("state")?,
+        machine_id: r.try_get("machine_id")?,
+        dmi_uuid: r.try_get("dmi_uuid")?,
+        repo_hash: r.try_get("repo_hash")?,
+        guests_hash: r.try_get("guests_hash")?,
+        facts_hash: r.try_get("facts_hash")?,
+        system_label: r.try_get("system_label")?,
+        kind: r.try_get("kind")?,
+        presence_day: r.try_get("presence_day")?,
+        contract: contract_from_row(r, 0)?,
+    })
+}
+
+impl Store {
+    // ---- machines ----
+
+    /// Insert a machine row (a clone seen at check-in) with its facts.
+    pub async fn insert_machine(&self, m: &NewMachine) -> Result<()> {
+        write_tx!(self, |tx| {
+            insert_machine_query!(m).execute(&mut *tx).await?;
+            sqlx::query(SQL_SET_FACTS)
+                .bind(&m.id)
+                .bind(&m.columns.facts_json)
+                .execute(&mut *tx)
+                .await?;
+        })?;
+        Ok(())
+    }
+
+    /// Register a machine, all in one transaction, answered once it is
+    /// committed: retire the active registration of the same identity in
+    /// the contract (a machine registering again: its old credential stops
+    /// working and counting), then turn the clone row of this identity
+    /// into the machine, or else insert `m`.
+    pub async fn register_machine(&self, m: &NewMachine) -> Result<Registered> {
+        let c = &m.columns;
+        write_tx!(self, durable: true, |tx| {
+            let retired = match &c.machine_id {
+                Some(mid) => sqlx::query(SQL_RETIRE_IDENTITY)
+                    .bind(m.now)
+                    .bind(&m.contract_id)
+                    .bind(mid)
+                    .bind(&c.dmi_uuid)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected(),
+                None => 0,
+            };
+            let clone: Option<(String,)> = sqlx::query_as(SQL_FIND_CLONE)
+                .bind(&m.contract_id)
+                .bind(&c.machine_id)
+                .bind(&c.dmi_uuid)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let mut promoted = None;
+            if let Some((id,)) = clone {
+                let n = sqlx::query(
+                    "UPDATE machines SET state = 'active', token_hash = $1, system_label = $2, last_seen = $3, \
+                     repo_hash = NULL, guests_hash = NULL, facts_hash = NULL WHERE id = $4 AND state = 'clone'",
+                )
+                .bind(&m.token_hash)
+                .bind(&m.system_label)
+                .bind(m.now)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                promoted = (n == 1).then_some(id);
+            }
+            let machine = match promoted {
+                Some(id) => id,
+                None => {
+                    insert_machine_query!(m).execute(&mut *tx).await?;
+                    m.id.clone()
+                }
+            };
+            sqlx::query(SQL_SET_FACTS)
+                .bind(&machine)
+                .bind(&c.facts_json)
+                .execute(&mut *tx)
+                .await?;
+            Registered { machine, retired }
+        })
+    }
+
+    /// The clone row already recorded for this contract and identity.
+    pub async fn find_clone(
+        &self,
+        contract_id: &str,
+        machine_id: Option<&str>,
+        dmi_uuid: Option<&str>,
+    ) -> Result<Option<String>> {
+        let row: Option<(String,)> = on_pool!(self, |p| sqlx::query_as(SQL_FIND_CLONE)
+            .bind(contract_id)
+            .bind(machine_id)
+            .bind(dmi_uuid)
+            .fetch_optional(p)
+            .await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Refresh a clone row's last-seen time.
+    pub async fn touch_clone(&self, id: &str, facts_json: &str, now: i64) -> Result<()> {
+        write_tx!(self, |tx| {
+            sqlx::query("UPDATE machines SET last_seen = $1, facts_hash = NULL WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(SQL_SET_FACTS)
+                .bind(id)
+                .bind(facts_json)
+                .execute(&mut *tx)
+                .await?;
+        })?;
+        Ok(())
+    }
+
+    /// Look up the machine that holds a credential (by its hash).
+    pub async fn machine_by_token(&self, token_hash: &str) -> Result<Option<MachineAuth>> {
+        let found = self.machines_by_tokens(&[token_hash.to_string()]).await?;
+        Ok(found.into_iter().next().map(|(_, m)| m))
+    }
+
+    /// Look up the machines that hold any of these credential hashes, in
+    /// a few statements (the check-in lookup batches concurrent requests
+    /// through this): (credential hash, machine).
+    pub async fn machines_by_tokens(
+        &self,
+        token_hashes: &[String],
+    ) -> Result<Vec<(String, MachineAuth)>> {
+        let rows = Rows {
+            cols: &[("h", "text")],
+            rows: token_hashes
+                .iter()
+                .map(|h| vec![Arg::Text(Some(h.as_str()))])
+                .collect(),
+        };
+        let statements = self.row_statements(
+            &rows,
+            &format!(
+                "SELECT m.token_hash, {MACHINE_AUTH_COLS}, {CONTRACT_COLS} \
+                 FROM v JOIN machines m ON m.token_hash = v.h JOIN contracts c ON c.id = m.contract_id"
+            ),
+        );
+        let mut out = Vec::with_capacity(token_hashes.len());
+        on_pool!(self, |p| {
+            for (sql, args) in &statements {
+                for r in sqlx::query(sql).bind_args(args).fetch_all(p).await? {
+                    let hash: String = r.try_get("token_hash")?;
+                    out.push((hash, machine_auth_from_row(&r)?));
+                }
+            }
+            Ok::<_, StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// The repository-auth view of a machine (by its server id).
+    pub async fn repo_auth(&self, machine: &str) -> Result<Option<RepoAuthRow>> {
+        let sql = format!(
+            "SELECT m.state, m.repo_hash, {CONTRACT_COLS} \
+             FROM machines m JOIN contracts c ON c.id = m.contract_id WHERE m.id = $1"
+        );
+        on_pool!(self, |p| {
+            match sqlx::query(&sql).bind(machine).fetch_optional(p).await? {
+                None => Ok(None),
+                Some(r) => Ok(Some(RepoAuthRow {
+                    state: r.try_get("state")?,
+                    repo_hash: r.try_get("repo_hash")?,
+                    contract: contract_from_row(&r, 0)?,
+                })),
+            }
+        })
+    }
+
+    /// Unregister: the credential stops working, the machine stops
+    /// counting, the row stays for the record.
+    pub async fn unregister(&self, machine: &str, now: i64) -> Result<()> {
+        write_tx!(self, |tx| {
+            sqlx::query(
+                "UPDATE machines SET state = 'unregistered', token_hash = NULL, repo_hash = NULL, last_seen = $1 WHERE id = $2",
+            )
+            .bind(now)
+            .bind(machine)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("DELETE FROM host_guests WHERE host_id = $1")
+                .bind(machine)
+                .execute(&mut *tx)
+                .await?;
+        })?;
+        Ok(())
+    }
+
+    /// Number of machines per state, for /metrics.
+    pub async fn machine_counts(&self) -> Result<Vec<(String, i64)>> {
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT state, COUNT(*) FROM machines GROUP BY state ORDER BY state"
+        )
+        .fetch_all(p)
+        .await?))
     }
 }

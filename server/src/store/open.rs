@@ -1,11 +1,14 @@
-//! Opening a fleet database that must already exist: every command but
-//! `serve` (and `--create`) reads or changes a fleet, so a mistyped path or
-//! URL is an error that names it, never a new empty database that reports
-//! 0 machines.
+//! Opening a fleet database: for serving (checked first: a damaged store
+//! refuses to serve), for `store check`, and for every other command,
+//! where the database must already exist: every command but `serve` (and
+//! `--create`) reads or changes a fleet, so a mistyped path or URL is an
+//! error that names it, never a new empty database that reports 0
+//! machines.
 
-use anyhow::Context;
+use std::path::Path;
 
-use super::{redact_url, sqlite_path, Store};
+use super::engine::{redact_url, sqlite_path};
+use super::{Result, Store, StoreError};
 
 /// Why an existing fleet database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +23,7 @@ pub enum OpenError {
     NoSchema(String),
     /// The database is there but could not be reached or migrated.
     #[error(transparent)]
-    Unreachable(anyhow::Error),
+    Unreachable(StoreError),
 }
 
 /// PostgreSQL's SQLSTATE for "database does not exist".
@@ -60,7 +63,7 @@ impl Store {
     }
 
     /// Whether alma-ext-server ever migrated this database.
-    async fn has_schema(&self) -> anyhow::Result<bool> {
+    async fn has_schema(&self) -> Result<bool> {
         let n: i64 = match self {
             Store::Sqlite(p) => sqlx::query_scalar(
                 "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
@@ -73,17 +76,281 @@ impl Store {
             )
             .fetch_one(p)
             .await,
-        }
-        .context("looking for the fleet schema")?;
+        }?;
         Ok(n > 0)
     }
 }
 
-fn is_missing_database(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<sqlx::Error>()
-            .and_then(|s| s.as_database_error())
+fn is_missing_database(e: &StoreError) -> bool {
+    match e {
+        StoreError::ConnectPostgres { source, .. } => source
+            .as_database_error()
             .and_then(|d| d.code())
-            .is_some_and(|code| code == PG_INVALID_CATALOG_NAME)
-    })
+            .is_some_and(|code| code == PG_INVALID_CATALOG_NAME),
+        _ => false,
+    }
+}
+
+impl Store {
+    /// Open (creating when needed) the database at `url` and run the
+    /// migrations. Two replicas may start at once on one PostgreSQL: the
+    /// migrator holds an advisory lock.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Open for serving: refuse an empty file where the SQLite database
+    /// should be, check the store (`PRAGMA quick_check`, the schema
+    /// version) and refuse a damaged one, then migrate. `start_anyway`
+    /// turns the refusals into warnings.
+    pub async fn open_checked(url: &str, start_anyway: bool) -> Result<Store> {
+        if let Some(path) = sqlite_path(url)? {
+            if is_empty_file(Path::new(&path)) {
+                let e = StoreDamage::EmptyFile(path);
+                if !start_anyway {
+                    return Err(e.into());
+                }
+                tracing::warn!("{e}; starting anyway (--start-anyway)");
+            }
+        }
+        let store = Store::connect(url).await?;
+        let report = store.check(false).await?;
+        if !report.problems.is_empty() {
+            let e = StoreDamage::Damaged {
+                url: redact_url(url),
+                problems: report.problems,
+            };
+            if !start_anyway {
+                store.close().await;
+                return Err(e.into());
+            }
+            tracing::error!("{e}; starting anyway (--start-anyway)");
+        }
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// `alma-ext-server store check`: the full check of the database at
+    /// `url`, which must exist (nothing is created or migrated).
+    pub async fn check_url(url: &str) -> Result<CheckReport> {
+        if let Some(path) = sqlite_path(url)? {
+            let p = Path::new(&path);
+            if !p.is_file() {
+                return Err(StoreError::NoFile(path));
+            }
+            if is_empty_file(p) {
+                return Ok(CheckReport {
+                    problems: vec![StoreDamage::EmptyFile(path).to_string()],
+                    notes: Vec::new(),
+                });
+            }
+        }
+        let store = Store::connect(url).await?;
+        let report = store.check(true).await;
+        store.close().await;
+        report
+    }
+
+    /// Check the store: SQLite's `quick_check` (`full`: `integrity_check`,
+    /// which also compares every index with its table) and, on both
+    /// engines, the schema version against this server's migrations.
+    pub async fn check(&self, full: bool) -> Result<CheckReport> {
+        let mut report = CheckReport::default();
+        if let Store::Sqlite(p) = self {
+            // The quick check reads every page but does not compare indexes
+            // with their tables; for the tables every request reads by
+            // index (a flipped byte in a credential hash locks a machine
+            // out), the full check of those tables, which is quick too.
+            // (pragma, the table it checks)
+            let pragmas: &[(&str, Option<&str>)] = if full {
+                &[("PRAGMA integrity_check", None)]
+            } else {
+                &[
+                    ("PRAGMA quick_check", None),
+                    ("PRAGMA integrity_check(machines)", Some("machines")),
+                    ("PRAGMA integrity_check(contracts)", Some("contracts")),
+                ]
+            };
+            for (pragma, table) in pragmas {
+                if let Some(table) = table {
+                    // A table not there yet (a new database) is no damage.
+                    match sqlx::query_scalar::<_, i64>(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+                    )
+                    .bind(table)
+                    .fetch_one(p)
+                    .await
+                    {
+                        Ok(0) => continue,
+                        Ok(_) => {}
+                        Err(e) => {
+                            report.problems.push(format!("{pragma}: {e}"));
+                            break;
+                        }
+                    }
+                }
+                match sqlx::query_scalar::<_, String>(pragma).fetch_all(p).await {
+                    Ok(rows) => report
+                        .problems
+                        .extend(rows.into_iter().filter(|r| r != "ok")),
+                    Err(e) => report.problems.push(format!("{pragma}: {e}")),
+                }
+                if !report.problems.is_empty() {
+                    break;
+                }
+            }
+        }
+        let applied = match self.applied_migrations().await {
+            Ok(a) => a,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("reading the schema version: {e:#}"));
+                return Ok(report);
+            }
+        };
+        let known: Vec<(i64, Vec<u8>)> = self
+            .migrator()
+            .iter()
+            .map(|m| (m.version, m.checksum.to_vec()))
+            .collect();
+        let (problems, notes) = schema_findings(&applied, &known);
+        report.problems.extend(problems);
+        report.notes.extend(notes);
+        Ok(report)
+    }
+
+    /// The migrations recorded in the database: (version, success,
+    /// checksum). Empty for a database never migrated.
+    async fn applied_migrations(&self) -> Result<Vec<AppliedMigration>> {
+        let exists_sql = match self {
+            Store::Sqlite(_) => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+            }
+            Store::Postgres(_) => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = '_sqlx_migrations'"
+            }
+        };
+        let exists: i64 = on_pool!(self, |p| sqlx::query_scalar(exists_sql)
+            .fetch_one(p)
+            .await?);
+        if exists == 0 {
+            return Ok(Vec::new());
+        }
+        Ok(on_pool!(self, |p| sqlx::query_as(
+            "SELECT version, success, checksum FROM _sqlx_migrations ORDER BY version"
+        )
+        .fetch_all(p)
+        .await?))
+    }
+
+    /// SQLite only: `PRAGMA integrity_check`, for tests and `doctor` runs.
+    pub async fn integrity_check(&self) -> Result<String> {
+        match self {
+            Store::Sqlite(p) => {
+                let (r,): (String,) = sqlx::query_as("PRAGMA integrity_check")
+                    .fetch_one(p)
+                    .await?;
+                Ok(r)
+            }
+            Store::Postgres(_) => Ok("ok".into()),
+        }
+    }
+}
+
+/// What a check of the store found.
+#[derive(Debug, Default)]
+pub struct CheckReport {
+    /// Damage: the store must not serve as it is.
+    pub problems: Vec<String>,
+    /// Worth knowing, not damage (schema version, pending migrations).
+    pub notes: Vec<String>,
+}
+
+/// Why the store refuses to serve.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreDamage {
+    #[error(
+        "{0} is an empty file where the fleet database was expected: restore it from a backup, \
+         or remove it to start an empty fleet (--start-anyway serves it as an empty fleet)"
+    )]
+    EmptyFile(String),
+    #[error(
+        "the fleet database {url} is damaged ({}); restore it from a backup \
+         (`alma-ext-server store check` runs the full check; --start-anyway serves it as it is)",
+        problems.join("; ")
+    )]
+    Damaged { url: String, problems: Vec<String> },
+}
+
+/// One row of `_sqlx_migrations`: (version, success, checksum).
+type AppliedMigration = (i64, bool, Vec<u8>);
+
+/// Problems and notes from the applied migrations against the known
+/// ones (version, checksum). Pure.
+fn schema_findings(
+    applied: &[AppliedMigration],
+    known: &[(i64, Vec<u8>)],
+) -> (Vec<String>, Vec<String>) {
+    let mut problems = Vec::new();
+    for (version, success, checksum) in applied {
+        match known.iter().find(|(v, _)| v == version) {
+            None => problems.push(format!(
+                "schema version {version} is newer than this server knows (it knows up to {}): \
+                 run the server version that wrote this database, or a later one",
+                known.iter().map(|(v, _)| *v).max().unwrap_or(0)
+            )),
+            Some(_) if !success => problems.push(format!(
+                "schema migration {version} failed part-way: restore from a backup"
+            )),
+            Some((_, k)) if k != checksum => problems.push(format!(
+                "schema migration {version} is not the one this server ships (checksum differs)"
+            )),
+            Some(_) => {}
+        }
+    }
+    let current = applied.iter().map(|a| a.0).max();
+    let latest = known.iter().map(|(v, _)| *v).max().unwrap_or(0);
+    let notes = match current {
+        None => vec![format!(
+            "schema: not created yet (`serve` creates version {latest})"
+        )],
+        Some(c) if c < latest => vec![format!(
+            "schema version {c}; `serve` migrates it to {latest}"
+        )],
+        Some(c) => vec![format!("schema version {c}")],
+    };
+    (problems, notes)
+}
+
+/// True for an existing regular file of 0 bytes.
+fn is_empty_file(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.len() == 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schema_findings_name_the_version() {
+        let known = vec![(1, vec![1u8]), (2, vec![2u8])];
+        let (p, n) = schema_findings(&[(1, true, vec![1]), (2, true, vec![2])], &known);
+        assert!(p.is_empty(), "{p:?}");
+        assert_eq!(n, ["schema version 2"]);
+        let (p, _) = schema_findings(&[(1, true, vec![1]), (3, true, vec![3])], &known);
+        assert!(p[0].contains("schema version 3 is newer"), "{p:?}");
+        let (p, _) = schema_findings(&[(1, false, vec![1])], &known);
+        assert!(p[0].contains("failed part-way"), "{p:?}");
+        let (p, _) = schema_findings(&[(1, true, vec![9])], &known);
+        assert!(p[0].contains("checksum"), "{p:?}");
+        let (p, n) = schema_findings(&[], &known);
+        assert!(p.is_empty());
+        assert!(n[0].contains("not created yet"), "{n:?}");
+    }
 }

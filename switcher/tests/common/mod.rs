@@ -7,7 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use alma_ext_switcher::system::PackageTools;
+use alma_ext_switcher::system::{PackageTools, ToolError};
 
 pub fn fixtures() -> PathBuf {
     alma_ext_test_support::almalinux_fixtures()
@@ -70,12 +70,16 @@ pub struct FakeTools {
 }
 
 impl PackageTools for FakeTools {
-    fn import_key(&self, _root: &Path, key: &Path) -> Result<(), String> {
+    fn import_key(&self, _root: &Path, key: &Path) -> Result<(), ToolError> {
         self.calls
             .borrow_mut()
             .push(format!("import {}", key.display()));
         if self.fail_import {
-            return Err("error: key 1 not an armored public key".into());
+            return Err(ToolError::Failed {
+                command: format!("rpm --import {}", key.display()),
+                status: "exit status: 1".into(),
+                stderr: "error: key 1 not an armored public key".into(),
+            });
         }
         Ok(())
     }
@@ -86,14 +90,18 @@ impl PackageTools for FakeTools {
         releasever: Option<&str>,
         repos: &[String],
         _setopts: &[String],
-    ) -> Result<(), String> {
+    ) -> Result<(), ToolError> {
         self.calls.borrow_mut().push(format!(
             "makecache {} {}",
             releasever.unwrap_or("-"),
             repos.join(",")
         ));
         if self.fail_makecache {
-            return Err("Failed to download metadata for repo 'ext-baseos'".into());
+            return Err(ToolError::Failed {
+                command: "dnf makecache".into(),
+                status: "exit status: 1".into(),
+                stderr: "Failed to download metadata for repo 'ext-baseos'".into(),
+            });
         }
         Ok(())
     }
