@@ -36,14 +36,30 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.line {
-            write!(f, " line {l}")?;
-        }
-        if let Some(k) = &self.key {
-            write!(f, ": {k}")?;
-        }
-        write!(f, ": {}", self.message)
+        let (file, message) = (self.file.display(), &self.message);
+        let text = match (self.line, &self.key) {
+            (Some(line), Some(key)) => alma_ext_i18n::t!(
+                "{file} line {line}: {key}: {message}",
+                file = file,
+                line = line,
+                key = key,
+                message = message
+            ),
+            (Some(line), None) => alma_ext_i18n::t!(
+                "{file} line {line}: {message}",
+                file = file,
+                line = line,
+                message = message
+            ),
+            (None, Some(key)) => alma_ext_i18n::t!(
+                "{file}: {key}: {message}",
+                file = file,
+                key = key,
+                message = message
+            ),
+            (None, None) => alma_ext_i18n::t!("{file}: {message}", file = file, message = message),
+        };
+        f.write_str(&text)
     }
 }
 

@@ -21,6 +21,7 @@
 use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::{self, Display, Write as _};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 mod clap_ja;
@@ -40,7 +41,8 @@ pub enum Lang {
 /// The Japanese catalogue, as shipped (one blob, parsed on first use).
 pub const JA_PO: &str = include_str!("../po/ja.po");
 
-static LANG: OnceLock<Lang> = OnceLock::new();
+/// 0: not read yet, 1: English, 2: Japanese.
+static LANG: AtomicU8 = AtomicU8::new(0);
 
 thread_local! {
     /// Depth of [`english`] calls on this thread.
@@ -61,10 +63,16 @@ pub fn lang_from_env(get: impl Fn(&str) -> Option<String>) -> Lang {
 }
 
 /// Set the language for the whole process instead of reading the locale
-/// variables (the man-page generator renders both). Has no effect once the
-/// language was read.
+/// variables: the man-page generator renders both; the daemon speaks
+/// English to journald.
 pub fn set_lang(lang: Lang) {
-    let _ = LANG.set(lang);
+    LANG.store(
+        match lang {
+            Lang::En => 1,
+            Lang::Ja => 2,
+        },
+        Ordering::Relaxed,
+    );
 }
 
 /// The language of this process's messages.
@@ -72,7 +80,15 @@ pub fn lang() -> Lang {
     if FORCED_ENGLISH.with(Cell::get) > 0 {
         return Lang::En;
     }
-    *LANG.get_or_init(|| lang_from_env(|k| std::env::var(k).ok()))
+    match LANG.load(Ordering::Relaxed) {
+        1 => Lang::En,
+        2 => Lang::Ja,
+        _ => {
+            let lang = lang_from_env(|k| std::env::var(k).ok());
+            set_lang(lang);
+            lang
+        }
+    }
 }
 
 /// Whether messages are Japanese.
@@ -92,6 +108,16 @@ pub fn english<T>(f: impl FnOnce() -> T) -> T {
     FORCED_ENGLISH.with(|c| c.set(c.get() + 1));
     let _restore = Restore;
     f()
+}
+
+/// The result of `f` for a machine interface (JSON, CSV): computed in
+/// English; when it fails under Japanese, computed again so the error the
+/// user reads is Japanese (`f` must be repeatable: a read, not a change).
+pub fn machine<T, E>(f: impl Fn() -> Result<T, E>) -> Result<T, E> {
+    match english(&f) {
+        Err(_) if is_japanese() => f(),
+        r => r,
+    }
 }
 
 fn catalogue() -> &'static HashMap<String, String> {
