@@ -4,6 +4,7 @@
 //! server, and `checkin` turns a reply with a contract that is no longer in
 //! force into a refusal.
 
+use alma_ext_i18n::t;
 use alma_ext_proto::api::{Entitlement, EntitlementStatus, SwitchStatus};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
@@ -53,12 +54,15 @@ pub struct AccessLost {
 
 fn renew(switched: bool, contract: Option<&str>) -> String {
     let c = contract
-        .map(|c| format!("contract {c}"))
-        .unwrap_or_else(|| "the contract".into());
+        .map(|c| t!("contract {contract}", contract = c))
+        .unwrap_or_else(|| t!("the contract").into());
     if switched {
-        format!("renew {c} with your vendor, then run `alma-ext checkin`; or go back to the community repositories: `alma-ext switch --revert`")
+        t!("renew {contract} with your vendor, then run `alma-ext checkin`; or go back to the community repositories: `alma-ext switch --revert`", contract = c)
     } else {
-        format!("renew {c} with your vendor, then run `alma-ext checkin`")
+        t!(
+            "renew {contract} with your vendor, then run `alma-ext checkin`",
+            contract = c
+        )
     }
 }
 
@@ -73,10 +77,10 @@ pub fn assess(
     let switched = matches!(switch, SwitchStatus::Extended | SwitchStatus::Interrupted);
     let Some(reg) = reg else {
         return switched.then(|| AccessLost {
-            reason: "this machine is not registered, so the extended-update repository refuses it".into(),
+            reason: t!("this machine is not registered, so the extended-update repository refuses it").into(),
             since: None,
             switched,
-            what_to_do: "register it (`alma-ext register --server URL --key KEY`), or go back to the community repositories: `alma-ext switch --revert`".into(),
+            what_to_do: t!("register it (`alma-ext register --server URL --key KEY`), or go back to the community repositories: `alma-ext switch --revert`").into(),
         });
     };
     let contract = reg.entitlement.as_ref().map(|e| e.contract.as_str());
@@ -84,20 +88,20 @@ pub fn assess(
         let unknown =
             r.code == alma_ext_proto::api::code::UNAUTHENTICATED || r.code.starts_with("http_401");
         let what_to_do = if unknown {
-            let mut s = "register again (`alma-ext register --force --key KEY`)".to_string();
+            let mut s = t!("register again (`alma-ext register --force --key KEY`)").to_string();
             if switched {
-                s.push_str(
-                    ", or go back to the community repositories: `alma-ext switch --revert`",
-                );
+                s.push_str(t!(
+                    ", or go back to the community repositories: `alma-ext switch --revert`"
+                ));
             }
             s
         } else {
             renew(switched, contract)
         };
         let reason = if unknown {
-            format!("the server no longer knows this machine's credential ({}): it was unregistered or retired on the server, or registered again from another copy", r.message)
+            t!("the server no longer knows this machine's credential ({message}): it was unregistered or retired on the server, or registered again from another copy", message = r.message)
         } else {
-            format!("the server refused: {}", r.message)
+            t!("the server refused: {message}", message = r.message)
         };
         return Some(AccessLost {
             reason,
@@ -110,7 +114,11 @@ pub fn assess(
     // The server's last word may be older than the contract's end.
     if e.status == EntitlementStatus::Active && today > e.ends {
         return Some(AccessLost {
-            reason: format!("contract {} ended on {}", e.contract, e.ends),
+            reason: t!(
+                "contract {contract} ended on {date}",
+                contract = e.contract,
+                date = e.ends
+            ),
             since: None,
             switched,
             what_to_do: renew(switched, Some(&e.contract)),
@@ -126,24 +134,25 @@ pub fn assess(
     }
     if switched && e.status == EntitlementStatus::Pending {
         return Some(AccessLost {
-            reason: format!(
-                "contract {} starts on {}: the extended-update repository refuses this machine until then",
-                e.contract, e.starts
+            reason: t!(
+                "contract {contract} starts on {date}: the extended-update repository refuses this machine until then",
+                contract = e.contract,
+                date = e.starts
             ),
             since: None,
             switched,
-            what_to_do: "wait for the contract to start, or go back to the community repositories: `alma-ext switch --revert`".into(),
+            what_to_do: t!("wait for the contract to start, or go back to the community repositories: `alma-ext switch --revert`").into(),
         });
     }
     if switched && !e.extended_updates {
         return Some(AccessLost {
-            reason: format!(
-                "contract {} does not include the extended-update repository",
-                e.contract
+            reason: t!(
+                "contract {contract} does not include the extended-update repository",
+                contract = e.contract
             ),
             since: reg.last_checkin,
             switched,
-            what_to_do: "ask your vendor for a contract with extended updates, or go back to the community repositories: `alma-ext switch --revert`".into(),
+            what_to_do: t!("ask your vendor for a contract with extended updates, or go back to the community repositories: `alma-ext switch --revert`").into(),
         });
     }
     None

@@ -36,14 +36,30 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(l) = self.line {
-            write!(f, " line {l}")?;
-        }
-        if let Some(k) = &self.key {
-            write!(f, ": {k}")?;
-        }
-        write!(f, ": {}", self.message)
+        let (file, message) = (self.file.display(), &self.message);
+        let text = match (self.line, &self.key) {
+            (Some(line), Some(key)) => alma_ext_i18n::t!(
+                "{file} line {line}: {key}: {message}",
+                file = file,
+                line = line,
+                key = key,
+                message = message
+            ),
+            (Some(line), None) => alma_ext_i18n::t!(
+                "{file} line {line}: {message}",
+                file = file,
+                line = line,
+                message = message
+            ),
+            (None, Some(key)) => alma_ext_i18n::t!(
+                "{file}: {key}: {message}",
+                file = file,
+                key = key,
+                message = message
+            ),
+            (None, None) => alma_ext_i18n::t!("{file}: {message}", file = file, message = message),
+        };
+        f.write_str(&text)
     }
 }
 
@@ -90,20 +106,25 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             'd' => 86400,
             ' ' => continue,
             _ => {
-                return Err(format!(
-                    "`{text}` is not a duration (use e.g. 4h, 30m, 90d, 45s)"
+                return Err(alma_ext_i18n::t!(
+                    "`{value}` is not a duration (use e.g. 4h, 30m, 90d, 45s)",
+                    value = text
                 ))
             }
         };
-        let n: u64 = num
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration (use e.g. 4h, 30m, 90d, 45s)"))?;
+        let n: u64 = num.parse().map_err(|_| {
+            alma_ext_i18n::t!(
+                "`{value}` is not a duration (use e.g. 4h, 30m, 90d, 45s)",
+                value = text
+            )
+        })?;
         total = total.saturating_add(n.saturating_mul(unit));
         num.clear();
     }
     if !num.is_empty() {
-        return Err(format!(
-            "`{text}` is not a duration: a number without a unit at the end"
+        return Err(alma_ext_i18n::t!(
+            "`{value}` is not a duration: a number without a unit at the end",
+            value = text
         ));
     }
     Ok(Duration::from_secs(total))
@@ -574,10 +595,18 @@ fn endpoint(v: &Option<Src<String>>, default: &str) -> Result<String, ConfigErro
     match v {
         None => Ok(default.to_string()),
         Some(s) => {
-            let u = reqwest::Url::parse(&s.value)
-                .map_err(|e| s.err(format!("`{}` is not a URL: {e}", s.value)))?;
+            let u = reqwest::Url::parse(&s.value).map_err(|e| {
+                s.err(alma_ext_i18n::t!(
+                    "`{value}` is not a URL: {error}",
+                    value = s.value,
+                    error = e
+                ))
+            })?;
             if u.scheme() != "http" && u.scheme() != "https" {
-                return Err(s.err(format!("`{}`: use http:// or https://", s.value)));
+                return Err(s.err(alma_ext_i18n::t!(
+                    "`{value}`: use http:// or https://",
+                    value = s.value
+                )));
             }
             Ok(s.value.trim_end_matches('/').to_string())
         }
@@ -598,7 +627,10 @@ impl Merged {
         let ca_file = match &self.ca_file {
             None => None,
             Some(s) if !s.value.starts_with('/') => {
-                return Err(s.err(format!("`{}` must be an absolute path", s.value)))
+                return Err(s.err(alma_ext_i18n::t!(
+                    "`{value}` must be an absolute path",
+                    value = s.value
+                )))
             }
             Some(s) => Some(PathBuf::from(&s.value)),
         };
@@ -613,17 +645,23 @@ impl Merged {
         };
         let timeout = dur(&self.timeout, d.timeout)?;
         if timeout.is_zero() {
-            return Err(self.timeout.as_ref().unwrap().err("must be more than 0"));
+            return Err(self
+                .timeout
+                .as_ref()
+                .unwrap()
+                .err(alma_ext_i18n::t!("must be more than 0")));
         }
         let interval = dur(&self.interval, d.interval)?;
         if interval < Duration::from_secs(60) || interval > Duration::from_secs(7 * 86400) {
             let s = self.interval.as_ref().unwrap();
-            return Err(s.err("must be between 1m and 7d"));
+            return Err(s.err(alma_ext_i18n::t!("must be between 1m and 7d")));
         }
         let splay = dur(&self.splay, d.splay.min(interval / 2))?;
         if splay > interval {
             let s = self.splay.as_ref().unwrap();
-            return Err(s.err("must not be longer than checkin.interval"));
+            return Err(s.err(alma_ext_i18n::t!(
+                "must not be longer than checkin.interval"
+            )));
         }
         let max_backoff = dur(&self.max_backoff, d.max_backoff.min(interval))?;
         if max_backoff < Duration::from_secs(1) {
@@ -631,7 +669,7 @@ impl Merged {
                 .max_backoff
                 .as_ref()
                 .unwrap()
-                .err("must be at least 1s"));
+                .err(alma_ext_i18n::t!("must be at least 1s")));
         }
         let facts_poll = dur(&self.facts_poll, d.facts_poll)?;
         if facts_poll < Duration::from_secs(10) {
@@ -639,12 +677,16 @@ impl Merged {
                 .facts_poll
                 .as_ref()
                 .unwrap()
-                .err("must be at least 10s"));
+                .err(alma_ext_i18n::t!("must be at least 10s")));
         }
         let system = match &self.label {
             None => None,
-            Some(s) if s.value.trim().is_empty() => return Err(s.err("must not be empty")),
-            Some(s) if s.value.len() > 200 => return Err(s.err("is longer than 200 characters")),
+            Some(s) if s.value.trim().is_empty() => {
+                return Err(s.err(alma_ext_i18n::t!("must not be empty")))
+            }
+            Some(s) if s.value.len() > 200 => {
+                return Err(s.err(alma_ext_i18n::t!("is longer than 200 characters")))
+            }
             Some(s) => Some(s.value.trim().to_string()),
         };
         let cloud = CloudSettings {
@@ -665,7 +707,7 @@ impl Merged {
                 .cloud_timeout
                 .as_ref()
                 .unwrap()
-                .err("must be between 1ms and 30s"));
+                .err(alma_ext_i18n::t!("must be between 1ms and 30s")));
         }
         let time = match &self.switch_time {
             None => d.switch.time,
@@ -680,14 +722,14 @@ impl Merged {
         let max_count = match &self.spool_max_count {
             None => d.spool.max_count,
             Some(s) if s.value < 2 || s.value > 100_000 => {
-                return Err(s.err("must be between 2 and 100000"))
+                return Err(s.err(alma_ext_i18n::t!("must be between 2 and 100000")))
             }
             Some(s) => s.value as usize,
         };
         let max_bytes = match &self.spool_max_bytes {
             None => d.spool.max_bytes,
             Some(s) if s.value < 65536 || s.value > 1 << 30 => {
-                return Err(s.err("must be between 65536 and 1073741824"))
+                return Err(s.err(alma_ext_i18n::t!("must be between 65536 and 1073741824")))
             }
             Some(s) => s.value as u64,
         };
@@ -696,9 +738,9 @@ impl Merged {
             Some(s) => {
                 let l = s.value.to_ascii_lowercase();
                 if !["error", "warn", "info", "debug", "trace"].contains(&l.as_str()) {
-                    return Err(s.err(format!(
-                        "`{}` is not one of error, warn, info, debug, trace",
-                        s.value
+                    return Err(s.err(alma_ext_i18n::t!(
+                        "`{value}` is not one of error, warn, info, debug, trace",
+                        value = s.value
                     )));
                 }
                 l
@@ -745,7 +787,7 @@ pub fn load(root: &HostRoot) -> Result<Settings, ConfigError> {
             file: abs.to_path_buf(),
             line: None,
             key: None,
-            message: format!("cannot read: {e}"),
+            message: alma_ext_i18n::t!("cannot read: {error}", error = e),
         })
     };
     if let Some(text) = read(Path::new(MAIN_FILE))? {

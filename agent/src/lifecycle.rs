@@ -14,6 +14,7 @@
 //! extended_end = 2038-05-31   # optional: 6 years after security_end
 //! ```
 
+use alma_ext_i18n::t;
 use std::fmt;
 
 use chrono::NaiveDate;
@@ -244,15 +245,15 @@ pub fn status(
     let Some(r) = release else {
         let advice = match os.family.as_str() {
             "almalinux-kitten" => {
-                "AlmaLinux Kitten has no lifecycle and is not covered by extended support; run a stable AlmaLinux release for that".to_string()
+                t!("AlmaLinux Kitten has no lifecycle and is not covered by extended support; run a stable AlmaLinux release for that").to_string()
             }
             "almalinux" => match os.major {
-                Some(m) => format!("AlmaLinux {m} is not in the lifecycle table: update alma-ext or add it to {OVERRIDE_PATH}"),
-                None => "os-release has no VERSION_ID: cannot tell the AlmaLinux release".to_string(),
+                Some(m) => t!("AlmaLinux {major} is not in the lifecycle table: update alma-ext or add it to {path}", major = m, path = OVERRIDE_PATH),
+                None => t!("os-release has no VERSION_ID: cannot tell the AlmaLinux release").to_string(),
             },
-            _ => format!(
-                "{} is not AlmaLinux: extended support does not apply",
-                os.pretty_name.as_deref().or(os.name.as_deref()).or(os.id.as_deref()).unwrap_or("this system (no os-release)")
+            _ => t!(
+                "{os} is not AlmaLinux: extended support does not apply",
+                os = os.pretty_name.as_deref().or(os.name.as_deref()).or(os.id.as_deref()).unwrap_or(t!("this system (no os-release)"))
             ),
         };
         return (
@@ -285,13 +286,14 @@ pub fn status(
         let agrees = parsed.is_some_and(|d| d == r.security_end || d == r.extended_start());
         if !agrees {
             warnings.push(match parsed {
-                Some(_) => format!(
-                    "os-release SUPPORT_END={v} disagrees with the lifecycle table: community security support for AlmaLinux {} ends {} (extended support starts {})",
-                    r.major,
-                    r.security_end,
-                    r.extended_start()
+                Some(_) => t!(
+                    "os-release SUPPORT_END={value} disagrees with the lifecycle table: community security support for AlmaLinux {major} ends {security_end} (extended support starts {extended_start})",
+                    value = v,
+                    major = r.major,
+                    security_end = r.security_end,
+                    extended_start = r.extended_start()
                 ),
-                None => format!("os-release SUPPORT_END={v:?} is not a YYYY-MM-DD date"),
+                None => t!("os-release SUPPORT_END={value} is not a YYYY-MM-DD date", value = format!("{v:?}")),
             });
         }
         SupportEndCheck {
@@ -324,32 +326,35 @@ fn advice(r: &Release, phase: Phase, p: Progress) -> String {
     let register = if p.registered {
         ""
     } else {
-        " (register first: alma-ext register)"
+        t!(" (register first: alma-ext register)")
     };
     match phase {
-        Phase::Prerelease => format!(
-            "AlmaLinux {} is not generally available until {}",
-            r.major, r.ga
+        Phase::Prerelease => t!(
+            "AlmaLinux {major} is not generally available until {date}",
+            major = r.major,
+            date = r.ga
         ),
-        Phase::Full | Phase::Security if p.switched => format!(
-            "already on the extended-update repository; nothing to do before {}",
-            r.extended_start()
+        Phase::Full | Phase::Security if p.switched => t!(
+            "already on the extended-update repository; nothing to do before {date}",
+            date = r.extended_start()
         ),
-        Phase::Full | Phase::Security => format!(
-            "switch to the extended-update repository before {}{register}",
-            r.extended_start()
+        Phase::Full | Phase::Security => t!(
+            "switch to the extended-update repository before {date}{register}",
+            date = r.extended_start(),
+            register = register
         ),
-        Phase::Extended if p.switched => format!(
-            "on the extended-update repository until {}; plan the upgrade to a newer major release",
-            r.extended_end()
+        Phase::Extended if p.switched => t!(
+            "on the extended-update repository until {date}; plan the upgrade to a newer major release",
+            date = r.extended_end()
         ),
-        Phase::Extended => format!(
-            "community updates ended on {}: switch to the extended-update repository now (alma-ext switch){register}",
-            r.security_end
+        Phase::Extended => t!(
+            "community updates ended on {date}: switch to the extended-update repository now (alma-ext switch){register}",
+            date = r.security_end,
+            register = register
         ),
-        Phase::Ended => format!(
-            "extended support ended on {}: no more updates; upgrade to a newer major release",
-            r.extended_end()
+        Phase::Ended => t!(
+            "extended support ended on {date}: no more updates; upgrade to a newer major release",
+            date = r.extended_end()
         ),
         Phase::None => String::new(),
     }

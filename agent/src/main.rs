@@ -11,7 +11,10 @@ fn main() -> ExitCode {
         Ok(exit) => exit.code(),
         Err(failed) => {
             // The whole error chain, once; journald adds the timestamp.
-            alma_ext_stdio::errln!("alma-ext: error: {failed}");
+            alma_ext_stdio::errln!(
+                "{}",
+                alma_ext_i18n::t!("alma-ext: error: {error}", error = failed)
+            );
             failed.exit.code()
         }
     };

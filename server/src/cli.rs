@@ -1,5 +1,6 @@
 //! The `alma-ext-server` command line.
 
+use alma_ext_i18n::t;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -525,12 +526,16 @@ pub struct InventoryArgs {
 /// Parse the command line, run, and exit.
 pub fn main() -> std::process::ExitCode {
     let cli: Cli = alma_ext_stdio::parse("alma-ext-server");
+    if matches!(cli.command, Command::Serve(_)) {
+        // journald lines of the daemon stay English.
+        alma_ext_i18n::set_lang(alma_ext_i18n::Lang::En);
+    }
     init_logging();
     let code = match run(cli) {
         Ok(exit) => exit.code(),
         Err(failed) => {
             // The whole error chain, once; journald adds the timestamp.
-            alma_ext_stdio::errln!("alma-ext-server: error: {failed}");
+            alma_ext_stdio::errln!("{}", t!("alma-ext-server: error: {error}", error = failed));
             failed.exit.code()
         }
     };
@@ -564,27 +569,51 @@ async fn open(db: &FleetDb) -> Result<Store, Failed> {
     Store::open_existing(&db.database, db.create)
         .await
         .map_err(|e| {
-            let exit = match &e {
-                store::OpenError::Missing(_) | store::OpenError::NoSchema(_) => Exit::Invalid,
-                store::OpenError::Unreachable(_) => Exit::Database,
+            let (exit, error) = match e {
+                store::OpenError::Missing(db) => (
+                    Exit::Invalid,
+                    anyhow!(t!(
+                        "the database {database} does not exist: check --database, or pass --create to make a new one",
+                        database = db
+                    )),
+                ),
+                store::OpenError::NoSchema(db) => (
+                    Exit::Invalid,
+                    anyhow!(t!(
+                        "the database {database} holds no fleet (no alma-ext-server schema): check --database, or pass --create to set one up",
+                        database = db
+                    )),
+                ),
+                e @ store::OpenError::Unreachable(_) => (Exit::Database, anyhow!(e)),
             };
-            Failed {
-                exit,
-                error: anyhow!(e),
-            }
+            Failed { exit, error }
         })
 }
 
 fn admin_failed(e: AdminError) -> Failed {
-    let exit = match &e {
-        AdminError::Invalid(_) => Exit::Invalid,
-        AdminError::NoContract(_) | AdminError::NotFound(_) => Exit::NotFound,
-        AdminError::Store(_) => Exit::Failure,
+    // The message in the reader's language; the API keeps its own English.
+    let (exit, error) = match e {
+        AdminError::Invalid(i) => (
+            Exit::Invalid,
+            anyhow!(t!(
+                "{field}: {message}",
+                field = i.field,
+                message = i.message
+            )),
+        ),
+        AdminError::NoContract(id) => (Exit::NotFound, anyhow!(t!("no contract {id}", id = id))),
+        AdminError::NotFound(what) => {
+            let text = match what.split_once(' ') {
+                Some(("machine", id)) => t!("no machine {id}", id = id),
+                Some(("user", id)) => t!("no user {id}", id = id),
+                Some(("platform", id)) => t!("no platform {id}", id = id),
+                _ => t!("no {what}", what = what),
+            };
+            (Exit::NotFound, anyhow!(text))
+        }
+        e @ AdminError::Store(_) => (Exit::Failure, anyhow!(e)),
     };
-    Failed {
-        exit,
-        error: anyhow!(e),
-    }
+    Failed { exit, error }
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failed> {
@@ -592,22 +621,49 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<(), Failed> {
     Ok(())
 }
 
+fn print_contract_and_key(c: &crate::store::ContractRow, key: &str) {
+    let rows = [
+        (t!("contract"), contract_text(c)),
+        (t!("activation key"), key.to_owned()),
+    ];
+    // "contract:       ..." as before in English: labels padded to 15.
+    let w = rows
+        .iter()
+        .map(|(k, _)| alma_ext_i18n::width(k) + 2)
+        .max()
+        .unwrap_or(0)
+        .max(16);
+    for (k, v) in rows {
+        alma_ext_stdio::outln!("{}{v}", alma_ext_i18n::Pad(&format!("{k}:"), w));
+    }
+}
+
+fn platform_text(p: &crate::store::PlatformRow) -> String {
+    t!(
+        "{id}  hosts: {hosts}  choice: {choice}",
+        id = p.id,
+        hosts = p.hosts.join(","),
+        choice = p.choice
+    )
+}
+
 fn contract_text(c: &crate::store::ContractRow) -> String {
     let status = admin::entitlement(c, admin::today()).status;
-    format!(
-        "{}  {}  {} × {}  {} .. {}  {}  machines: {}{}",
-        c.id,
-        c.customer,
-        c.product,
-        c.quantity,
-        c.starts,
-        c.ends,
-        serde_json::to_value(status)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default(),
-        c.machines,
-        if c.platform_updates {
+    let status = serde_json::to_value(status)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default();
+    t!(
+        "{id}  {customer}  {product} × {quantity}  {starts} .. {ends}  {status}  machines: {machines}{updates}",
+        id = c.id,
+        customer = c.customer,
+        product = crate::engine_link::product_word(&c.product),
+        quantity = c.quantity,
+        starts = c.starts,
+        ends = c.ends,
+        status = crate::engine_link::status_word(&status),
+        machines = c.machines,
+        updates = if c.platform_updates {
             "  +platform_updates"
         } else {
             ""
@@ -630,7 +686,10 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
         Command::User(u) => user(u).await,
         Command::AdminToken { output } => {
             write_admin_token(&output)?;
-            alma_ext_stdio::outln!("admin token written to {}", output.display());
+            alma_ext_stdio::outln!(
+                "{}",
+                t!("admin token written to {path}", path = output.display())
+            );
             Ok(Exit::Ok)
         }
     }
@@ -737,14 +796,17 @@ async fn store_check(db: &DbArgs) -> Result<Exit, Failed> {
         alma_ext_stdio::outln!("{line}");
     }
     if report.problems.is_empty() {
-        alma_ext_stdio::outln!("{}: ok", store::redact_url(&db.database));
+        alma_ext_stdio::outln!(
+            "{}",
+            t!("{database}: ok", database = store::redact_url(&db.database))
+        );
         return Ok(Exit::Ok);
     }
-    Err(anyhow!(
-        "{} is damaged:\n  {}",
-        store::redact_url(&db.database),
-        report.problems.join("\n  ")
-    ))
+    Err(anyhow!(t!(
+        "{database} is damaged:\n  {problems}",
+        database = store::redact_url(&db.database),
+        problems = report.problems.join("\n  ")
+    )))
     .exit(Exit::Database)
 }
 
@@ -775,9 +837,11 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&created)?,
                 Format::Text => {
-                    alma_ext_stdio::outln!("contract:       {}", contract_text(&created.contract));
-                    alma_ext_stdio::outln!("activation key: {}", created.activation_key);
-                    alma_ext_stdio::errln!("Keep the activation key: it is shown only once (the server stores its hash).");
+                    print_contract_and_key(&created.contract, &created.activation_key);
+                    alma_ext_stdio::errln!(
+                        "{}",
+                        t!("Keep the activation key: it is shown only once (the server stores its hash).")
+                    );
                 }
             }
         }
@@ -788,7 +852,7 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
                     if list.is_empty() {
-                        alma_ext_stdio::outln!("no contracts");
+                        alma_ext_stdio::outln!("{}", t!("no contracts"));
                     }
                     for c in &list {
                         alma_ext_stdio::outln!("{}", contract_text(&c.contract));
@@ -804,9 +868,11 @@ async fn contract(c: ContractCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&rekeyed)?,
                 Format::Text => {
-                    alma_ext_stdio::outln!("contract:       {}", contract_text(&rekeyed.contract));
-                    alma_ext_stdio::outln!("activation key: {}", rekeyed.activation_key);
-                    alma_ext_stdio::errln!("Keep the activation key: it is shown only once. The old key no longer registers machines.");
+                    print_contract_and_key(&rekeyed.contract, &rekeyed.activation_key);
+                    alma_ext_stdio::errln!(
+                        "{}",
+                        t!("Keep the activation key: it is shown only once. The old key no longer registers machines.")
+                    );
                 }
             }
         }
@@ -866,7 +932,10 @@ async fn user(u: UserCmd) -> Result<Exit, Failed> {
             let u = users::add_user(&store, &name, role, &contracts, &password)
                 .await
                 .map_err(admin_failed)?;
-            println!("user {} added ({})", u.name, u.role);
+            alma_ext_stdio::outln!(
+                "{}",
+                t!("user {name} added ({role})", name = u.name, role = u.role)
+            );
         }
         UserCmd::List { format, db } => {
             let store = open(&db).await?;
@@ -885,7 +954,7 @@ async fn user(u: UserCmd) -> Result<Exit, Failed> {
             users::remove_user(&store, &name)
                 .await
                 .map_err(admin_failed)?;
-            println!("user {name} removed");
+            alma_ext_stdio::outln!("{}", t!("user {name} removed", name = name));
         }
         UserCmd::Passwd {
             name,
@@ -897,7 +966,10 @@ async fn user(u: UserCmd) -> Result<Exit, Failed> {
             users::set_password(&store, &name, &password)
                 .await
                 .map_err(admin_failed)?;
-            println!("password of {name} set; its sessions ended");
+            alma_ext_stdio::outln!(
+                "{}",
+                t!("password of {name} set; its sessions ended", name = name)
+            );
         }
     }
     Ok(Exit::Ok)
@@ -938,8 +1010,11 @@ async fn machine(m: MachineCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&m)?,
                 Format::Text => alma_ext_stdio::outln!(
-                    "machine {} retired: it no longer counts, its credential no longer works",
-                    m.machine.id
+                    "{}",
+                    t!(
+                        "machine {id} retired: it no longer counts, its credential no longer works",
+                        id = m.machine.id
+                    )
                 ),
             }
         }
@@ -962,12 +1037,7 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
                 .map_err(admin_failed)?;
             match format {
                 Format::Json => print_json(&row)?,
-                Format::Text => alma_ext_stdio::outln!(
-                    "{}  hosts: {}  choice: {}",
-                    row.id,
-                    row.hosts.join(","),
-                    row.choice
-                ),
+                Format::Text => alma_ext_stdio::outln!("{}", platform_text(&row)),
             }
         }
         PlatformCmd::List { format, db } => {
@@ -977,15 +1047,10 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
                     if list.is_empty() {
-                        alma_ext_stdio::outln!("no platforms declared");
+                        alma_ext_stdio::outln!("{}", t!("no platforms declared"));
                     }
                     for p in list {
-                        alma_ext_stdio::outln!(
-                            "{}  hosts: {}  choice: {}",
-                            p.id,
-                            p.hosts.join(","),
-                            p.choice
-                        );
+                        alma_ext_stdio::outln!("{}", platform_text(&p));
                     }
                 }
             }
@@ -993,7 +1058,7 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
         PlatformCmd::Remove { id, db } => {
             let store = open(&db).await?;
             if !store.delete_platform(&id).await? {
-                return Err(anyhow!("no platform {id}")).exit(Exit::NotFound);
+                return Err(anyhow!(t!("no platform {id}", id = id))).exit(Exit::NotFound);
             }
         }
     }
@@ -1016,7 +1081,14 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
                     },
                     e => admin_failed(e),
                 })?;
-            alma_ext_stdio::outln!("target for AlmaLinux {major} set from {}", file.display());
+            alma_ext_stdio::outln!(
+                "{}",
+                t!(
+                    "target for AlmaLinux {major} set from {path}",
+                    major = major,
+                    path = file.display()
+                )
+            );
         }
         TargetCmd::List { format, db } => {
             let store = open(&db).await?;
@@ -1030,7 +1102,7 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
                 )?,
                 Format::Text => {
                     if list.is_empty() {
-                        alma_ext_stdio::outln!("no targets set");
+                        alma_ext_stdio::outln!("{}", t!("no targets set"));
                     }
                     for (m, t) in list {
                         alma_ext_stdio::outln!("# AlmaLinux {m}\n{t}");
@@ -1041,7 +1113,8 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
         TargetCmd::Remove { major, db } => {
             let store = open(&db).await?;
             if !store.delete_target(major).await? {
-                return Err(anyhow!("no target for major {major}")).exit(Exit::NotFound);
+                return Err(anyhow!(t!("no target for major {major}", major = major)))
+                    .exit(Exit::NotFound);
             }
         }
     }
@@ -1105,7 +1178,7 @@ async fn coverage(a: CoverageArgs) -> Result<Exit, Failed> {
     let (c, warnings) =
         coverage::load(&store, a.age_out_days, chrono::Utc::now().timestamp()).await?;
     for w in &warnings {
-        alma_ext_stdio::errln!("alma-ext-server: warning: {w}");
+        alma_ext_stdio::errln!("{}", t!("alma-ext-server: warning: {warning}", warning = w));
     }
     let out = match a.format {
         ReportFormat::Json => serde_json::to_string_pretty(&c)? + "\n",
@@ -1129,13 +1202,13 @@ async fn inventory(a: InventoryArgs) -> Result<Exit, Failed> {
             let c = store
                 .get_contract(id)
                 .await?
-                .ok_or_else(|| anyhow!("no contract {id}"))
+                .ok_or_else(|| anyhow!(t!("no contract {id}", id = id)))
                 .exit(Exit::NotFound)?;
             fleet::build_for_contract(&store, &opts, &c).await?
         }
     };
     for w in &built.warnings {
-        alma_ext_stdio::errln!("alma-ext-server: warning: {w}");
+        alma_ext_stdio::errln!("{}", t!("alma-ext-server: warning: {warning}", warning = w));
     }
     print_json(&built.inventory)?;
     Ok(Exit::Ok)

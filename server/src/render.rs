@@ -61,9 +61,23 @@ fn rfc3339(t: &DateTime<Utc>) -> String {
 
 /// `machine list --format text`: aligned columns, `-` for unknown.
 pub fn machines_text(list: &[MachineView]) -> String {
+    use alma_ext_i18n::{t, width, Pad};
     if list.is_empty() {
-        return "no machines\n".into();
+        return format!("{}\n", t!("no machines"));
     }
+    let headings: [&str; 11] = [
+        t!("ID"),
+        t!("STATE"),
+        t!("HOSTNAME"),
+        t!("TYPE"),
+        t!("HYPERVISOR"),
+        t!("CLOUD"),
+        "OS",
+        t!("PHASE"),
+        t!("SWITCH"),
+        t!("LAST CHECK-IN"),
+        t!("CONTRACT"),
+    ];
     let rows: Vec<[String; 11]> = list
         .iter()
         .map(|v| {
@@ -81,26 +95,26 @@ pub fn machines_text(list: &[MachineView]) -> String {
             })
         })
         .collect();
-    let mut width = COLUMNS.map(|c| c.chars().count());
+    let mut widths = headings.map(width);
     for r in &rows {
-        for (w, c) in width.iter_mut().zip(r) {
-            *w = (*w).max(c.chars().count());
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(width(c));
         }
     }
     let mut out = String::new();
     let mut line = |cols: &[String]| {
         let mut l = String::new();
-        for (i, (c, w)) in cols.iter().zip(width).enumerate() {
+        for (i, (c, w)) in cols.iter().zip(widths).enumerate() {
             if i + 1 == cols.len() {
                 l.push_str(c);
             } else {
-                l.push_str(&format!("{c:<w$}  "));
+                l.push_str(&format!("{}  ", Pad(c, w)));
             }
         }
         out.push_str(l.trim_end());
         out.push('\n');
     };
-    line(&COLUMNS.map(String::from));
+    line(&headings.map(String::from));
     for r in &rows {
         line(r);
     }
@@ -126,27 +140,43 @@ pub fn machine_text(d: &MachineDetail) -> String {
     let v = &d.view;
     let m = &v.machine;
     let dash = |o: &Option<String>| o.clone().unwrap_or_else(|| "-".into());
-    let mut out = String::new();
-    let mut field = |k: &str, val: String| out.push_str(&format!("{:<14}{val}\n", format!("{k}:")));
-    field("machine", m.id.clone());
-    field("state", m.state.clone());
-    field("contract", m.contract.clone());
-    field("hostname", dash(&m.hostname));
-    field("type", m.kind.clone());
-    field("hypervisor", dash(&m.hypervisor));
-    field("cloud", dash(&m.cloud));
-    field("system", dash(&m.system));
+    use alma_ext_i18n::t;
+    let mut fields: Vec<(&str, String)> = Vec::new();
+    let mut field = |k: &'static str, val: String| fields.push((k, val));
+    field(t!("machine"), m.id.clone());
+    field(t!("state"), m.state.clone());
+    field(t!("contract"), m.contract.clone());
+    field(t!("hostname"), dash(&m.hostname));
+    field(t!("type"), m.kind.clone());
+    field(t!("hypervisor"), dash(&m.hypervisor));
+    field(t!("cloud"), dash(&m.cloud));
+    field(t!("system"), dash(&m.system));
     field("os", dash(&m.os));
-    field("phase", v.lifecycle_phase.to_string());
-    field("switch", dash(&m.switch));
-    field("agent", dash(&m.agent_version));
+    field(t!("phase"), v.lifecycle_phase.to_string());
+    field(t!("switch"), dash(&m.switch));
+    field(t!("agent"), dash(&m.agent_version));
     if let Some(c) = &m.clone_of {
-        field("clone of", c.clone());
+        field(t!("clone of"), c.clone());
     }
-    field("registered", rfc3339(&v.registered));
-    field("last check-in", rfc3339(&v.last_checkin));
+    field(t!("registered"), rfc3339(&v.registered));
+    field(t!("last check-in"), rfc3339(&v.last_checkin));
     if let Some(r) = &v.retired {
-        field("retired", rfc3339(r));
+        field(t!("retired"), rfc3339(r));
+    }
+    // "machine:" then the value from column 15, as wide as the longest
+    // label needs (always 14 in English).
+    let w = fields
+        .iter()
+        .map(|(k, _)| alma_ext_i18n::width(k) + 1)
+        .max()
+        .unwrap_or(0);
+    let w = if w > 14 { w + 1 } else { 14 };
+    let mut out = String::new();
+    for (k, val) in fields {
+        out.push_str(&format!(
+            "{}{val}\n",
+            alma_ext_i18n::Pad(&format!("{k}:"), w)
+        ));
     }
     out
 }

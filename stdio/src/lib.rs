@@ -107,7 +107,7 @@ pub fn exit_code(prog: &str, code: u8, work_stands: bool) -> u8 {
 /// [`out`] (a closed pipe or a full disk never panics); other clap errors
 /// go to stderr with clap's exit code 2.
 pub fn parse<C: clap::Parser>(prog: &str) -> C {
-    match C::try_parse() {
+    match alma_ext_i18n::parse::<C>() {
         Ok(c) => c,
         Err(e)
             if matches!(

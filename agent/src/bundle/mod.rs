@@ -627,8 +627,10 @@ impl Collector<'_> {
         self.agent_json(
             "status.json",
             "alma-ext status",
-            crate::cmd::status::compute(host_root, opts.now.date_naive())
-                .map_err(|e| e.to_string()),
+            alma_ext_i18n::english(|| {
+                crate::cmd::status::compute(host_root, opts.now.date_naive())
+            })
+            .map_err(|e| e.to_string()),
         );
         // From dnf's cache only: a support bundle reaches no repository.
         // dnf would create an empty rpm database in a root without one: the

@@ -19,6 +19,8 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
+    // journald lines stay English: tools and the vendor's upstream read them.
+    alma_ext_i18n::set_lang(alma_ext_i18n::Lang::En);
     let root = HostRoot::new(&args.root.root);
     let settings = config::load(&root).exit(Exit::Config)?;
     use std::io::IsTerminal;

@@ -1,5 +1,6 @@
 //! `alma-ext checkin`: one check-in with the entitlement server.
 
+use alma_ext_i18n::t;
 use serde::Serialize;
 
 use crate::cli::RootArg;
@@ -41,14 +42,19 @@ pub fn run(args: Args) -> CmdResult {
         .ok_or_else(|| {
             fail(
                 Exit::NotRegistered,
-                "not registered: run `alma-ext register --server URL --key KEY` first",
+                t!("not registered: run `alma-ext register --server URL --key KEY` first"),
             )
         })?;
     let rt = runtime()?;
     let now = chrono::Utc::now();
     let facts = rt
         .block_on(checkin::collect_facts(&root, &settings, now, true))
-        .map_err(|e| fail(Exit::Failure, format!("collecting facts: {e:#}")))?;
+        .map_err(|e| {
+            fail(
+                Exit::Failure,
+                t!("collecting facts: {error}", error = format!("{e:#}")),
+            )
+        })?;
     let req = checkin::build_request(&root, facts, now);
     let switch = req.switch.status;
     let sent = rt
@@ -60,9 +66,11 @@ pub fn run(args: Args) -> CmdResult {
                 match crate::access::assess(Some(&reg), switch, today) {
                     Some(lost) => fail(
                         a.exit(),
-                        format!(
-                            "{a}\naccess to the extended-update repository is lost: {}\nwhat to do: {}",
-                            lost.reason, lost.what_to_do
+                        t!(
+                            "{error}\naccess to the extended-update repository is lost: {reason}\nwhat to do: {what_to_do}",
+                            error = a,
+                            reason = lost.reason,
+                            what_to_do = lost.what_to_do
                         ),
                     ),
                     None => fail(a.exit(), a.to_string()),
@@ -70,7 +78,7 @@ pub fn run(args: Args) -> CmdResult {
             }
             checkin::CheckinError::Api(a) => {
                 let spooled = if a.retryable() {
-                    " (the check-in is spooled and will be sent later)"
+                    t!(" (the check-in is spooled and will be sent later)")
                 } else {
                     ""
                 };
@@ -92,20 +100,29 @@ pub fn run(args: Args) -> CmdResult {
         Format::Text => {
             let e = &r.entitlement;
             alma_ext_stdio::outln!(
-                "Checked in with {} as machine {}: contract {} {}.",
-                reg.server,
-                reg.machine,
-                e.contract,
-                contract_span(e)
+                "{}",
+                t!(
+                    "Checked in with {server} as machine {machine}: contract {contract} {span}.",
+                    server = reg.server,
+                    machine = reg.machine,
+                    contract = e.contract,
+                    span = contract_span(e)
+                )
             );
             if sent.backlog_sent > 0 {
-                alma_ext_stdio::outln!("Sent {} spooled check-ins.", sent.backlog_sent);
+                alma_ext_stdio::outln!(
+                    "{}",
+                    t!("Sent {count} spooled check-ins.", count = sent.backlog_sent)
+                );
             }
             if sent.rejected > 0 {
                 alma_ext_stdio::outln!(
-                    "{} spooled check-ins were rejected by the server and moved to {}/rejected.",
-                    sent.rejected,
-                    crate::spool::SPOOL_DIR
+                    "{}",
+                    t!(
+                        "{count} spooled check-ins were rejected by the server and moved to {dir}/rejected.",
+                        count = sent.rejected,
+                        dir = crate::spool::SPOOL_DIR
+                    )
                 );
             }
         }

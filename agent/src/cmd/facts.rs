@@ -3,6 +3,8 @@
 use alma_ext_proto::facts::MachineType;
 use alma_ext_proto::Facts;
 
+use alma_ext_i18n::t;
+
 use crate::cli::RootArg;
 use crate::exit::{fail, CmdResult, Exit};
 use crate::facts::{self, InvalidFile};
@@ -47,7 +49,10 @@ pub fn run(args: Args) -> CmdResult {
         Err(e) => return Err(e.context("collecting facts").into()),
     };
     for w in &collected.warnings {
-        alma_ext_stdio::errln!("alma-ext: warning: {w}");
+        alma_ext_stdio::errln!(
+            "{}",
+            alma_ext_i18n::t!("alma-ext: warning: {warning}", warning = w)
+        );
     }
     match args.format {
         Format::Json => print_json(&collected.facts)?,
@@ -70,26 +75,30 @@ pub fn render_text(f: &Facts) -> String {
     let m = &f.machine;
     let mut rows: Vec<(&str, String)> = Vec::new();
     let kind = match m.kind {
-        MachineType::Physical => "physical",
-        MachineType::Virtual => "virtual",
-        MachineType::Unknown => "unknown",
+        MachineType::Physical => t!("physical"),
+        MachineType::Virtual => t!("virtual"),
+        MachineType::Unknown => t!("unknown"),
     };
     let machine = match (&m.hypervisor, m.hypervisor_host) {
-        (Some(h), true) => format!("{kind} ({h}), hypervisor host"),
+        (Some(h), true) => t!(
+            "{kind} ({hypervisor}), hypervisor host",
+            kind = kind,
+            hypervisor = h
+        ),
         (Some(h), false) => format!("{kind} ({h})"),
-        (None, true) => format!("{kind}, hypervisor host"),
+        (None, true) => t!("{kind}, hypervisor host", kind = kind),
         (None, false) => kind.to_string(),
     };
-    rows.push(("Machine", machine));
-    rows.push(("Cloud", or_dash(m.cloud.as_deref()).to_string()));
-    rows.push(("Container", or_dash(m.container.as_deref()).to_string()));
-    rows.push(("Hostname", or_dash(m.hostname.as_deref()).to_string()));
+    rows.push((t!("Machine"), machine));
+    rows.push((t!("Cloud"), or_dash(m.cloud.as_deref()).to_string()));
+    rows.push((t!("Container"), or_dash(m.container.as_deref()).to_string()));
+    rows.push((t!("Hostname"), or_dash(m.hostname.as_deref()).to_string()));
     let os = &f.os;
     let support = match os.family.as_str() {
-        "almalinux" if os.supported => "covered release",
-        "almalinux" => "release not covered",
-        "almalinux-kitten" => "Kitten, not covered",
-        _ => "not AlmaLinux",
+        "almalinux" if os.supported => t!("covered release"),
+        "almalinux" => t!("release not covered"),
+        "almalinux-kitten" => t!("Kitten, not covered"),
+        _ => t!("not AlmaLinux"),
     };
     rows.push((
         "OS",
@@ -102,45 +111,57 @@ pub fn render_text(f: &Facts) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     if !model.is_empty() {
-        rows.push(("Model", model));
+        rows.push((t!("Model"), model));
     }
     let h = &f.hardware;
     let mut cpu = Vec::new();
     if let Some(s) = h.cpu_sockets {
-        cpu.push(format!("{s} socket{}", if s == 1 { "" } else { "s" }));
+        cpu.push(if s == 1 {
+            t!("1 socket").to_string()
+        } else {
+            t!("{count} sockets", count = s)
+        });
     }
     if let Some(c) = h.cpu_cores {
-        cpu.push(format!("{c} core{}", if c == 1 { "" } else { "s" }));
+        cpu.push(if c == 1 {
+            t!("1 core").to_string()
+        } else {
+            t!("{count} cores", count = c)
+        });
     }
-    if let Some(t) = h.cpu_threads {
-        cpu.push(format!("{t} thread{}", if t == 1 { "" } else { "s" }));
+    if let Some(n) = h.cpu_threads {
+        cpu.push(if n == 1 {
+            t!("1 thread").to_string()
+        } else {
+            t!("{count} threads", count = n)
+        });
     }
     let mut cpu_line = if cpu.is_empty() {
         "-".to_string()
     } else {
-        cpu.join(", ")
+        cpu.join(t!(", "))
     };
     if let Some(a) = &h.arch {
         cpu_line = format!("{cpu_line} ({a})");
     }
     rows.push(("CPU", cpu_line));
     rows.push((
-        "Memory",
+        t!("Memory"),
         h.memory_bytes.map(gib).unwrap_or_else(|| "-".into()),
     ));
     rows.push(("UUID", or_dash(m.uuid.as_deref()).to_string()));
-    rows.push(("Machine ID", or_dash(m.machine_id.as_deref()).to_string()));
+    rows.push((
+        t!("Machine ID"),
+        or_dash(m.machine_id.as_deref()).to_string(),
+    ));
     if !f.guests.is_empty() {
-        rows.push(("Guests", f.guests.len().to_string()));
+        rows.push((t!("Guests"), f.guests.len().to_string()));
     }
 
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for (k, v) in &rows {
-        out.push_str(&format!("{k:<width$}  {v}\n"));
-    }
+    let mut out = alma_ext_i18n::label_rows(&rows);
     if !m.evidence.is_empty() {
-        out.push_str("Evidence\n");
+        out.push_str(t!("Evidence"));
+        out.push('\n');
         // One line per source: "type, hypervisor  cpuid: ...".
         let mut grouped: Vec<(String, &str, &str)> = Vec::new();
         for e in &m.evidence {

@@ -1,6 +1,7 @@
 //! `alma-ext register`: register this machine with the entitlement server
 //! and keep the per-machine credential in a 0600 file.
 
+use alma_ext_i18n::t;
 use std::path::PathBuf;
 
 use alma_ext_proto::api::RegisterRequest;
@@ -67,10 +68,10 @@ struct Output<'a> {
 pub(crate) fn status_word(s: alma_ext_proto::api::EntitlementStatus) -> &'static str {
     use alma_ext_proto::api::EntitlementStatus::*;
     match s {
-        Active => "active",
-        Pending => "pending",
-        Expired => "expired",
-        Revoked => "revoked",
+        Active => t!("active"),
+        Pending => t!("pending"),
+        Expired => t!("expired"),
+        Revoked => t!("revoked"),
     }
 }
 
@@ -79,10 +80,14 @@ pub(crate) fn status_word(s: alma_ext_proto::api::EntitlementStatus) -> &'static
 pub(crate) fn contract_span(e: &alma_ext_proto::api::Entitlement) -> String {
     use alma_ext_proto::api::EntitlementStatus::*;
     match e.status {
-        Pending => format!("pending from {} (until {})", e.starts, e.ends),
-        Active => format!("active until {}", e.ends),
-        Expired => format!("ended on {}", e.ends),
-        Revoked => "revoked".to_string(),
+        Pending => t!(
+            "pending from {starts} (until {ends})",
+            starts = e.starts,
+            ends = e.ends
+        ),
+        Active => t!("active until {date}", date = e.ends),
+        Expired => t!("ended on {date}", date = e.ends),
+        Revoked => t!("revoked").to_string(),
     }
 }
 
@@ -104,29 +109,35 @@ pub fn run(args: Args) -> CmdResult {
         .ok_or_else(|| {
             fail(
                 Exit::Usage,
-                "no server: give --server URL (or set server.url in /etc/alma-ext/agent.toml)",
+                t!("no server: give --server URL (or set server.url in /etc/alma-ext/agent.toml)"),
             )
         })?;
     let server = normalize_server_url(&server);
     check_server_url(&server).map_err(|m| fail(Exit::Usage, format!("--server: {m}")))?;
     if args.key.trim().is_empty() {
-        return Err(fail(Exit::Usage, "--key: the activation key is empty"));
+        return Err(fail(Exit::Usage, t!("--key: the activation key is empty")));
     }
     let existing = registration::load(&root).exit(Exit::Failure)?;
     let rt = runtime()?;
     let now = chrono::Utc::now();
     let facts = rt
         .block_on(checkin::collect_facts(&root, &settings, now, true))
-        .map_err(|e| fail(Exit::Failure, format!("collecting facts: {e:#}")))?;
+        .map_err(|e| {
+            fail(
+                Exit::Failure,
+                t!("collecting facts: {error}", error = format!("{e:#}")),
+            )
+        })?;
     if let Some(r) = &existing {
         let clone = r.machine_id.is_some() && r.machine_id != facts.machine.machine_id
             || r.uuid.is_some() && r.uuid != facts.machine.uuid;
         if !args.force && !clone {
             return Err(fail(
                 Exit::Failure,
-                format!(
-                    "already registered with {} as machine {}; use --force to register again",
-                    r.server, r.machine
+                t!(
+                    "already registered with {server} as machine {machine}; use --force to register again",
+                    server = r.server,
+                    machine = r.machine
                 ),
             ));
         }
@@ -228,18 +239,28 @@ pub fn run(args: Args) -> CmdResult {
         })?,
         Format::Text => {
             let e = &resp.entitlement;
-            alma_ext_stdio::outln!("Registered with {server} as machine {}.", resp.machine);
             alma_ext_stdio::outln!(
-                "Contract {} ({}), product {}, {} from {} to {}.",
-                e.contract,
-                e.customer,
-                e.product,
-                status_word(e.status),
-                e.starts,
-                e.ends
+                "{}",
+                t!(
+                    "Registered with {server} as machine {machine}.",
+                    server = server,
+                    machine = resp.machine
+                )
+            );
+            alma_ext_stdio::outln!(
+                "{}",
+                t!(
+                    "Contract {contract} ({customer}), product {product}, {status} from {starts} to {ends}.",
+                    contract = e.contract,
+                    customer = e.customer,
+                    product = e.product,
+                    status = status_word(e.status),
+                    starts = e.starts,
+                    ends = e.ends
+                )
             );
             if resp.target.is_some() {
-                alma_ext_stdio::outln!("The extended-update repository is ready: `alma-ext switch --dry-run` shows the switch, `alma-ext switch` makes it.");
+                alma_ext_stdio::outln!("{}", t!("The extended-update repository is ready: `alma-ext switch --dry-run` shows the switch, `alma-ext switch` makes it."));
             }
         }
     }

@@ -1,6 +1,7 @@
 //! `alma-ext status`: where this release stands in its lifecycle, what to
 //! do now, and the registration and switch state.
 
+use alma_ext_i18n::t;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
@@ -98,16 +99,17 @@ pub struct Status {
 
 fn switch_description(s: &SwitchState) -> String {
     match s.status {
-        SwitchStatus::Community => "community repositories".into(),
-        SwitchStatus::Extended => "extended-update repository".into(),
+        SwitchStatus::Community => t!("community repositories").into(),
+        SwitchStatus::Extended => t!("extended-update repository").into(),
         SwitchStatus::Interrupted => {
-            "interrupted switch: run alma-ext switch again to finish or roll back".into()
+            t!("interrupted switch: run alma-ext switch again to finish or roll back").into()
         }
         SwitchStatus::Failed => match &s.error {
-            Some(e) => {
-                format!("community repositories (last switch failed and was rolled back: {e})")
-            }
-            None => "community repositories (last switch failed and was rolled back)".into(),
+            Some(e) => t!(
+                "community repositories (last switch failed and was rolled back: {error})",
+                error = e
+            ),
+            None => t!("community repositories (last switch failed and was rolled back)").into(),
         },
     }
 }
@@ -116,9 +118,16 @@ pub fn run(args: Args) -> CmdResult {
     let root =
         HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
     let at = args.at.unwrap_or_else(|| chrono::Local::now().date_naive());
-    let status = compute(&root, at)?;
+    // The JSON never changes with the language.
+    let status = match args.format {
+        Format::Json => alma_ext_i18n::machine(|| compute(&root, at))?,
+        Format::Text => compute(&root, at)?,
+    };
     for w in &status.warnings {
-        alma_ext_stdio::errln!("alma-ext: warning: {w}");
+        alma_ext_stdio::errln!(
+            "{}",
+            alma_ext_i18n::t!("alma-ext: warning: {warning}", warning = w)
+        );
     }
     match args.format {
         Format::Json => print_json(&status)?,
@@ -138,18 +147,22 @@ pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Fa
     let mut warnings = unreadable;
     if let Some(p) = &os_path {
         for pr in problems {
-            warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));
+            warnings.push(t!(
+                "{path} {problem} (line ignored)",
+                path = root.join(p).display(),
+                problem = pr
+            ));
         }
     } else {
-        warnings.push(format!(
-            "no os-release under {} (looked at /etc/os-release and /usr/lib/os-release)",
-            root.path().display()
+        warnings.push(t!(
+            "no os-release under {root} (looked at /etc/os-release and /usr/lib/os-release)",
+            root = root.path().display()
         ));
     }
     let (table, source) = lifecycle::load_table(root).exit(Exit::Config)?;
     let registration = crate::registration::load(root).exit(Exit::Config)?;
     let switch = alma_ext_switcher::state::load(root.path())
-        .map_err(|e| anyhow::anyhow!("reading the switch state: {e}"))
+        .map_err(|e| anyhow::anyhow!(t!("reading the switch state: {error}", error = e)))
         .exit(Exit::Config)?;
     let progress = Progress {
         registered: registration.is_some(),
@@ -161,9 +174,10 @@ pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Fa
     if let Some(lost) = &access_lost {
         // Never "nothing to do" while dnf points at a repository this
         // machine may no longer use.
-        lifecycle.advice = format!(
-            "access to the extended-update repository is lost ({}): {}",
-            lost.reason, lost.what_to_do
+        lifecycle.advice = t!(
+            "access to the extended-update repository is lost ({reason}): {what_to_do}",
+            reason = lost.reason,
+            what_to_do = lost.what_to_do
         );
     }
     let hostname = crate::facts::hostname(root);
@@ -228,94 +242,114 @@ pub fn render_text(s: &Status) -> String {
     let os_name =
         s.os.pretty_name
             .clone()
-            .unwrap_or_else(|| s.os.id.clone().unwrap_or_else(|| "unknown".into()));
+            .unwrap_or_else(|| s.os.id.clone().unwrap_or_else(|| t!("unknown").into()));
     rows.push(("OS", os_name));
     let phase = match l.phase.as_str() {
-        "full" => "full support (bug and security fixes)",
-        "security" => "security support (security fixes only)",
-        "extended" => "extended support (vendor's extended-update repository)",
-        "ended" => "ended (no more updates)",
-        "prerelease" => "not yet released",
-        _ => "none (no lifecycle for this release)",
+        "full" => t!("full support (bug and security fixes)"),
+        "security" => t!("security support (security fixes only)"),
+        "extended" => t!("extended support (vendor's extended-update repository)"),
+        "ended" => t!("ended (no more updates)"),
+        "prerelease" => t!("not yet released"),
+        _ => t!("none (no lifecycle for this release)"),
     };
-    rows.push(("Phase", format!("{} - {phase} on {}", l.phase, s.at)));
+    rows.push((
+        t!("Phase"),
+        t!(
+            "{phase} - {meaning} on {date}",
+            phase = l.phase,
+            meaning = phase,
+            date = s.at
+        ),
+    ));
     if let (Some(np), Some(nb), Some(days)) =
         (l.next_phase, l.next_boundary, l.days_to_next_boundary)
     {
-        rows.push(("Next", format!("{np} from {nb} (in {days} days)")));
+        rows.push((
+            t!("Next"),
+            t!(
+                "{phase} from {date} (in {days} days)",
+                phase = np,
+                date = nb,
+                days = days
+            ),
+        ));
     }
     if l.major.is_some() && l.ga.is_some() {
         rows.push((
-            "Full support",
-            format!("{} to {}", date(l.ga), date(l.active_end)),
+            t!("Full support"),
+            t!("{from} to {to}", from = date(l.ga), to = date(l.active_end)),
         ));
-        rows.push(("Security support", format!("to {}", date(l.security_end))));
         rows.push((
-            "Extended support",
-            format!("{} to {}", date(l.extended_start), date(l.extended_end)),
+            t!("Security support"),
+            t!("to {date}", date = date(l.security_end)),
+        ));
+        rows.push((
+            t!("Extended support"),
+            t!(
+                "{from} to {to}",
+                from = date(l.extended_start),
+                to = date(l.extended_end)
+            ),
         ));
     }
     if let Some(se) = &l.support_end {
         rows.push((
             "SUPPORT_END",
-            format!(
-                "{} (os-release){}",
-                se.value,
-                if se.agrees {
-                    ""
-                } else {
-                    " - disagrees with the table"
-                }
-            ),
+            if se.agrees {
+                t!("{date} (os-release)", date = se.value)
+            } else {
+                t!(
+                    "{date} (os-release) - disagrees with the table",
+                    date = se.value
+                )
+            },
         ));
     }
     let reg = &s.registration;
     rows.push((
-        "Registration",
+        t!("Registration"),
         if reg.registered {
-            let mut v = format!(
-                "registered with {} as {}",
-                reg.server.as_deref().unwrap_or("?"),
-                reg.machine.as_deref().unwrap_or("?")
+            let mut v = t!(
+                "registered with {server} as {machine}",
+                server = reg.server.as_deref().unwrap_or("?"),
+                machine = reg.machine.as_deref().unwrap_or("?")
             );
             if let Some(e) = &reg.entitlement {
-                v.push_str(&format!(
-                    ", contract {} {}",
-                    e.contract,
-                    crate::cmd::register::contract_span(e)
+                v.push_str(&t!(
+                    ", contract {contract} {span}",
+                    contract = e.contract,
+                    span = crate::cmd::register::contract_span(e)
                 ));
             }
             v
         } else {
-            "not registered".into()
+            t!("not registered").into()
         },
     ));
     if reg.registered {
         let t = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M UTC").to_string();
         rows.push((
-            "Last check-in",
+            t!("Last check-in"),
             reg.last_checkin
                 .as_ref()
                 .map(t)
-                .unwrap_or_else(|| "never".into()),
+                .unwrap_or_else(|| t!("never").into()),
         ));
         if let Some(e) = &reg.last_error {
             let when = reg.last_error_at.as_ref().map(t).unwrap_or_default();
-            rows.push(("Last error", format!("{when} {e}").trim().to_string()));
+            rows.push((t!("Last error"), format!("{when} {e}").trim().to_string()));
         }
     }
     if let Some(lost) = &reg.access_lost {
         rows.push((
-            "Access",
-            format!("LOST to the extended-update repository: {}", lost.reason),
+            t!("Access"),
+            t!(
+                "LOST to the extended-update repository: {reason}",
+                reason = lost.reason
+            ),
         ));
     }
-    rows.push(("Repositories", s.switch.description.clone()));
-    rows.push(("Do now", l.advice.clone()));
-    let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
-    let mut out = String::new();
-    for (k, v) in rows {
-        out.push_str(&format!("{k:<width$}  {v}\n"));
-    }
-    out
+    rows.push((t!("Repositories"), s.switch.description.clone()));
+    rows.push((t!("Do now"), l.advice.clone()));
+    alma_ext_i18n::label_rows(&rows)
 }

@@ -99,7 +99,10 @@ pub fn run(args: Args) -> CmdResult {
                 out.redacted
             );
             for e in &out.errors {
-                alma_ext_stdio::errln!("alma-ext: warning: {e}");
+                alma_ext_stdio::errln!(
+                    "{}",
+                    alma_ext_i18n::t!("alma-ext: warning: {warning}", warning = e)
+                );
             }
         }
     }

@@ -5,6 +5,7 @@
 //! target, asks for confirmation, prints the plan and maps failures to exit
 //! codes.
 
+use alma_ext_i18n::t;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -209,7 +210,7 @@ fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
         .read_line(&mut answer)
         .exit(Exit::NotConfirmed)?;
     match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
+        "y" | "yes" | "はい" => Ok(()),
         _ => Err(fail(
             Exit::NotConfirmed,
             "not confirmed: nothing was changed",
@@ -219,19 +220,26 @@ fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
 
 fn report_recovery(args: &Args, r: &Option<Recovery>) {
     if let (Some(r), Format::Text) = (r, args.format) {
-        let op = match r.op {
-            Op::Switch => "switch",
-            Op::Revert => "revert",
+        let started = r.started.format("%Y-%m-%d %H:%M:%S UTC");
+        let line = match (r.op, r.rolled_back) {
+            (Op::Switch, true) => t!(
+                "Found an interrupted switch from {started}: rolled back.",
+                started = started
+            ),
+            (Op::Switch, false) => t!(
+                "Found an interrupted switch from {started}: completed.",
+                started = started
+            ),
+            (Op::Revert, true) => t!(
+                "Found an interrupted revert from {started}: rolled back.",
+                started = started
+            ),
+            (Op::Revert, false) => t!(
+                "Found an interrupted revert from {started}: completed.",
+                started = started
+            ),
         };
-        let what = if r.rolled_back {
-            "rolled back"
-        } else {
-            "completed"
-        };
-        alma_ext_stdio::outln!(
-            "Found an interrupted {op} from {}: {what}.",
-            r.started.format("%Y-%m-%d %H:%M:%S UTC")
-        );
+        alma_ext_stdio::outln!("{line}");
     }
 }
 
@@ -336,13 +344,17 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         match args.format {
             Format::Json => print_json(&report)?,
             Format::Text => alma_ext_stdio::outln!(
-                "Already switched: AlmaLinux {} uses the extended-update repositories ({}). Nothing to change.",
-                plan.release.version,
-                plan.new_repos
-                    .iter()
-                    .map(|r| r.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                "{}",
+                t!(
+                    "Already switched: AlmaLinux {version} uses the extended-update repositories ({repos}). Nothing to change.",
+                    version = plan.release.version,
+                    repos = plan
+                        .new_repos
+                        .iter()
+                        .map(|r| r.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
             ),
         }
         return Ok(Exit::Ok);
@@ -370,7 +382,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
                 for d in &report.diffs {
                     alma_ext_stdio::out!("{}", d.diff);
                 }
-                alma_ext_stdio::outln!("\nDry run: nothing was changed.");
+                alma_ext_stdio::outln!("\n{}", t!("Dry run: nothing was changed."));
             }
         }
         return Ok(Exit::Ok);
@@ -379,7 +391,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     if args.format == Format::Text {
         print_plan(&plan);
     }
-    if let Err(f) = confirm(args, "Switch to the extended-update repositories?") {
+    if let Err(f) = confirm(args, t!("Switch to the extended-update repositories?")) {
         return Err(json_fail(args, report, f, root));
     }
     match applier.apply(&plan) {
@@ -393,13 +405,17 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
                 Format::Json => print_json(&report)?,
                 Format::Text => {
                     alma_ext_stdio::outln!(
-                        "\nSwitched: dnf now uses {} (verified with dnf makecache). Undo with `alma-ext switch --revert`.",
-                        plan.new_repos
-                            .iter()
-                            .filter(|r| r.enabled)
-                            .map(|r| r.id.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        "\n{}",
+                        t!(
+                            "Switched: dnf now uses {repos} (verified with dnf makecache). Undo with `alma-ext switch --revert`.",
+                            repos = plan
+                                .new_repos
+                                .iter()
+                                .filter(|r| r.enabled)
+                                .map(|r| r.id.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
                     );
                 }
             }
@@ -450,8 +466,11 @@ fn run_preflight(root: &Path, target: &Target, view: &DnfView) -> Result<(), Fai
 
 fn print_plan(plan: &Plan) {
     alma_ext_stdio::outln!(
-        "AlmaLinux {}: switch to the extended-update repositories",
-        plan.release.version
+        "{}",
+        t!(
+            "AlmaLinux {version}: switch to the extended-update repositories",
+            version = plan.release.version
+        )
     );
     let section = |title: &str, lines: Vec<String>| {
         if !lines.is_empty() {
@@ -463,7 +482,7 @@ fn print_plan(plan: &Plan) {
     };
     let by = |f: fn(&Action) -> bool| plan.repos.iter().filter(move |d| f(&d.action));
     section(
-        "Replaced (disabled in place: only the enabled= line changes):",
+        t!("Replaced (disabled in place: only the enabled= line changes):"),
         by(|a| matches!(a, Action::Replace { .. }))
             .map(|d| match &d.action {
                 Action::Replace { by } => {
@@ -474,9 +493,9 @@ fn print_plan(plan: &Plan) {
             .collect(),
     );
     section(
-        &format!(
-            "Repointed to the vault of AlmaLinux {} (nothing replaces them):",
-            plan.release.version
+        &t!(
+            "Repointed to the vault of AlmaLinux {version} (nothing replaces them):",
+            version = plan.release.version
         ),
         by(|a| matches!(a, Action::Vault { .. }))
             .map(|d| match &d.action {
@@ -486,13 +505,13 @@ fn print_plan(plan: &Plan) {
             .collect(),
     );
     section(
-        "Disabled (others = \"disable\"):",
+        t!("Disabled (others = \"disable\"):"),
         by(|a| matches!(a, Action::Disable))
             .map(|d| format!("{:<22} {}", d.id, d.file.display()))
             .collect(),
     );
     section(
-        "Kept enabled as they are:",
+        t!("Kept enabled as they are:"),
         by(|a| matches!(a, Action::Keep { .. }))
             .map(|d| match &d.action {
                 Action::Keep { reason } => format!("{:<22} {reason}", d.id),
@@ -505,49 +524,48 @@ fn print_plan(plan: &Plan) {
         .iter()
         .any(|c| c.path == Path::new(plan::EXTENDED_REPO_FILE) && c.secret);
     section(
-        &format!(
-            "Added in {}{}:",
-            plan::EXTENDED_REPO_FILE,
-            if secret {
-                " (mode 0600: it holds the credentials)"
-            } else {
-                ""
-            }
-        ),
+        &if secret {
+            t!(
+                "Added in {path} (mode 0600: it holds the credentials):",
+                path = plan::EXTENDED_REPO_FILE
+            )
+        } else {
+            t!("Added in {path}:", path = plan::EXTENDED_REPO_FILE)
+        },
         plan.new_repos
             .iter()
             .map(|r| {
                 format!(
-                    "{:<22} {:<9} {}{}",
+                    "{:<22} {} {}{}",
                     r.id,
-                    if r.enabled { "enabled" } else { "disabled" },
+                    enabled_word(r.enabled),
                     r.baseurl,
                     if r.enabled {
                         String::new()
                     } else {
-                        format!(" (as {} was)", r.replaces)
+                        t!(" (as {repo} was)", repo = r.replaces)
                     }
                 )
             })
             .collect(),
     );
     section(
-        "Not covered by extended support (third-party, untouched):",
+        t!("Not covered by extended support (third-party, untouched):"),
         plan.repos
             .iter()
             .filter(|d| d.origin == Origin::ThirdParty && matches!(d.action, Action::Untouched))
             .map(|d| {
                 format!(
-                    "{:<22} {:<9} {}",
+                    "{:<22} {} {}",
                     d.id,
-                    if d.enabled { "enabled" } else { "disabled" },
+                    enabled_word(d.enabled),
                     d.file.display()
                 )
             })
             .collect(),
     );
     section(
-        "Ignored by dnf (a line it cannot parse), untouched:",
+        t!("Ignored by dnf (a line it cannot parse), untouched:"),
         by(|a| matches!(a, Action::IgnoredByDnf { .. }))
             .map(|d| format!("{:<22} {}", d.id, d.file.display()))
             .collect(),
@@ -557,27 +575,44 @@ fn print_plan(plan: &Plan) {
         .collect();
     if !already.is_empty() {
         alma_ext_stdio::outln!(
-            "\nAlready disabled or done, untouched: {} community repos",
-            already.len()
+            "\n{}",
+            t!(
+                "Already disabled or done, untouched: {count} community repos",
+                count = already.len()
+            )
         );
     }
     if !plan.gpgkeys.is_empty() {
-        section("Keys imported into the rpm database:", plan.gpgkeys.clone());
+        section(
+            t!("Keys imported into the rpm database:"),
+            plan.gpgkeys.clone(),
+        );
     }
     section(
-        "Files written (atomically; exact backups in /var/lib/alma-ext/switch/):",
+        t!("Files written (atomically; exact backups in /var/lib/alma-ext/switch/):"),
         plan.changes
             .iter()
             .map(|c| {
                 format!(
                     "{}{}",
                     c.path.display(),
-                    if c.is_new() { " (new)" } else { "" }
+                    if c.is_new() { t!(" (new)") } else { "" }
                 )
             })
             .collect(),
     );
-    section("Warnings:", plan.warnings.clone());
+    section(t!("Warnings:"), plan.warnings.clone());
+}
+
+/// "enabled" or "disabled", padded to one display width.
+fn enabled_word(enabled: bool) -> String {
+    let word = if enabled {
+        t!("enabled")
+    } else {
+        t!("disabled")
+    };
+    let w = alma_ext_i18n::width(t!("enabled")).max(alma_ext_i18n::width(t!("disabled")));
+    alma_ext_i18n::Pad(word, w).to_string()
 }
 
 fn run_revert(args: &Args, root: &Path) -> CmdResult {
@@ -622,7 +657,8 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             match args.format {
                 Format::Json => print_json(&report)?,
                 Format::Text => alma_ext_stdio::outln!(
-                    "Not switched: the community configuration is in place. Nothing to revert."
+                    "{}",
+                    t!("Not switched: the community configuration is in place. Nothing to revert.")
                 ),
             }
             return Ok(Exit::Ok);
@@ -649,19 +685,20 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
         });
     }
     if args.format == Format::Text {
-        alma_ext_stdio::outln!("Revert: restore the community configuration byte for byte");
+        alma_ext_stdio::outln!(
+            "{}",
+            t!("Revert: restore the community configuration byte for byte")
+        );
         for f in &j.files {
+            let (remove, restore) = (t!("remove"), t!("restore"));
+            let w = alma_ext_i18n::width(remove).max(alma_ext_i18n::width(restore));
             alma_ext_stdio::outln!(
                 "  {} {}",
-                if f.after.is_none() {
-                    "remove "
-                } else {
-                    "restore"
-                },
+                alma_ext_i18n::Pad(if f.after.is_none() { remove } else { restore }, w),
                 f.path.display()
             );
         }
-        alma_ext_stdio::outln!("  (the rpm key stays imported)");
+        alma_ext_stdio::outln!("  {}", t!("(the rpm key stays imported)"));
     }
     if args.dry_run {
         match args.format {
@@ -671,13 +708,13 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
                 for d in &report.diffs {
                     alma_ext_stdio::out!("{}", d.diff);
                 }
-                alma_ext_stdio::outln!("\nDry run: nothing was changed.");
+                alma_ext_stdio::outln!("\n{}", t!("Dry run: nothing was changed."));
             }
         }
         return Ok(Exit::Ok);
     }
     report.diffs.clear();
-    if let Err(f) = confirm(args, "Revert to the community repositories?") {
+    if let Err(f) = confirm(args, t!("Revert to the community repositories?")) {
         return Err(json_fail(args, report, f, root));
     }
     match applier.revert() {
@@ -690,7 +727,10 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             match args.format {
                 Format::Json => print_json(&report)?,
                 Format::Text => {
-                    alma_ext_stdio::outln!("\nReverted: dnf uses the community repositories again.")
+                    alma_ext_stdio::outln!(
+                        "\n{}",
+                        t!("Reverted: dnf uses the community repositories again.")
+                    )
                 }
             }
             Ok(Exit::Ok)

@@ -3,6 +3,7 @@
 //! accepting it at that moment, so the command says so and offers to go
 //! back to the community repositories first.
 
+use alma_ext_i18n::t;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 
@@ -69,28 +70,32 @@ fn decide(args: &Args, switch: SwitchStatus) -> Result<Repos, Failed> {
     if args.keep_repos {
         return Ok(Repos::Keep);
     }
-    let why = format!(
-        "this machine is switched to the extended-update repository: once it is unregistered, the repository refuses it and dnf fails on {}",
-        alma_ext_switcher::plan::EXTENDED_REPO_FILE
+    let why = t!(
+        "this machine is switched to the extended-update repository: once it is unregistered, the repository refuses it and dnf fails on {path}",
+        path = alma_ext_switcher::plan::EXTENDED_REPO_FILE
     );
     if !std::io::stdin().is_terminal() {
         return Err(fail(
             Exit::NotConfirmed,
-            format!("{why}; no terminal to ask: run again with --revert (back to the community repositories first) or --keep-repos (leave the repository file)"),
+            t!("{why}; no terminal to ask: run again with --revert (back to the community repositories first) or --keep-repos (leave the repository file)", why = why),
         ));
     }
     eprint!(
-        "{why}.\nGo back to the community repositories first (alma-ext switch --revert)? [Y/n] "
+        "{}",
+        t!(
+            "{why}.\nGo back to the community repositories first (alma-ext switch --revert)? [Y/n] ",
+            why = why
+        )
     );
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;
     match answer.trim().to_ascii_lowercase().as_str() {
-        "" | "y" | "yes" => Ok(Repos::Revert),
-        "n" | "no" => Ok(Repos::Keep),
+        "" | "y" | "yes" | "はい" => Ok(Repos::Revert),
+        "n" | "no" | "いいえ" => Ok(Repos::Keep),
         _ => Err(fail(
             Exit::NotConfirmed,
-            "not confirmed: nothing was changed",
+            t!("not confirmed: nothing was changed"),
         )),
     }
 }
@@ -116,8 +121,9 @@ fn revert(root: &Path) -> Result<(), Failed> {
     };
     Err(fail(
         exit,
-        format!(
-            "the revert failed ({st}); the machine is still registered: nothing was unregistered"
+        t!(
+            "the revert failed ({status}); the machine is still registered: nothing was unregistered",
+            status = st
         ),
     ))
 }
@@ -126,16 +132,20 @@ pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
     let settings = config::load(&root).exit(Exit::Config)?;
     logging::init(&settings.log_level);
-    let switch = alma_ext_switcher::state::load(root.path())
-        .map_err(|e| fail(Exit::Failure, format!("reading the switch state: {e}")))?;
+    let switch = alma_ext_switcher::state::load(root.path()).map_err(|e| {
+        fail(
+            Exit::Failure,
+            t!("reading the switch state: {error}", error = e),
+        )
+    })?;
     let reg = registration::load(&root)
         .exit(Exit::Failure)?
         .ok_or_else(|| match switch.status {
             SwitchStatus::Extended | SwitchStatus::Interrupted => fail(
                 Exit::NotRegistered,
-                "not registered, but still switched: the extended-update repository refuses this machine; go back to the community repositories with `alma-ext switch --revert`",
+                t!("not registered, but still switched: the extended-update repository refuses this machine; go back to the community repositories with `alma-ext switch --revert`"),
             ),
-            _ => fail(Exit::NotRegistered, "not registered"),
+            _ => fail(Exit::NotRegistered, t!("not registered")),
         })?;
     let repos = decide(&args, switch.status)?;
     if repos == Repos::Revert {
@@ -144,7 +154,7 @@ pub fn run(args: Args) -> CmdResult {
     let told = match &reg.credential {
         None => Err(fail(
             Exit::Failure,
-            "the credential file is unreadable (run as root)",
+            t!("the credential file is unreadable (run as root)"),
         )),
         Some(cred) => {
             let client = Client::new(&ClientOptions::from_settings(&settings, &root, &reg.server))
@@ -157,33 +167,51 @@ pub fn run(args: Args) -> CmdResult {
     if let Err(e) = told {
         if !args.local {
             let reverted = if repos == Repos::Revert {
-                " (the switch was reverted)"
+                t!(" (the switch was reverted)")
             } else {
                 ""
             };
             return Err(fail(
                 e.exit,
-                format!("{e}; use --local to forget the registration here anyway{reverted}"),
+                t!(
+                    "{error}; use --local to forget the registration here anyway{reverted}",
+                    error = e,
+                    reverted = reverted
+                ),
             ));
         }
-        alma_ext_stdio::errln!("alma-ext: warning: {e}; forgetting the registration here only");
+        alma_ext_stdio::errln!(
+            "{}",
+            t!(
+                "alma-ext: warning: {error}; forgetting the registration here only",
+                error = e
+            )
+        );
     }
     registration::remove(&root).exit(Exit::Failure)?;
     if let Ok(spool) = root.resolve(crate::spool::SPOOL_DIR) {
         let _ = std::fs::remove_dir_all(spool);
     }
-    alma_ext_stdio::outln!("Unregistered machine {} from {}.", reg.machine, reg.server);
-    match repos {
-        Repos::NotSwitched => alma_ext_stdio::outln!(
+    alma_ext_stdio::outln!(
+        "{}",
+        t!(
+            "Unregistered machine {machine} from {server}.",
+            machine = reg.machine,
+            server = reg.server
+        )
+    );
+    let done = match repos {
+        Repos::NotSwitched => t!(
             "No extended-update repository was configured; dnf reads the community repositories as before."
-        ),
-        Repos::Revert => alma_ext_stdio::outln!(
+        ).to_string(),
+        Repos::Revert => t!(
             "The switch was reverted first: dnf reads the community repositories again."
+        ).to_string(),
+        Repos::Keep => t!(
+            "{path} stays, but its credentials no longer work (the repository refuses this machine): dnf fails on it until you run `alma-ext switch --revert` (or register again and switch).",
+            path = alma_ext_switcher::plan::EXTENDED_REPO_FILE
         ),
-        Repos::Keep => alma_ext_stdio::outln!(
-            "{} stays, but its credentials no longer work (the repository refuses this machine): dnf fails on it until you run `alma-ext switch --revert` (or register again and switch).",
-            alma_ext_switcher::plan::EXTENDED_REPO_FILE
-        ),
-    }
+    };
+    alma_ext_stdio::outln!("{done}");
     Ok(Exit::Ok)
 }

@@ -31,7 +31,12 @@ impl fmt::Display for InvalidFile {
             // The whole file: the message names it already.
             return write!(f, "{}", self.message);
         }
-        write!(f, "{} line {}: {}", self.path, self.line, self.message)
+        f.write_str(&alma_ext_i18n::t!(
+            "{file} line {line}: {message}",
+            file = self.path,
+            line = self.line,
+            message = self.message
+        ))
     }
 }
 

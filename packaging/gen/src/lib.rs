@@ -27,6 +27,44 @@ pub struct GeneratedFile {
 /// subcommand page shows how it is typed (`alma-ext switch ...`). The
 /// implicit `help` subcommand and hidden ones get no page.
 pub fn man_pages(cmd: &Command) -> Result<Vec<GeneratedFile>> {
+    man_pages_in(cmd, "man/man1")
+}
+
+/// The same man pages in Japanese, under `man/ja/man1/` (what `man -L ja`
+/// and a Japanese locale read): every text from the catalogue
+/// `i18n/po/ja.po`, the section headings in Japanese.
+pub fn man_pages_ja(cmd: &Command) -> Result<Vec<GeneratedFile>> {
+    // The help subcommand goes before the tree is built (and localized).
+    let cmd = alma_ext_i18n::localize(cmd.clone().disable_help_subcommand(true));
+    let mut pages = man_pages_in(&cmd, "man/ja/man1")?;
+    for page in &mut pages {
+        page.content = ja_headings(&String::from_utf8_lossy(&page.content)).into_bytes();
+    }
+    Ok(pages)
+}
+
+/// clap_mangen's section headings in Japanese, as Japanese man pages name
+/// them.
+fn ja_headings(page: &str) -> String {
+    const HEADINGS: [(&str, &str); 9] = [
+        (".SH NAME\n", ".SH 名前\n"),
+        (".SH SYNOPSIS\n", ".SH 書式\n"),
+        (".SH DESCRIPTION\n", ".SH 説明\n"),
+        (".SH OPTIONS\n", ".SH オプション\n"),
+        (".SH SUBCOMMANDS\n", ".SH サブコマンド\n"),
+        (".SH VERSION\n", ".SH バージョン\n"),
+        (".SH AUTHORS\n", ".SH 作者\n"),
+        (".SH \"EXIT STATUS\"\n", ".SH 終了ステータス\n"),
+        (".SH \"NOTES\"\n", ".SH 注記\n"),
+    ];
+    let mut out = page.to_owned();
+    for (en, ja) in HEADINGS {
+        out = out.replace(en, ja);
+    }
+    out
+}
+
+fn man_pages_in(cmd: &Command, dir: &str) -> Result<Vec<GeneratedFile>> {
     // Building sets each subcommand's display name ("alma-ext-switch") and
     // bin name ("alma-ext switch"), which clap_mangen uses for file and synopsis.
     let mut cmd = cmd.clone().disable_help_subcommand(true);
@@ -37,11 +75,16 @@ pub fn man_pages(cmd: &Command) -> Result<Vec<GeneratedFile>> {
         cmd.get_version().unwrap_or_default()
     );
     let mut out = Vec::new();
-    collect_man_pages(&cmd, &source, &mut out)?;
+    collect_man_pages(&cmd, &source, dir, &mut out)?;
     Ok(out)
 }
 
-fn collect_man_pages(cmd: &Command, source: &str, out: &mut Vec<GeneratedFile>) -> Result<()> {
+fn collect_man_pages(
+    cmd: &Command,
+    source: &str,
+    dir: &str,
+    out: &mut Vec<GeneratedFile>,
+) -> Result<()> {
     let man = clap_mangen::Man::new(cmd.clone()).source(source.to_owned());
     let file_name = man.get_filename();
     let mut content = Vec::new();
@@ -53,11 +96,11 @@ fn collect_man_pages(cmd: &Command, source: &str, out: &mut Vec<GeneratedFile>) 
         None => content,
     };
     out.push(GeneratedFile {
-        path: PathBuf::from(format!("man/man1/{file_name}")),
+        path: PathBuf::from(format!("{dir}/{file_name}")),
         content,
     });
     for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
-        collect_man_pages(sub, source, out)?;
+        collect_man_pages(sub, source, dir, out)?;
     }
     Ok(())
 }
@@ -75,7 +118,10 @@ fn replace_extra_section(page: &str, text: &str) -> String {
         .map(|i| start + 1 + i + 1)
         .unwrap_or(page.len());
     let (heading, body) = match text.split_once('\n') {
-        Some((first, rest)) if first.trim_end().eq_ignore_ascii_case("exit codes:") => {
+        Some((first, rest))
+            if first.trim_end().eq_ignore_ascii_case("exit codes:")
+                || first.trim_end() == "終了コード:" =>
+        {
             ("EXIT STATUS", rest)
         }
         _ => ("NOTES", text),
@@ -125,6 +171,7 @@ pub fn completions(cmd: &Command) -> Vec<GeneratedFile> {
 /// Everything the packages ship for one program: its man pages and completions.
 pub fn all_files(cmd: &Command) -> Result<Vec<GeneratedFile>> {
     let mut files = man_pages(cmd)?;
+    files.extend(man_pages_ja(cmd)?);
     files.extend(completions(cmd));
     Ok(files)
 }

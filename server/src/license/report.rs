@@ -174,49 +174,56 @@ impl Report {
 
     /// An aligned table, one line per system, then the total and warnings.
     pub fn to_text(&self) -> String {
-        const HEAD: [&str; 10] = [
-            "SYSTEM",
-            "KIND",
-            "HOSTS",
-            "GUESTS",
-            "CHOSEN",
-            "PHYSICAL",
-            "VIRTUAL",
-            "PLATFORM",
-            "YEARLY JPY",
-            "OTHER OPTION",
+        use alma_ext_i18n::{t, Pad, PadLeft};
+        let head: [&str; 10] = [
+            t!("SYSTEM"),
+            t!("KIND"),
+            t!("HOSTS"),
+            t!("GUESTS"),
+            t!("CHOSEN"),
+            t!("PHYSICAL"),
+            t!("VIRTUAL"),
+            t!("PLATFORM"),
+            t!("YEARLY JPY"),
+            t!("OTHER OPTION"),
         ];
+        let kind = |k: SystemKind| match k {
+            SystemKind::Platform => t!("platform"),
+            SystemKind::KvmHost => t!("kvm-host"),
+            SystemKind::Cloud => t!("cloud"),
+            SystemKind::Unassigned => t!("unassigned"),
+            SystemKind::Standalone => t!("standalone"),
+        };
+        let choice = |c: LicenceOption| match c {
+            LicenceOption::PerUnit => t!("per-unit"),
+            LicenceOption::Platform => t!("platform"),
+        };
+        let yen = |n: u64| t!("{amount}", amount = group_thousands(n));
         // Columns whose numbers are right-aligned.
         const RIGHT: [bool; 10] = [
             false, false, true, true, false, true, true, true, true, false,
         ];
         let mut rows: Vec<[String; 10]> = Vec::with_capacity(self.systems.len() + 2);
-        rows.push(HEAD.map(str::to_string));
+        rows.push(head.map(str::to_string));
         for s in &self.systems {
             let o = s.chosen_option();
             let other = s
                 .options
                 .iter()
                 .filter(|x| x.choice != s.chosen)
-                .map(|x| {
-                    format!(
-                        "{} {}",
-                        x.choice.as_str(),
-                        group_thousands(x.yearly_cost_jpy)
-                    )
-                })
+                .map(|x| format!("{} {}", choice(x.choice), yen(x.yearly_cost_jpy)))
                 .collect::<Vec<_>>()
                 .join("; ");
             rows.push([
                 s.id.clone(),
-                s.kind.as_str().to_string(),
+                kind(s.kind).to_string(),
                 s.hosts.to_string(),
                 s.guests.to_string(),
-                s.chosen.as_str().to_string(),
+                choice(s.chosen).to_string(),
                 o.physical.to_string(),
                 o.r#virtual.to_string(),
                 o.platform.to_string(),
-                group_thousands(o.yearly_cost_jpy),
+                yen(o.yearly_cost_jpy),
                 if other.is_empty() {
                     "-".to_string()
                 } else {
@@ -226,7 +233,7 @@ impl Report {
         }
         let t = &self.total;
         rows.push([
-            "TOTAL".to_string(),
+            t!("TOTAL").to_string(),
             String::new(),
             String::new(),
             String::new(),
@@ -234,13 +241,13 @@ impl Report {
             t.physical.to_string(),
             t.r#virtual.to_string(),
             t.platform.to_string(),
-            group_thousands(t.yearly_cost_jpy),
+            yen(t.yearly_cost_jpy),
             String::new(),
         ]);
         let mut width = [0usize; 10];
         for r in &rows {
             for (w, cell) in width.iter_mut().zip(r) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(alma_ext_i18n::width(cell));
             }
         }
         let mut out = String::new();
@@ -252,16 +259,18 @@ impl Report {
                 }
                 let w = width[c];
                 if RIGHT[c] {
-                    let _ = write!(line, "{cell:>w$}");
+                    let _ = write!(line, "{}", PadLeft(cell, w));
                 } else {
-                    let _ = write!(line, "{cell:<w$}");
+                    let _ = write!(line, "{}", Pad(cell, w));
                 }
             }
             out.push_str(line.trim_end());
             out.push('\n');
         }
         if !self.warnings.is_empty() {
-            out.push_str("\nwarnings:\n");
+            out.push('\n');
+            out.push_str(t!("warnings:"));
+            out.push('\n');
             for w in &self.warnings {
                 out.push_str("  - ");
                 out.push_str(w);

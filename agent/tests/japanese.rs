@@ -1,0 +1,342 @@
+//! `alma-ext` under `LANG=ja_JP.UTF-8` and under `LANG=C`: Japanese text
+//! with the vendor's terms and no untranslated English sentence, English
+//! with no Japanese, JSON byte-identical, errors that still name file, line
+//! and key, the same exit codes, and `--help` of every subcommand.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const JA: &str = "ja_JP.UTF-8";
+const C: &str = "C";
+
+const SUBCOMMANDS: [&str; 9] = [
+    "facts",
+    "status",
+    "switch",
+    "register",
+    "checkin",
+    "unregister",
+    "security-status",
+    "agent",
+    "support-bundle",
+];
+
+fn run(lang: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_alma-ext"))
+        .args(args)
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", lang)
+        .output()
+        .expect("run alma-ext")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("UTF-8 stderr")
+}
+
+fn host(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hosts")
+        .join(case)
+}
+
+fn alma(major: &str) -> PathBuf {
+    alma_ext_test_support::almalinux_root(major)
+}
+
+fn is_japanese(c: char) -> bool {
+    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
+}
+
+fn assert_no_japanese(what: &str, text: &str) {
+    assert!(
+        !text.chars().any(is_japanese),
+        "{what}: English output holds Japanese:\n{text}"
+    );
+}
+
+/// Lines holding three English words in a row (lower-case letters only,
+/// so commands, paths, flags, ids and dates do not count): an untranslated
+/// sentence.
+fn english_sentences(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter(|line| {
+            let mut run = 0;
+            for w in line.split_whitespace() {
+                let w = w.trim_end_matches([',', ';', ':', '.', ')']);
+                let w = w.trim_start_matches('(');
+                if w.len() >= 2 && w.chars().all(|c| c.is_ascii_lowercase()) {
+                    run += 1;
+                    if run >= 3 {
+                        return true;
+                    }
+                } else {
+                    run = 0;
+                }
+            }
+            false
+        })
+        .collect()
+}
+
+fn assert_japanese(what: &str, text: &str, terms: &[&str]) {
+    assert!(
+        text.chars().any(is_japanese),
+        "{what}: no Japanese:\n{text}"
+    );
+    for t in terms {
+        assert!(text.contains(t), "{what}: lacks {t:?}:\n{text}");
+    }
+    let english = english_sentences(text);
+    assert!(
+        english.is_empty(),
+        "{what}: untranslated English:\n{}\n--- in ---\n{text}",
+        english.join("\n")
+    );
+}
+
+/// `facts` text without its evidence lines: the evidence is the detection's
+/// own record (the same strings as in the JSON), not a sentence to the user.
+fn without_evidence(text: &str) -> &str {
+    text.split("\n根拠\n").next().unwrap()
+}
+
+#[test]
+fn facts_text_is_japanese_with_the_vendors_words() {
+    for (case, term) in [
+        ("bare-metal", "物理"),
+        ("kvm", "仮想 (kvm)"),
+        ("azure", "仮想"),
+        ("empty", "不明"),
+    ] {
+        let root = host(case);
+        let ja = run(JA, &["facts", "--root", root.to_str().unwrap()]);
+        assert!(ja.status.success(), "{case}: {}", stderr(&ja));
+        let text = stdout(&ja);
+        assert_japanese(
+            &format!("facts {case}"),
+            without_evidence(&text),
+            &[term, "マシン", "ホスト名", "メモリー", "マシン ID"],
+        );
+        let c = run(C, &["facts", "--root", root.to_str().unwrap()]);
+        assert_eq!(c.status.code(), ja.status.code());
+        assert_no_japanese(case, &stdout(&c));
+        assert_no_japanese(case, &stderr(&c));
+    }
+}
+
+#[test]
+fn status_text_is_japanese_in_every_phase() {
+    for (major, at, terms) in [
+        (
+            "9",
+            "2026-11-30",
+            &[
+                "フルサポート",
+                "セキュリティサポート",
+                "延長サポート期間",
+                "次の作業",
+            ][..],
+        ),
+        ("9", "2030-01-01", &["セキュリティサポート", "登録状態"][..]),
+        ("8", "2030-01-01", &["延長サポート期間", "リポジトリ"][..]),
+        ("8", "2040-01-01", &["終了"][..]),
+        ("9", "2020-01-01", &["未リリース"][..]),
+    ] {
+        let root = alma(major);
+        let args = ["status", "--root", root.to_str().unwrap(), "--at", at];
+        let ja = run(JA, &args);
+        assert!(ja.status.success(), "{major} {at}: {}", stderr(&ja));
+        assert_japanese(
+            &format!("status {major} {at}"),
+            &stdout(&ja),
+            &[&["フェーズ", "登録状態", "次の作業"][..], terms].concat(),
+        );
+        let c = run(C, &args);
+        assert!(c.status.success());
+        assert_no_japanese("status", &stdout(&c));
+        assert!(stdout(&c).contains("Do now"), "{}", stdout(&c));
+    }
+}
+
+#[test]
+fn json_is_byte_identical_in_both_languages() {
+    let mut cases: Vec<Vec<String>> = Vec::new();
+    for major in ["8", "9"] {
+        let root = alma(major).display().to_string();
+        cases.push(vec![
+            "facts".into(),
+            "--format".into(),
+            "json".into(),
+            "--root".into(),
+            root.clone(),
+        ]);
+        for at in ["2026-11-30", "2030-01-01", "2040-01-01"] {
+            cases.push(vec![
+                "status".into(),
+                "--format".into(),
+                "json".into(),
+                "--root".into(),
+                root.clone(),
+                "--at".into(),
+                at.into(),
+            ]);
+        }
+    }
+    for case in ["bare-metal", "kvm", "azure", "lifecycle-invalid"] {
+        let root = host(case).display().to_string();
+        cases.push(vec![
+            "facts".into(),
+            "--format".into(),
+            "json".into(),
+            "--root".into(),
+            root.clone(),
+        ]);
+        cases.push(vec![
+            "status".into(),
+            "--format".into(),
+            "json".into(),
+            "--root".into(),
+            root,
+            "--at".into(),
+            "2030-01-01".into(),
+        ]);
+    }
+    for args in cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let ja = run(JA, &args);
+        let c = run(C, &args);
+        assert_eq!(ja.status.code(), c.status.code(), "{args:?}");
+        assert!(
+            ja.stdout == c.stdout,
+            "{args:?}: JSON differs:\n--- C ---\n{}\n--- ja ---\n{}",
+            stdout(&c),
+            stdout(&ja)
+        );
+    }
+}
+
+#[test]
+fn config_errors_name_file_line_and_key_in_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    std::fs::create_dir_all(root.join("etc/alma-ext")).unwrap();
+    std::fs::write(
+        root.join("etc/alma-ext/agent.toml"),
+        "[server]\nurl = \"https://ext.example.com\"\n[checkin]\ninterval = \"1s\"\n",
+    )
+    .unwrap();
+    let args = ["checkin", "--root", root.to_str().unwrap()];
+    let ja = run(JA, &args);
+    let c = run(C, &args);
+    assert_eq!(ja.status.code(), Some(3));
+    assert_eq!(c.status.code(), Some(3));
+    let err = stderr(&ja);
+    assert!(
+        err.contains("/etc/alma-ext/agent.toml 4 行目: checkin.interval: 1m から 7d のあいだでなければなりません"),
+        "{err}"
+    );
+    assert!(err.starts_with("alma-ext: エラー: "), "{err}");
+    assert_japanese("config error", &err, &[]);
+    let err = stderr(&c);
+    assert_eq!(
+        err,
+        "alma-ext: error: /etc/alma-ext/agent.toml line 4: checkin.interval: must be between 1m and 7d\n"
+    );
+}
+
+#[test]
+fn not_registered_errors_keep_their_exit_codes() {
+    let root = alma("9");
+    for args in [
+        vec!["checkin", "--root", root.to_str().unwrap()],
+        vec!["unregister", "--root", root.to_str().unwrap()],
+    ] {
+        let ja = run(JA, &args);
+        let c = run(C, &args);
+        assert_eq!(ja.status.code(), Some(10), "{args:?}");
+        assert_eq!(c.status.code(), Some(10), "{args:?}");
+        let err = stderr(&ja);
+        assert!(err.contains("登録されていません"), "{err}");
+        assert_japanese(&format!("{args:?}"), &err, &[]);
+        assert_no_japanese("not registered", &stderr(&c));
+    }
+}
+
+#[test]
+fn help_of_every_subcommand_is_japanese() {
+    for flag in ["-h", "--help"] {
+        let top = run(JA, &[flag]);
+        assert!(top.status.success());
+        let text = stdout(&top);
+        assert!(text.contains("使い方: alma-ext <COMMAND>"), "{text}");
+        assert!(
+            text.contains("コマンド:") && text.contains("オプション:"),
+            "{text}"
+        );
+        assert!(
+            text.contains("リポジトリの切替") || text.contains("切り替えます"),
+            "{text}"
+        );
+        for sub in SUBCOMMANDS {
+            let ja = run(JA, &[sub, flag]);
+            let c = run(C, &[sub, flag]);
+            assert!(ja.status.success() && c.status.success(), "{sub} {flag}");
+            let text = stdout(&ja);
+            assert!(
+                text.contains(&format!("使い方: alma-ext {sub}")),
+                "{sub}: {text}"
+            );
+            for english in [
+                "Usage:",
+                "Options:",
+                "Print help",
+                "[default:",
+                "[possible values:",
+            ] {
+                assert!(
+                    !text.contains(english),
+                    "{sub} {flag}: {english:?} in\n{text}"
+                );
+            }
+            assert!(text.contains("ヘルプを表示します"), "{sub}: {text}");
+            assert_no_japanese(sub, &stdout(&c));
+            assert!(stdout(&c).contains("Usage: alma-ext"), "{sub}");
+        }
+    }
+}
+
+#[test]
+fn posix_order_of_the_locale_variables() {
+    let root = alma("9");
+    let args = [
+        "status",
+        "--root",
+        root.to_str().unwrap(),
+        "--at",
+        "2026-11-30",
+    ];
+    let with = |vars: &[(&str, &str)]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_alma-ext"));
+        cmd.args(args)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env_remove("LANG");
+        for (k, v) in vars {
+            cmd.env(k, v);
+        }
+        stdout(&cmd.output().unwrap())
+    };
+    assert!(with(&[]).contains("Phase"));
+    assert!(with(&[("LANG", "ja_JP.UTF-8")]).contains("フェーズ"));
+    assert!(with(&[("LANG", "ja_JP.UTF-8"), ("LC_MESSAGES", "C")]).contains("Phase"));
+    assert!(with(&[("LANG", "C"), ("LC_MESSAGES", "ja_JP.eucJP")]).contains("フェーズ"));
+    assert!(with(&[("LANG", "ja_JP.UTF-8"), ("LC_ALL", "en_US.UTF-8")]).contains("Phase"));
+    assert!(with(&[("LC_ALL", ""), ("LANG", "ja")]).contains("フェーズ"));
+}
