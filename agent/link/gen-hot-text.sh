@@ -5,9 +5,10 @@
 #
 # Why: the kernel maps a file-backed page fault together with up to 64 KiB
 # of neighbouring cached pages ("fault-around"). The hot functions of a short
-# command are scattered over the 6 MiB .text of this binary (which also
-# carries the agent daemon: tokio, reqwest, rustls), so `alma-ext facts`
-# touched ~33 such windows = ~2 MiB of text for ~0.3 MiB of executed code.
+# command are scattered over the .text of this binary (6 MiB when it still
+# carried the agent daemon: tokio, reqwest, rustls; alma-ext-full carries
+# those now), so `alma-ext facts` touched ~33 such windows = ~2 MiB of text
+# for ~0.3 MiB of executed code.
 # Grouping them is what keeps the peak RSS of `alma-ext facts` under 4 MiB
 # (see benches/results/facts.md). A stale list is harmless: functions not
 # listed just stay where the linker puts them by default.

@@ -17,6 +17,7 @@ pub mod config;
 pub mod daemon;
 pub mod exit;
 pub mod facts;
+pub mod full;
 pub mod guests;
 pub mod lifecycle;
 pub mod osrelease;

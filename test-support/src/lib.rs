@@ -35,8 +35,10 @@ pub fn server_bin() -> PathBuf {
 }
 
 /// The binary `bin` of the workspace package `pkg`, built once per call
-/// site with `cargo build -p PKG --bin BIN [--features ...]` (a no-op when
-/// it is up to date) into the target directory of the running test binary.
+/// site with `cargo build -p PKG --bins [--features ...]` (a no-op when it
+/// is up to date) into the target directory of the running test binary.
+/// Every binary of the package is built, because one may execute another
+/// from its own directory (`alma-ext` runs `alma-ext-full`).
 /// The environment variable `env_override`, when set, names a binary to use
 /// instead.
 pub fn cargo_bin(pkg: &str, bin: &str, features: &[&str], env_override: &str) -> PathBuf {
@@ -51,7 +53,7 @@ pub fn cargo_bin(pkg: &str, bin: &str, features: &[&str], env_override: &str) ->
         .expect("the test binary lives in <target>/<profile>/deps");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.args(["build", "-q", "-p", pkg, "--bin", bin])
+    cmd.args(["build", "-q", "-p", pkg, "--bins"])
         .current_dir(workspace_root());
     if !features.is_empty() {
         cmd.arg("--features").arg(features.join(","));
