@@ -103,19 +103,37 @@ pub fn under_root(root: &Path, p: &str) -> PathBuf {
         .unwrap_or_else(|_| root.join(rel))
 }
 
+/// What is wrong with a key file that should hold an armored OpenPGP
+/// public key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyProblem {
+    #[error("not an armored OpenPGP public key (no BEGIN PGP PUBLIC KEY BLOCK line)")]
+    NoBegin,
+    #[error("armored key is cut short (no END line)")]
+    NoEnd,
+    #[error("armored key is damaged (base64: {0})")]
+    Base64(base64::DecodeError),
+    #[error("armored key checksum line is damaged")]
+    ChecksumLine,
+    #[error("armored key is damaged (checksum mismatch)")]
+    Checksum,
+    #[error("armored key is empty")]
+    Empty,
+    #[error("armored key does not start with an OpenPGP packet")]
+    NotAPacket,
+    /// The first packet's type.
+    #[error("armored block starts with OpenPGP packet type {0}, not a public key (6)")]
+    NotAPublicKey(u8),
+}
+
 /// Check that the bytes are an ASCII-armored OpenPGP public key block with
 /// a valid checksum and a public-key packet.
-pub fn check_armored_key(text: &[u8]) -> Result<(), String> {
+pub fn check_armored_key(text: &[u8]) -> Result<(), KeyProblem> {
     let t = String::from_utf8_lossy(text);
     let begin = "-----BEGIN PGP PUBLIC KEY BLOCK-----";
     let end = "-----END PGP PUBLIC KEY BLOCK-----";
-    let start = t
-        .find(begin)
-        .ok_or("not an armored OpenPGP public key (no BEGIN PGP PUBLIC KEY BLOCK line)")?;
-    let stop = t[start..]
-        .find(end)
-        .ok_or("armored key is cut short (no END line)")?
-        + start;
+    let start = t.find(begin).ok_or(KeyProblem::NoBegin)?;
+    let stop = t[start..].find(end).ok_or(KeyProblem::NoEnd)? + start;
     let body = &t[start + begin.len()..stop];
     // Headers end at the first empty line.
     let mut lines = body.lines().skip_while(|l| l.trim().is_empty()).peekable();
@@ -142,19 +160,19 @@ pub fn check_armored_key(text: &[u8]) -> Result<(), String> {
     }
     let data = base64::engine::general_purpose::STANDARD
         .decode(payload_lines.concat())
-        .map_err(|e| format!("armored key is damaged (base64: {e})"))?;
+        .map_err(KeyProblem::Base64)?;
     if let Some(c) = crc {
         let want = base64::engine::general_purpose::STANDARD
             .decode(c)
-            .map_err(|_| "armored key checksum line is damaged".to_string())?;
+            .map_err(|_| KeyProblem::ChecksumLine)?;
         let got = crc24(&data);
         if want.len() != 3 || want != [(got >> 16) as u8, (got >> 8) as u8, got as u8] {
-            return Err("armored key is damaged (checksum mismatch)".into());
+            return Err(KeyProblem::Checksum);
         }
     }
-    let first = *data.first().ok_or("armored key is empty")?;
+    let first = *data.first().ok_or(KeyProblem::Empty)?;
     if first & 0x80 == 0 {
-        return Err("armored key does not start with an OpenPGP packet".into());
+        return Err(KeyProblem::NotAPacket);
     }
     let tag = if first & 0x40 != 0 {
         first & 0x3f
@@ -162,9 +180,7 @@ pub fn check_armored_key(text: &[u8]) -> Result<(), String> {
         (first >> 2) & 0x0f
     };
     if tag != 6 {
-        return Err(format!(
-            "armored block starts with OpenPGP packet type {tag}, not a public key (6)"
-        ));
+        return Err(KeyProblem::NotAPublicKey(tag));
     }
     Ok(())
 }

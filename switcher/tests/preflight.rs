@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use alma_ext_switcher::preflight::{
-    check_armored_key, check_local, check_repos, substitute, FailureClass, NoAnswer, ProbeResult,
-    RepoProbe,
+    check_armored_key, check_local, check_repos, substitute, FailureClass, KeyProblem, NoAnswer,
+    ProbeResult, RepoProbe,
 };
 use base64::Engine;
 use common::*;
@@ -125,17 +125,19 @@ fn armored_key_checks() {
     check_armored_key(armor(&pk).as_bytes()).unwrap();
     // Tag 2 (signature) is not a key.
     let sig = [0x88u8, 0x03, 4, 0, 0];
-    assert!(check_armored_key(armor(&sig).as_bytes())
-        .unwrap_err()
-        .contains("not a public key"));
+    let e = check_armored_key(armor(&sig).as_bytes()).unwrap_err();
+    assert_eq!(e, KeyProblem::NotAPublicKey(2));
+    assert!(e.to_string().contains("not a public key"), "{e}");
     // A damaged body fails the checksum.
     let bad = armor(&pk).replacen("mQAD", "mQAE", 1);
-    assert!(check_armored_key(bad.as_bytes())
-        .unwrap_err()
-        .contains("checksum"));
-    assert!(check_armored_key(b"hello")
-        .unwrap_err()
-        .contains("not an armored"));
+    assert_eq!(
+        check_armored_key(bad.as_bytes()).unwrap_err(),
+        KeyProblem::Checksum
+    );
+    assert_eq!(
+        check_armored_key(b"hello").unwrap_err(),
+        KeyProblem::NoBegin
+    );
 }
 
 #[test]
