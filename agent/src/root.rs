@@ -34,6 +34,8 @@ fn io_error(e: hostroot::Error) -> io::Error {
     let kind = match &e {
         hostroot::Error::NotRegular { .. } => io::ErrorKind::InvalidInput,
         hostroot::Error::TooLarge { .. } => io::ErrorKind::InvalidData,
+        // Not "missing": nothing can be read until /proc is mounted.
+        hostroot::Error::NoProc { .. } => io::ErrorKind::Other,
         hostroot::Error::OpenRoot { source, .. } | hostroot::Error::Io { source, .. } => {
             source.kind()
         }

@@ -272,3 +272,27 @@ fn links_inside_the_root_are_followed_as_a_chroot_would() {
     assert_eq!(v["os"]["version_id"], "9.6");
     assert_eq!(v["machine"]["hostname"], "inside-the-root");
 }
+
+/// In a mount namespace without /proc (a bare chroot), `--root` is refused
+/// with a message that says to mount /proc, never a panic (exit 101).
+#[test]
+fn without_proc_the_root_is_refused_with_the_cause() {
+    let root = tempfile::tempdir().unwrap();
+    alma_ext_test_support::copy_tree(&alma_ext_test_support::almalinux_root("9"), root.path());
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"umount -l /proc || exit 99; exec "$0" facts --root "$1""#)
+        .arg(env!("CARGO_BIN_EXE_alma-ext"))
+        .arg(root.path())
+        .output()
+        .expect("unshare (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(
+        out.status.code(),
+        Some(99),
+        "this test needs root to unmount /proc in a new mount namespace: {err}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("/proc is not mounted"), "{err}");
+    assert!(err.contains(&root.path().display().to_string()), "{err}");
+}

@@ -98,6 +98,10 @@ pub enum Error {
     /// The file is larger than the caller's cap.
     #[error("{path}: larger than {limit} bytes")]
     TooLarge { path: PathBuf, limit: u64 },
+    /// `/proc` is not mounted: files are re-opened through
+    /// `/proc/self/fd`, and the confined lookup needs procfs too.
+    #[error("{path}: /proc is not mounted (files are read through /proc/self/fd): mount it, e.g. `mount -t proc proc /proc`")]
+    NoProc { path: PathBuf },
     /// Any other failure (permission, symlink loop, I/O).
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: io::Error },
@@ -110,6 +114,7 @@ impl Error {
             Error::OpenRoot { path, .. }
             | Error::NotRegular { path, .. }
             | Error::TooLarge { path, .. }
+            | Error::NoProc { path }
             | Error::Io { path, .. } => path,
         }
     }
@@ -187,6 +192,12 @@ impl Root {
                 source: io::Error::from_raw_os_error(libc::ENOTDIR),
             });
         }
+        // Without procfs pathrs cannot work (it panics): say so instead.
+        if !proc_mounted() {
+            return Err(Error::NoProc {
+                path: dir.to_path_buf(),
+            });
+        }
         let inner = pathrs::Root::open(&canonical).map_err(|e| Error::OpenRoot {
             path: dir.to_path_buf(),
             source: io_error(e),
@@ -223,6 +234,11 @@ impl Root {
     }
 
     fn err(&self, abs: &Path, source: io::Error) -> Error {
+        if is_missing(&source) && !proc_mounted() {
+            return Error::NoProc {
+                path: self.join(abs),
+            };
+        }
         Error::Io {
             path: self.join(abs),
             source,
@@ -490,6 +506,11 @@ fn split(abs: &Path) -> Option<(PathBuf, std::ffi::OsString)> {
 /// same inode without another lookup.
 fn fd_path(f: &File) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd()))
+}
+
+/// `/proc/self/fd` is there: procfs is mounted.
+fn proc_mounted() -> bool {
+    Path::new("/proc/self/fd").is_dir()
 }
 
 fn is_missing(e: &io::Error) -> bool {
