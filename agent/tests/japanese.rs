@@ -340,3 +340,55 @@ fn posix_order_of_the_locale_variables() {
     assert!(with(&[("LANG", "ja_JP.UTF-8"), ("LC_ALL", "en_US.UTF-8")]).contains("Phase"));
     assert!(with(&[("LC_ALL", ""), ("LANG", "ja")]).contains("フェーズ"));
 }
+
+#[test]
+fn security_status_text_is_japanese_and_its_json_identical() {
+    // dnf writes its cache and rpm database under the root: a copy.
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    let args = [
+        "security-status",
+        "--offline",
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    let ja = run(JA, &args);
+    let c = run(C, &args);
+    // No target known: exit 10 in both languages, the rest printed.
+    assert_eq!(ja.status.code(), Some(10));
+    assert_eq!(c.status.code(), Some(10));
+    let text = stdout(&ja);
+    // dnf's own reason for a repository it could not load is quoted as dnf
+    // says it.
+    let ours: String = text
+        .lines()
+        .filter(|l| !l.starts_with("読み込めませんでした: "))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_japanese(
+        "security-status",
+        &ours,
+        &[
+            "未適用のセキュリティアドバイザリー",
+            "コミュニティのセキュリティサポート",
+        ],
+    );
+    assert_japanese(
+        "security-status error",
+        &stderr(&ja),
+        &["切替先がありません"],
+    );
+    assert_no_japanese("security-status", &stdout(&c));
+    let json = [&args[..], &["--format", "json"]].concat();
+    let (ja, c) = (run(JA, &json), run(C, &json));
+    assert_eq!(ja.status.code(), c.status.code());
+    let strip_time = |o: &Output| {
+        stdout(o)
+            .lines()
+            .filter(|l| !l.contains("\"generated_at\"") && !l.contains("\"at\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(strip_time(&ja), strip_time(&c));
+}

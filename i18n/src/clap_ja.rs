@@ -106,11 +106,17 @@ fn localize_arg(mut arg: Arg) -> Arg {
     arg
 }
 
-/// Parse the command line of `C`; under Japanese with the localized
-/// `--help` (the English path is `C::try_parse()`, untouched).
+/// Parse the command line of `C` (`C::try_parse()`); only when clap has
+/// something to say (`--help`, `--version`, a usage error) under Japanese,
+/// parse again with the localized tree, so a command that runs never
+/// builds it.
 pub fn parse<C: clap::Parser>() -> Result<C, clap::Error> {
+    let err = match C::try_parse() {
+        Ok(c) => return Ok(c),
+        Err(e) => e,
+    };
     if !crate::is_japanese() {
-        return C::try_parse();
+        return Err(err);
     }
     let mut cmd = localize(C::command());
     let matches = cmd.try_get_matches_from_mut(std::env::args_os())?;

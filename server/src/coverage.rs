@@ -143,22 +143,34 @@ pub fn csv(c: &FleetCoverage) -> String {
 
 /// For people.
 pub fn text(c: &FleetCoverage) -> String {
-    let mut out = format!(
-        "{} machines reported security status; {} with pending Critical or Important security advisories.\n",
-        c.machines.len(),
-        c.pending_critical_or_important.len()
+    use alma_ext_i18n::t;
+    let mut out = t!(
+        "{machines} machines reported security status; {urgent} with pending Critical or Important security advisories.",
+        machines = c.machines.len(),
+        urgent = c.pending_critical_or_important.len()
     );
-    out.push_str(&format!(
-        "Pending security advisories across the fleet: {} Critical, {} Important, {} Moderate, {} Low.\n",
-        c.pending.critical, c.pending.important, c.pending.moderate, c.pending.low
+    out.push('\n');
+    out.push_str(&t!(
+        "Pending security advisories across the fleet: {critical} Critical, {important} Important, {moderate} Moderate, {low} Low.",
+        critical = c.pending.critical,
+        important = c.pending.important,
+        moderate = c.pending.moderate,
+        low = c.pending.low
     ));
+    out.push('\n');
     for m in &c.pending_critical_or_important {
         out.push_str(&format!("  {m}\n"));
     }
     if c.not_extended.is_empty() {
-        out.push_str("No installed package outside the extended repositories was reported.\n");
+        out.push_str(t!(
+            "No installed package outside the extended repositories was reported."
+        ));
+        out.push('\n');
     } else {
-        out.push_str("Installed packages the extended repositories do not carry (machines):\n");
+        out.push_str(t!(
+            "Installed packages the extended repositories do not carry (machines):"
+        ));
+        out.push('\n');
         for p in &c.not_extended {
             out.push_str(&format!("  {:<40} {}\n", p.name, p.machines));
         }

@@ -4,6 +4,7 @@
 //! The classification is [`crate::security::classify`]; this module reads
 //! the target, asks dnf, prints, and maps the outcome to exit codes.
 
+use alma_ext_i18n::t;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -176,9 +177,9 @@ pub fn run(args: Args) -> CmdResult {
     if !failed.is_empty() && !args.offline {
         return Err(fail(
             Exit::Unreachable,
-            format!(
-                "dnf could not load {}: their packages and advisories are missing above",
-                failed
+            t!(
+                "dnf could not load {repos}: their packages and advisories are missing above",
+                repos = failed
                     .iter()
                     .map(|r| format!("{} ({})", r.id, r.error.as_deref().unwrap_or("?")))
                     .collect::<Vec<_>>()
@@ -189,7 +190,7 @@ pub fn run(args: Args) -> CmdResult {
     if target.is_none() {
         return Err(fail(
             Exit::NotRegistered,
-            "no target: coverage not computed; pass --target FILE or register with `alma-ext register`",
+            t!("no target: coverage not computed; pass --target FILE or register with `alma-ext register`"),
         ));
     }
     if failed.is_empty() {
@@ -202,57 +203,85 @@ pub fn run(args: Args) -> CmdResult {
     Ok(Exit::Ok)
 }
 
-fn plural(n: u32, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+fn packages(n: u32) -> String {
+    if n == 1 {
+        t!("1 package").to_string()
+    } else {
+        t!("{count} packages", count = n)
+    }
 }
 
 fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
     let s = &r.summary;
     let sec_end = dates.map(|d| d.security_end.to_string());
     let ext_end = dates.map(|d| d.extended_end().to_string());
+    let installed = if s.installed == 1 {
+        t!("1 installed package").to_string()
+    } else {
+        t!("{count} installed packages", count = s.installed)
+    };
+    let switched = if r.switched {
+        t!("switched to the extended-update repositories")
+    } else {
+        t!("not switched")
+    };
+    let dates_text = match (&sec_end, &ext_end) {
+        (Some(a), Some(b)) => t!(
+            "; community security support ends {security_end}, extended updates run until {extended_end}",
+            security_end = a,
+            extended_end = b
+        ),
+        _ => String::new(),
+    };
     alma_ext_stdio::outln!(
-        "AlmaLinux {}: {} ({}){}",
-        release.version,
-        plural(s.installed, "installed package", "installed packages"),
-        if r.switched {
-            "switched to the extended-update repositories"
-        } else {
-            "not switched"
-        },
-        match (&sec_end, &ext_end) {
-            (Some(a), Some(b)) =>
-                format!("; community security support ends {a}, extended updates run until {b}"),
-            _ => String::new(),
-        }
+        "AlmaLinux {}: {installed} ({switched}){dates_text}",
+        release.version
     );
     match s.extended {
         Some(ext) => {
-            let until = ext_end
-                .as_ref()
-                .map_or(String::new(), |d| format!(" until {d}"));
-            let after = sec_end.as_ref().map_or(
-                " after the community's security support ends".to_string(),
-                |d| format!(" after {d}"),
+            let continues = match &ext_end {
+                Some(d) => t!(
+                    "{packages} in the extended-update repositories: fixes continue until {date}",
+                    packages = packages(ext),
+                    date = d
+                ),
+                None => t!(
+                    "{packages} in the extended-update repositories: fixes continue",
+                    packages = packages(ext)
+                ),
+            };
+            let community = packages(s.community_only.unwrap_or(0));
+            let ends = match &sec_end {
+                Some(d) => t!(
+                    "{packages} only in the community repositories: no fixes after {date}",
+                    packages = community,
+                    date = d
+                ),
+                None => t!(
+                    "{packages} only in the community repositories: no fixes after the community's security support ends",
+                    packages = community
+                ),
+            };
+            alma_ext_stdio::outln!("  {continues}");
+            alma_ext_stdio::outln!("  {ends}");
+            alma_ext_stdio::outln!(
+                "  {}",
+                t!(
+                    "{packages} only in third-party repositories: fixes only as their vendors publish them",
+                    packages = packages(s.third_party.unwrap_or(0))
+                )
             );
             alma_ext_stdio::outln!(
-                "  {} in the extended-update repositories: fixes continue{until}",
-                plural(ext, "package", "packages")
-            );
-            alma_ext_stdio::outln!(
-                "  {} only in the community repositories: no fixes{after}",
-                plural(s.community_only.unwrap_or(0), "package", "packages")
-            );
-            alma_ext_stdio::outln!(
-                "  {} only in third-party repositories: fixes only as their vendors publish them",
-                plural(s.third_party.unwrap_or(0), "package", "packages")
-            );
-            alma_ext_stdio::outln!(
-                "  {} in no enabled repository: no fixes from any repository",
-                plural(s.unavailable.unwrap_or(0), "package", "packages")
+                "  {}",
+                t!(
+                    "{packages} in no enabled repository: no fixes from any repository",
+                    packages = packages(s.unavailable.unwrap_or(0))
+                )
             );
         }
         None => alma_ext_stdio::outln!(
-            "  Coverage unknown: no target (pass --target FILE or register with `alma-ext register`)"
+            "  {}",
+            t!("Coverage unknown: no target (pass --target FILE or register with `alma-ext register`)")
         ),
     }
     let b = &r.advisories.by_severity;
@@ -265,36 +294,48 @@ fn print_text(r: &Report, release: &Release, dates: Option<&Dates>) {
     let others = r.advisories.pending.len() as u32 - security;
     alma_ext_stdio::outln!();
     if security == 0 {
-        alma_ext_stdio::outln!("No pending security advisories.");
+        alma_ext_stdio::outln!("{}", t!("No pending security advisories."));
     } else {
         let unknown = security - (b.critical + b.important + b.moderate + b.low);
         alma_ext_stdio::outln!(
-            "Pending security advisories: {security} ({} Critical, {} Important, {} Moderate, {} Low{})",
-            b.critical,
-            b.important,
-            b.moderate,
-            b.low,
-            if unknown > 0 {
-                format!(", {unknown} without severity")
-            } else {
-                String::new()
-            }
+            "{}",
+            t!(
+                "Pending security advisories: {count} ({critical} Critical, {important} Important, {moderate} Moderate, {low} Low{unknown})",
+                count = security,
+                critical = b.critical,
+                important = b.important,
+                moderate = b.moderate,
+                low = b.low,
+                unknown = if unknown > 0 {
+                    t!(", {count} without severity", count = unknown)
+                } else {
+                    String::new()
+                }
+            )
         );
-        alma_ext_stdio::outln!("  Install them with: dnf upgrade --security");
+        alma_ext_stdio::outln!("  {}", t!("Install them with: dnf upgrade --security"));
     }
     if others > 0 {
         alma_ext_stdio::outln!(
-            "Other pending advisories (bug fixes, enhancements): {others}; install with: dnf upgrade"
+            "{}",
+            t!(
+                "Other pending advisories (bug fixes, enhancements): {count}; install with: dnf upgrade",
+                count = others
+            )
         );
     }
     for repo in r.repos.iter().filter(|x| !x.loaded) {
         alma_ext_stdio::outln!(
-            "Not loaded: repository {}: {}",
-            repo.id,
-            repo.error.as_deref().unwrap_or("?")
+            "{}",
+            t!(
+                "Not loaded: repository {repo}: {error}",
+                repo = repo.id,
+                error = repo.error.as_deref().unwrap_or("?")
+            )
         );
     }
     alma_ext_stdio::outln!(
-        "\nThe package and advisory lists: alma-ext security-status --format json"
+        "\n{}",
+        t!("The package and advisory lists: alma-ext security-status --format json")
     );
 }

@@ -94,9 +94,12 @@ pub fn run(args: Args) -> CmdResult {
         Format::Text => {
             alma_ext_stdio::outln!("{}", out.path.display());
             alma_ext_stdio::errln!(
-                "alma-ext: {} files, {} values redacted; see manifest.json in the bundle for what was left out",
-                out.files.len(),
-                out.redacted
+                "{}",
+                alma_ext_i18n::t!(
+                    "alma-ext: {files} files, {redacted} values redacted; see manifest.json in the bundle for what was left out",
+                    files = out.files.len(),
+                    redacted = out.redacted
+                )
             );
             for e in &out.errors {
                 alma_ext_stdio::errln!(
@@ -108,8 +111,11 @@ pub fn run(args: Args) -> CmdResult {
     }
     if let Some(m) = &out.mapping {
         alma_ext_stdio::errln!(
-            "alma-ext: obfuscation map (keep it on this machine, do not send it): {}",
-            m.display()
+            "{}",
+            alma_ext_i18n::t!(
+                "alma-ext: obfuscation map (keep it on this machine, do not send it): {path}",
+                path = m.display()
+            )
         );
     }
     Ok(Exit::Ok)
