@@ -137,14 +137,20 @@ fn qemu_processes(root: &HostRoot) -> Vec<(String, Option<String>)> {
         // /proc/PID/exe names the binary without touching the process's
         // memory (reading cmdline waits on a busy process's mm lock, and a
         // build machine has hundreds of them): only qemu and kvm binaries
-        // have their command line read. No link (a fixture tree, a kernel
-        // thread) or no permission: read the command line.
-        if let Ok(Some(exe)) = root.read_link(format!("/proc/{name}/exe")) {
-            let exe = exe.to_string_lossy();
-            let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
-            if !is_qemu_binary(exe) {
-                continue;
+        // have their command line read. No link in a fixture tree, or no
+        // permission: read the command line.
+        match root.read_link(format!("/proc/{name}/exe")) {
+            Ok(Some(exe)) => {
+                let exe = exe.to_string_lossy();
+                let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
+                if !is_qemu_binary(exe) {
+                    continue;
+                }
             }
+            // On the live system no `exe` is a kernel thread (or a process
+            // that just ended): no guest, and its command line is empty.
+            Ok(None) if root.is_system() => continue,
+            _ => {}
         }
         if let Ok(Some(cmd)) = root.read_bounded(format!("/proc/{name}/cmdline"), DEFAULT_LIMIT) {
             if let Some(g) = parse_qemu_cmdline(&cmd) {
