@@ -347,6 +347,18 @@ fn security_status_text_is_japanese_and_its_json_identical() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     alma_ext_test_support::copy_tree(&alma("9"), &root);
+    // An empty rpm database: security-status refuses a root without one.
+    let init = std::process::Command::new("rpm")
+        .arg("--root")
+        .arg(&root)
+        .args(["--dbpath", "/var/lib/rpm", "--initdb"])
+        .output()
+        .expect("rpm (tests/run-all installs it)");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     let args = [
         "security-status",
         "--offline",
