@@ -263,6 +263,12 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
+impl From<crate::fleet::FleetError> for ApiError {
+    fn from(e: crate::fleet::FleetError) -> Self {
+        ApiError::internal(e)
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         ApiError::internal(e)

@@ -7,7 +7,19 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use anyhow::Result;
+/// Why the fleet could not be counted.
+#[derive(Debug, thiserror::Error)]
+pub enum FleetError {
+    /// Reading the fleet from the store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The inventory built from the store does not pass the licence
+    /// engine's checks (the error names the field and machine).
+    #[error("the fleet inventory is not valid: {0}")]
+    Inventory(#[from] crate::license::inventory::InventoryError),
+}
+
+pub type Result<T, E = FleetError> = std::result::Result<T, E>;
 use chrono::{NaiveDate, Utc};
 use foldhash::HashMap as FastMap;
 use serde::Serialize;
@@ -449,8 +461,7 @@ pub struct LiveReport {
 /// Run the licence engine. The inventory the server builds is checked
 /// like a file's: an error names the field and machine.
 pub fn run_engine(inv: &Inventory) -> Result<Report> {
-    crate::license::engine::report(inv)
-        .map_err(|e| anyhow::anyhow!("the fleet inventory is not valid: {e}"))
+    Ok(crate::license::engine::report(inv)?)
 }
 
 /// Per-contract use, from the fleet data.

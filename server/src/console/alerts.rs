@@ -57,7 +57,11 @@ pub async fn alerts(State(s): State<Shared>, session: Session) -> Response {
                 .await
                 .map_err(anyhow::Error::from)
         },
-        report_for(store, &session),
+        async {
+            report_for(store, &session)
+                .await
+                .map_err(anyhow::Error::from)
+        },
     );
     let ((silent, n_silent), (clones, n_clones), (failed, n_failed), table, report) = match lists {
         Ok(x) => x,

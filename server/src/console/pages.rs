@@ -410,7 +410,7 @@ pub async fn machines_csv(State(s): State<Shared>, session: Session, Query(p): P
 
 /// The live report this session may see: the whole fleet for admin and
 /// staff; a customer's own contracts' machines only.
-pub(super) async fn report_for(store: &Store, session: &Session) -> anyhow::Result<LiveReport> {
+pub(super) async fn report_for(store: &Store, session: &Session) -> fleet::Result<LiveReport> {
     let opts = fleet::Options::default();
     let Some(visible) = session.visible() else {
         return fleet::live_report(store, &opts).await;
