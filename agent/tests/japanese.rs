@@ -404,3 +404,43 @@ fn security_status_text_is_japanese_and_its_json_identical() {
     };
     assert_eq!(strip_time(&ja), strip_time(&c));
 }
+
+/// clap's usage errors: Japanese under a Japanese locale, naming the
+/// argument and value as typed; exit 2 in both languages; English as clap
+/// writes it under `LANG=C`.
+#[test]
+fn usage_errors_are_japanese_with_the_same_exit_code() {
+    let cases: [(&[&str], &[&str]); 5] = [
+        (
+            &["--bogus"],
+            &["引数 '--bogus' は使えません", "使い方: alma-ext"],
+        ),
+        (
+            &["facts", "--format", "xml"],
+            &["'xml' は指定できません", "[指定できる値: text, json]"],
+        ),
+        (&["register"], &["必須の引数", "--key <KEY>"]),
+        (
+            &["regster"],
+            &["サブコマンド 'regster' はありません", "'register'"],
+        ),
+        (&["facts", "--root"], &["--root <DIR> には値が必要です"]),
+    ];
+    for (args, want) in cases {
+        let ja = run(JA, args);
+        let c = run(C, args);
+        assert_eq!(ja.status.code(), Some(2), "{args:?}");
+        assert_eq!(c.status.code(), Some(2), "{args:?}");
+        let (ja, c) = (stderr(&ja), stderr(&c));
+        for w in want {
+            assert!(ja.contains(w), "{args:?}: {w:?} not in\n{ja}");
+        }
+        assert!(ja.contains("詳しくは '--help' をご覧ください。"), "{ja}");
+        assert!(!ja.contains("error:"), "English left in\n{ja}");
+        assert!(c.starts_with("error: "), "{c}");
+        assert!(
+            !c.chars().any(|ch| ch > '\u{2E7F}'),
+            "Japanese in English\n{c}"
+        );
+    }
+}

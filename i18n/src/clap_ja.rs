@@ -123,6 +123,80 @@ pub fn parse<C: clap::Parser>() -> Result<C, clap::Error> {
     C::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
+/// clap's usage errors in Japanese (clap has no catalogue of its own): the
+/// kinds a user meets, from the error's context (the argument, the value,
+/// the valid values, the usage line). `None` for any other kind, which
+/// keeps clap's English. The exit code stays clap's (2).
+pub fn render_error(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind as K, ContextValue as V, ErrorKind};
+    let one = |k| match e.get(k) {
+        Some(V::String(s)) => Some(s.clone()),
+        Some(V::StyledStr(s)) => Some(s.to_string()),
+        _ => None,
+    };
+    let many = |k, sep: &str| match e.get(k) {
+        Some(V::String(s)) => Some(s.clone()),
+        Some(V::Strings(v)) => Some(v.join(sep)),
+        Some(V::StyledStrs(v)) => Some(
+            v.iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(sep),
+        ),
+        _ => None,
+    };
+    let mut out = match e.kind() {
+        ErrorKind::UnknownArgument => {
+            format!("エラー: 引数 '{}' は使えません", one(K::InvalidArg)?)
+        }
+        ErrorKind::InvalidSubcommand => format!(
+            "エラー: サブコマンド '{}' はありません",
+            one(K::InvalidSubcommand)?
+        ),
+        ErrorKind::InvalidValue if one(K::InvalidValue).is_some_and(|v| v.is_empty()) => {
+            format!("エラー: {} には値が必要です", one(K::InvalidArg)?)
+        }
+        ErrorKind::InvalidValue => {
+            let mut m = format!(
+                "エラー: {} に値 '{}' は指定できません",
+                one(K::InvalidArg)?,
+                one(K::InvalidValue)?
+            );
+            if let Some(v) = many(K::ValidValue, ", ").filter(|v| !v.is_empty()) {
+                m.push_str(&format!("\n  [指定できる値: {v}]"));
+            }
+            m
+        }
+        ErrorKind::ValueValidation => format!(
+            "エラー: {} の値 '{}' が正しくありません: {}",
+            one(K::InvalidArg)?,
+            one(K::InvalidValue)?,
+            std::error::Error::source(e)?
+        ),
+        ErrorKind::MissingRequiredArgument => format!(
+            "エラー: 次の必須の引数が指定されていません:\n  {}",
+            many(K::InvalidArg, "\n  ")?
+        ),
+        ErrorKind::ArgumentConflict => format!(
+            "エラー: 引数 '{}' は {} と一緒には使えません",
+            one(K::InvalidArg)?,
+            many(K::PriorArg, ", ")?
+        ),
+        ErrorKind::MissingSubcommand => "エラー: サブコマンドを指定してください".to_string(),
+        _ => return None,
+    };
+    let suggested = one(K::SuggestedArg).or_else(|| many(K::SuggestedSubcommand, "', '"));
+    if let Some(sugg) = suggested {
+        out.push_str(&format!("\n\n  ヒント: '{sugg}' のことですか?"));
+    }
+    if let Some(usage) = one(K::Usage) {
+        let usage = usage.strip_prefix("Usage:").unwrap_or(&usage).trim();
+        out.push_str(&format!("\n\n使い方: {usage}"));
+    }
+    out.push_str("\n\n詳しくは '--help' をご覧ください。\n");
+    Some(out)
+}
+
 /// Every text of `cmd`'s tree that [`localize`] looks up, built as the
 /// binary builds it: for the catalogue check.
 pub fn texts(cmd: Command) -> Vec<String> {

@@ -24,7 +24,7 @@ use std::fmt::{self, Display, Write as _};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-mod clap_ja;
+pub mod clap_ja;
 pub mod po;
 
 pub use clap_ja::{localize, parse, texts};

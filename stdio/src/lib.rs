@@ -118,6 +118,16 @@ pub fn parse<C: clap::Parser>(prog: &str) -> C {
             out!("{}", e.render());
             std::process::exit(i32::from(exit_code(prog, 0, false)))
         }
-        Err(e) => e.exit(),
+        Err(e) => {
+            // clap's usage errors in Japanese under a Japanese locale; its
+            // exit code (2) either way.
+            if alma_ext_i18n::is_japanese() {
+                if let Some(text) = alma_ext_i18n::clap_ja::render_error(&e) {
+                    errln!("{}", text.trim_end());
+                    std::process::exit(e.exit_code());
+                }
+            }
+            e.exit()
+        }
     }
 }
