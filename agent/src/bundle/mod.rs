@@ -476,18 +476,6 @@ fn file_name_host(host: &str) -> String {
     }
 }
 
-/// The rpm database directory of the root: the first that holds a database.
-fn rpm_dbpath(root: &Root) -> Option<&'static str> {
-    ["/usr/lib/sysimage/rpm", "/var/lib/rpm"]
-        .into_iter()
-        .find(|d| {
-            root.read_dir(d).ok().flatten().is_some_and(|es| {
-                es.iter()
-                    .any(|e| matches!(e.name.as_str(), "rpmdb.sqlite" | "Packages" | "Packages.db"))
-            })
-        })
-}
-
 /// Reads dnf's history database read-only (`immutable`: no journal or lock
 /// files are created in the root) and prints the newest transactions.
 const DNF_HISTORY_PY: &str = r#"
@@ -635,12 +623,15 @@ impl Collector<'_> {
         // From dnf's cache only: a support bundle reaches no repository.
         // dnf would create an empty rpm database in a root without one: the
         // bundle changes nothing on the machine, so it says so instead.
-        if !self.root.is_system() && rpm_dbpath(self.root).is_none() {
+        if !self.root.is_system() && crate::security::query::found_dbpath(self.root).is_none() {
             self.note(
                 "security-status.json",
                 "alma-ext security-status --offline",
                 ItemStatus::Missing,
-                "no rpm database in the root (looked in /usr/lib/sysimage/rpm and /var/lib/rpm)",
+                format!(
+                    "no rpm database in the root (looked in {})",
+                    crate::security::query::dbpaths_looked()
+                ),
             );
         } else {
             // dnf needs an absolute installroot.
@@ -773,7 +764,7 @@ impl Collector<'_> {
     /// The installed packages, the dnf history, the dnf logs and the
     /// journal of the alma-ext units.
     fn packages_and_logs(&mut self, since_days: u32) {
-        match rpm_dbpath(self.root) {
+        match crate::security::query::found_dbpath(self.root) {
             Some(db) => {
                 let mut args = Vec::new();
                 if !self.root.is_system() {
@@ -797,7 +788,10 @@ impl Collector<'_> {
                 "rpm-qa.txt",
                 "rpm -qa",
                 ItemStatus::Missing,
-                "no rpm database in the root (looked in /usr/lib/sysimage/rpm and /var/lib/rpm)",
+                format!(
+                    "no rpm database in the root (looked in {})",
+                    crate::security::query::dbpaths_looked()
+                ),
             ),
         }
         let history = "/var/lib/dnf/history.sqlite";

@@ -96,28 +96,26 @@ pub fn extra_repos(target: &Target, resolve: impl Fn(&str) -> PathBuf) -> Vec<Ex
 }
 
 /// The rpm database directory of a root that is not `/`: the first of
-/// [`DBPATHS`] for which `has_db` is true, else `/var/lib/rpm`.
-pub fn root_dbpath(has_db: impl Fn(&str) -> bool) -> String {
-    DBPATHS
-        .iter()
-        .find(|d| has_db(d))
-        .unwrap_or(&DBPATHS[0])
-        .to_string()
+/// [`DBPATHS`] for which `has_db` is true; `None` when none holds one.
+pub fn root_dbpath(has_db: impl Fn(&str) -> bool) -> Option<&'static str> {
+    DBPATHS.iter().copied().find(|d| has_db(d))
+}
+
+/// [`root_dbpath`] for `root` (not `/`): the first directory that holds a
+/// database file of one of rpm's backends.
+pub fn found_dbpath(root: &hostroot::Root) -> Option<&'static str> {
+    root_dbpath(|d| DB_FILES.iter().any(|f| root.exists(format!("{d}/{f}"))))
 }
 
 /// The rpm database directory of the root: for `/` what rpm says
-/// (`%_dbpath`), else found in the root (see [`root_dbpath`]). `None`
+/// (`%_dbpath`), else found in the root (see [`found_dbpath`]). `None`
 /// when another root has no rpm database: dnf would create an empty one
 /// there and report nothing installed.
 pub fn dbpath(root: &hostroot::Root) -> Option<String> {
     if root.is_system() {
         return Some(alma_ext_switcher::system::rpm_dbpath(Path::new("rpm")));
     }
-    let has_db = |d: &str| DB_FILES.iter().any(|f| root.exists(format!("{d}/{f}")));
-    DBPATHS
-        .iter()
-        .any(|d| has_db(d))
-        .then(|| root_dbpath(has_db))
+    found_dbpath(root).map(str::to_string)
 }
 
 /// Where [`dbpath`] looks, for messages.
