@@ -18,7 +18,7 @@ impl PackageTools for NoTools {
         _: &Path,
         _: Option<&str>,
         _: &[String],
-        _: &[String],
+        _: &[plan::TlsFile],
     ) -> Result<(), ToolError> {
         Ok(())
     }

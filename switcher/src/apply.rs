@@ -532,26 +532,9 @@ impl<'a> Applier<'a> {
             Some(j) => j.before.releasever.as_deref(),
             None => Some(major.as_str()),
         };
-        // dnf --installroot reads a repo's TLS files on the host: under
-        // another root, point it at the root's own.
-        let setopts: Vec<String> = if self.root() == Path::new("/") {
-            Vec::new()
-        } else {
-            plan.tls_files
-                .iter()
-                .map(|t| {
-                    format!(
-                        "{}.{}={}",
-                        t.repo_id,
-                        t.option,
-                        under_root(self.root(), &t.path).display()
-                    )
-                })
-                .collect()
-        };
         if !verify.is_empty() {
             self.tools
-                .makecache(self.root(), releasever, &verify, &setopts)
+                .makecache(self.root(), releasever, &verify, &plan.tls_files)
                 .map_err(|e| {
                     StepError::After(format!("dnf could not use the new repositories: {e}"))
                 })?;

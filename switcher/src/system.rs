@@ -6,6 +6,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::plan::TlsFile;
+
 /// Why a dnf or rpm run did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
@@ -36,15 +38,15 @@ pub trait PackageTools {
     fn import_key(&self, root: &Path, key: &Path) -> Result<(), ToolError>;
     /// Download the metadata of `repos` only (`dnf makecache --repo ...`)
     /// with the root's own variables; `releasever` only when dnf cannot
-    /// derive it itself (a root without an rpm database). `setopts` are
-    /// extra `--setopt=` values (repo options that must point inside the
-    /// root).
+    /// derive it itself (a root without an rpm database). `tls_files` are
+    /// the new repos' TLS files, paths of the machine: under another root
+    /// they must be handed to dnf as their places inside it.
     fn makecache(
         &self,
         root: &Path,
         releasever: Option<&str>,
         repos: &[String],
-        setopts: &[String],
+        tls_files: &[TlsFile],
     ) -> Result<(), ToolError>;
 }
 
@@ -139,13 +141,22 @@ impl PackageTools for RealTools {
         root: &Path,
         releasever: Option<&str>,
         repos: &[String],
-        setopts: &[String],
+        tls_files: &[TlsFile],
     ) -> Result<(), ToolError> {
         let mut c = Command::new(&self.dnf);
         c.args(dnf_root_args(root, releasever));
         c.args(["-y", "--quiet", "--setopt=skip_if_unavailable=False"]);
-        for o in setopts {
-            c.arg(format!("--setopt={o}"));
+        // dnf --installroot reads a repo's TLS files on this host: under
+        // another root, point it at the root's own.
+        if !is_system_root(root) {
+            for t in tls_files {
+                c.arg(format!(
+                    "--setopt={}.{}={}",
+                    t.repo_id,
+                    t.option,
+                    crate::preflight::under_root(root, &t.path).display()
+                ));
+            }
         }
         for r in repos {
             c.arg(format!("--repo={r}"));

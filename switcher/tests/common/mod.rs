@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use alma_ext_switcher::plan::TlsFile;
 use alma_ext_switcher::system::{PackageTools, ToolError};
 
 pub fn fixtures() -> PathBuf {
@@ -89,7 +90,7 @@ impl PackageTools for FakeTools {
         _root: &Path,
         releasever: Option<&str>,
         repos: &[String],
-        _setopts: &[String],
+        _tls_files: &[TlsFile],
     ) -> Result<(), ToolError> {
         self.calls.borrow_mut().push(format!(
             "makecache {} {}",
