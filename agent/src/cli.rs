@@ -56,6 +56,36 @@ pub enum Command {
     SupportBundle(cmd::support_bundle::Args),
 }
 
+/// The commands `alma-ext` runs in its own process (`facts`, `status`), and
+/// nothing else: parsed first by `alma-ext`, because building this tree
+/// costs a fraction of [`Cli`]'s whole one, which a command that runs at
+/// every check (`facts`) would pay at each start. The same `Args` types as
+/// in [`Cli`], so whatever this accepts [`Cli`] accepts alike; anything it
+/// rejects (help, `--version`, another command, a usage error) is parsed
+/// again by [`Cli`], which gives the documented help and errors.
+#[derive(Debug, Parser)]
+#[command(name = "alma-ext")]
+pub struct FrontCli {
+    #[command(subcommand)]
+    pub command: FrontCommand,
+}
+
+/// See [`FrontCli`].
+#[derive(Debug, Subcommand)]
+pub enum FrontCommand {
+    Facts(cmd::facts::Args),
+    Status(cmd::status::Args),
+}
+
+impl From<FrontCommand> for Command {
+    fn from(c: FrontCommand) -> Command {
+        match c {
+            FrontCommand::Facts(a) => Command::Facts(a),
+            FrontCommand::Status(a) => Command::Status(a),
+        }
+    }
+}
+
 impl Command {
     /// Run the command.
     pub fn run(self) -> crate::exit::CmdResult {
@@ -69,6 +99,53 @@ impl Command {
             Command::SecurityStatus(a) => cmd::security_status::run(a),
             Command::Agent(a) => cmd::agent::run(a),
             Command::SupportBundle(a) => cmd::support_bundle::run(a),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever [`FrontCli`] accepts, [`Cli`] parses to the same command;
+    /// what it rejects goes to [`Cli`].
+    #[test]
+    fn front_parses_as_the_whole_tree_does() {
+        let accepted: &[&[&str]] = &[
+            &["facts"],
+            &["facts", "--format", "json"],
+            &["facts", "--format=json", "--root", "/srv/img"],
+            &["facts", "--root=/"],
+            &["status"],
+            &["status", "--format", "json"],
+        ];
+        for args in accepted {
+            let argv = std::iter::once("alma-ext").chain(args.iter().copied());
+            let front = FrontCli::try_parse_from(argv.clone()).expect("front accepts");
+            let whole = Cli::try_parse_from(argv).expect("whole tree accepts");
+            assert_eq!(
+                format!("{:?}", Command::from(front.command)),
+                format!("{:?}", whole.command),
+                "{args:?}"
+            );
+        }
+        let rejected: &[&[&str]] = &[
+            &[],
+            &["--help"],
+            &["--version"],
+            &["-V"],
+            &["help"],
+            &["help", "facts"],
+            &["facts", "--help"],
+            &["facts", "-h"],
+            &["facts", "--format", "yaml"],
+            &["facts", "--bogus"],
+            &["switch"],
+            &["register", "--server", "https://x"],
+        ];
+        for args in rejected {
+            let argv = std::iter::once("alma-ext").chain(args.iter().copied());
+            assert!(FrontCli::try_parse_from(argv).is_err(), "{args:?}");
         }
     }
 }

@@ -126,38 +126,42 @@ fn xml_files(root: &HostRoot, dir: &str) -> Vec<(String, String)> {
 }
 
 fn qemu_processes(root: &HostRoot) -> Vec<(String, Option<String>)> {
-    let Ok(Some(names)) = root.read_dir_names("/proc") else {
-        return Vec::new();
-    };
     let mut out = Vec::new();
-    for name in names {
-        if !name.bytes().all(|b| b.is_ascii_digit()) {
-            continue;
+    let mut path = String::new();
+    let _ = root.for_each_name("/proc", |pid| {
+        if pid.is_empty() || !pid.bytes().all(|b| b.is_ascii_digit()) {
+            return;
         }
         // /proc/PID/exe names the binary without touching the process's
         // memory (reading cmdline waits on a busy process's mm lock, and a
         // build machine has hundreds of them): only qemu and kvm binaries
         // have their command line read. No link in a fixture tree, or no
         // permission: read the command line.
-        match root.read_link(format!("/proc/{name}/exe")) {
+        path.clear();
+        path.push_str("/proc/");
+        path.push_str(pid);
+        path.push_str("/exe");
+        match root.read_link(&path) {
             Ok(Some(exe)) => {
                 let exe = exe.to_string_lossy();
                 let exe = exe.strip_suffix(" (deleted)").unwrap_or(&exe);
                 if !is_qemu_binary(exe) {
-                    continue;
+                    return;
                 }
             }
             // On the live system no `exe` is a kernel thread (or a process
             // that just ended): no guest, and its command line is empty.
-            Ok(None) if root.is_system() => continue,
+            Ok(None) if root.is_system() => return,
             _ => {}
         }
-        if let Ok(Some(cmd)) = root.read_bounded(format!("/proc/{name}/cmdline"), DEFAULT_LIMIT) {
+        path.truncate(path.len() - "exe".len());
+        path.push_str("cmdline");
+        if let Ok(Some(cmd)) = root.read_bounded(&path, DEFAULT_LIMIT) {
             if let Some(g) = parse_qemu_cmdline(&cmd) {
                 out.push(g);
             }
         }
-    }
+    });
     out.sort();
     out
 }

@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
+pub mod edge;
 pub mod exit;
 pub mod facts;
 pub mod full;

@@ -49,7 +49,6 @@ fn io_error(e: hostroot::Error) -> io::Error {
 /// is read) in one open instead of a lookup and a re-open. `facts` reads a
 /// few hundred /proc and /sys files; this halves its system calls.
 fn read_live(abs: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     let named = |e: io::Error| io::Error::new(e.kind(), format!("{}: {e}", abs.display()));
     let file = match std::fs::OpenOptions::new()
@@ -68,10 +67,7 @@ fn read_live(abs: &Path, limit: u64) -> io::Result<Option<Vec<u8>>> {
             kind: kind_of(meta.file_type()),
         }));
     }
-    let mut buf = Vec::new();
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut buf)
-        .map_err(named)?;
+    let buf = hostroot::read_capped(&file, meta.len(), limit).map_err(named)?;
     if buf.len() as u64 > limit {
         return Err(io_error(hostroot::Error::TooLarge {
             path: abs.to_path_buf(),
@@ -161,9 +157,7 @@ impl HostRoot {
     /// Read a regular file of at most [`DEFAULT_LIMIT`] bytes as text
     /// (lossy UTF-8); `Ok(None)` when it does not exist. Errors name the path.
     pub fn read_to_string(&self, abs: impl AsRef<Path>) -> io::Result<Option<String>> {
-        Ok(self
-            .read_bounded(abs, DEFAULT_LIMIT)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        Ok(self.read_bounded(abs, DEFAULT_LIMIT)?.map(hostroot::text))
     }
 
     /// Read a file as trimmed text; None when absent, unreadable or empty.
@@ -200,6 +194,51 @@ impl HostRoot {
         Ok(self
             .read_dir(abs)?
             .map(|v| v.into_iter().map(|e| e.name).collect()))
+    }
+
+    /// Call `f` with each name in the directory at `abs`, in no order;
+    /// `Ok(false)` when it does not exist. On the live root the entries are
+    /// read with no allocation per entry (the qemu scan of `/proc` visits
+    /// every process at each `facts`); under another root, as
+    /// [`HostRoot::read_dir`] (resolved inside the root).
+    pub fn for_each_name(
+        &self,
+        abs: impl AsRef<Path>,
+        mut f: impl FnMut(&str),
+    ) -> io::Result<bool> {
+        let abs = abs.as_ref();
+        if self.is_system() {
+            use nix::fcntl::OFlag;
+            let named = |e: nix::Error| {
+                let e = io::Error::from(e);
+                io::Error::new(e.kind(), format!("{}: {e}", abs.display()))
+            };
+            let mut dir = match nix::dir::Dir::open(
+                abs,
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            ) {
+                Ok(d) => d,
+                Err(nix::Error::ENOENT) => return Ok(false),
+                Err(e) => return Err(named(e)),
+            };
+            for entry in dir.iter() {
+                let entry = entry.map_err(named)?;
+                if let Ok(name) = entry.file_name().to_str() {
+                    if name != "." && name != ".." {
+                        f(name);
+                    }
+                }
+            }
+            return Ok(true);
+        }
+        match self.read_dir(abs)? {
+            Some(entries) => {
+                entries.iter().for_each(|e| f(&e.name));
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     /// The target of the symlink at `abs` as written in the link; `Ok(None)`

@@ -141,3 +141,53 @@ fn facts_command_shows_the_guest_list() {
         .iter()
         .any(|x| x["name"] == "scratch" && x["state"] == "running" && x["transient"] == true));
 }
+
+/// On the live root, a running `qemu-system-*` process is a guest: the
+/// `/proc` scan (one readlink of `/proc/PID/exe` per process, the command
+/// line of qemu binaries only) finds it by the binary's name, with the
+/// `-name guest=` and `-uuid` of its command line.
+#[test]
+fn live_root_finds_a_running_qemu_process() {
+    let dir = tempfile::tempdir().unwrap();
+    // A shell under a qemu binary's name: `sh -c CMD NAME ARGS...` takes
+    // the arguments after the command as positional ones, so the command
+    // line reads as a qemu guest's. `; :` keeps sh from exec'ing sleep.
+    let qemu = dir.path().join("qemu-system-x86_64");
+    std::fs::copy("/bin/sh", &qemu).unwrap();
+    let uuid = "5D0C1E2A-7B3F-4C11-9E6A-0123456789AB";
+    let mut child = std::process::Command::new(&qemu)
+        .args([
+            "-c",
+            "sleep 60; :",
+            "-name",
+            "guest=live-test-guest",
+            "-uuid",
+            uuid,
+        ])
+        .spawn()
+        .unwrap();
+    // `spawn` returns once the exec has succeeded: /proc/PID/exe names
+    // the copy already.
+    let out = std::process::Command::new(agent_common::agent_bin())
+        .args(["facts", "--format", "json"])
+        .output()
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let guests = v["guests"].as_array().unwrap();
+    assert!(
+        guests.iter().any(
+            |g| g["uuid"].as_str().map(str::to_ascii_uppercase).as_deref() == Some(uuid)
+                && g["name"] == "live-test-guest"
+                && g["state"] == "running"
+        ),
+        "{v}"
+    );
+    assert_eq!(v["machine"]["hypervisor_host"], true, "{v}");
+}

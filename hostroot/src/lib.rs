@@ -339,12 +339,7 @@ impl Root {
                 limit,
             });
         }
-        let mut buf = Vec::with_capacity(meta.len().min(limit) as usize);
-        // Pseudo-files report a size of 0 or 4096 whatever they hold: the cap
-        // is enforced on what is read, not on what stat says.
-        file.take(limit + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| self.err(abs, e))?;
+        let buf = read_capped(&file, meta.len(), limit).map_err(|e| self.err(abs, e))?;
         if buf.len() as u64 > limit {
             return Err(Error::TooLarge {
                 path: self.join(abs),
@@ -374,9 +369,7 @@ impl Root {
 
     /// [`Root::read`] as text (invalid UTF-8 replaced).
     pub fn read_string(&self, abs: impl AsRef<Path>, limit: u64) -> Result<Option<String>, Error> {
-        Ok(self
-            .read(abs, limit)?
-            .map(|b| String::from_utf8_lossy(&b).into_owned()))
+        Ok(self.read(abs, limit)?.map(text))
     }
 
     /// A short attribute (sysfs, procfs, DMI) as trimmed text; `None` when
@@ -441,12 +434,14 @@ impl Root {
         for e in std::fs::read_dir(fd_path(&f)).map_err(|e| self.err(abs, e))? {
             let e = e.map_err(|e| self.err(abs, e))?;
             let kind = e.file_type().map(Kind::of).unwrap_or(Kind::Unknown);
-            out.push(Entry {
-                name: e.file_name().to_string_lossy().into_owned(),
-                kind,
-            });
+            let name = e
+                .file_name()
+                .into_string()
+                .unwrap_or_else(|n| n.to_string_lossy().into_owned());
+            out.push(Entry { name, kind });
         }
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        // Names in a directory are unique: an unstable sort is the same order.
+        out.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Ok(Some(out))
     }
 
@@ -538,3 +533,23 @@ use std::os::unix::ffi::OsStringExt;
 
 #[cfg(test)]
 mod tests;
+
+/// Read `file` to its end, but at most `limit + 1` bytes: more than
+/// `limit` means "too large" to the caller. Pseudo-files report a size of 0
+/// or 4096 whatever they hold, so the cap is enforced on what is read, not
+/// on `len` (the size stat gave), which only sizes the first buffer: a
+/// regular file or a small /proc file takes one read(2) and the one that
+/// says end of file, not `read_to_end`'s doubling from 32 bytes.
+pub fn read_capped(file: &File, len: u64, limit: u64) -> io::Result<Vec<u8>> {
+    let cap = limit.saturating_add(1);
+    let first = if len > 0 { len.saturating_add(1) } else { 4096 };
+    let mut buf = Vec::with_capacity(first.min(cap) as usize);
+    file.take(cap).read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// Bytes read from a file as text: no copy when they are UTF-8, invalid
+/// sequences replaced otherwise.
+pub fn text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
