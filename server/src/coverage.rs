@@ -59,8 +59,10 @@ pub async fn load(
                 contract,
                 summary,
             }),
-            Err(e) => warnings.push(format!(
-                "machine {machine}: unreadable security summary: {e}"
+            Err(e) => warnings.push(alma_ext_i18n::t!(
+                "machine {machine}: unreadable security summary: {error}",
+                machine = machine,
+                error = e
             )),
         }
     }

@@ -286,3 +286,246 @@ fn help_of_every_subcommand_is_japanese() {
         }
     }
 }
+
+/// Run under both locales: the same exit code, the same stdout, and the
+/// Japanese stderr.
+fn both(args: &[&str]) -> (Output, String) {
+    let ja = run(JA, args);
+    let c = run(C, args);
+    assert_eq!(ja.status.code(), c.status.code(), "{args:?}");
+    assert!(ja.stdout == c.stdout, "{args:?}: stdout differs");
+    assert_no_japanese(&format!("{args:?}"), &stderr(&c));
+    let err = stderr(&ja);
+    assert!(
+        err.starts_with("alma-ext-server: エラー: "),
+        "{args:?}: {err}"
+    );
+    (ja, err)
+}
+
+#[test]
+fn start_up_and_admin_errors_are_japanese_naming_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let db = format!("sqlite://{}", path("fleet.db"));
+    let created = run(
+        C,
+        &[
+            "contract",
+            "create",
+            "--customer",
+            "X",
+            "--product",
+            "virtual",
+            "--quantity",
+            "1",
+            "--create",
+            "--database",
+            &db,
+        ],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+
+    // serve, before the daemon is up: TLS files, the admin token, the
+    // database, the address.
+    let missing = path("missing.pem");
+    let (o, err) = both(&[
+        "serve",
+        "--tls-cert",
+        &missing,
+        "--tls-key",
+        &missing,
+        "--database",
+        &db,
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_japanese(
+        "missing TLS certificate",
+        &err,
+        &[
+            "TLS 証明書",
+            &missing,
+            "ファイルまたはディレクトリがありません (os error 2)",
+        ],
+    );
+    let junk = path("junk.pem");
+    std::fs::write(&junk, "not a certificate\n").unwrap();
+    let (_, err) = both(&[
+        "serve",
+        "--tls-cert",
+        &junk,
+        "--tls-key",
+        &junk,
+        "--database",
+        &db,
+    ]);
+    assert_japanese("not PEM", &err, &[&junk, "PEM 形式の証明書がありません"]);
+    let (o, err) = both(&["serve", "--admin-token-file", &missing, "--database", &db]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_japanese(
+        "admin token file",
+        &err,
+        &["管理トークンファイル", &missing],
+    );
+    let empty = path("empty.db");
+    std::fs::write(&empty, "").unwrap();
+    let (o, err) = both(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--database",
+        &format!("sqlite://{empty}"),
+    ]);
+    assert_eq!(o.status.code(), Some(5));
+    assert_japanese(
+        "empty database file",
+        &err,
+        &[&empty, "空のファイル", "--start-anyway"],
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let (o, err) = both(&["serve", "--listen", &addr, "--database", &db]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_japanese(
+        "address in use",
+        &err,
+        &[&addr, "アドレスはすでに使われています"],
+    );
+    drop(taken);
+
+    // The database URL.
+    let (o, err) = both(&["contract", "list", "--database", "mysql://db.example/fleet"]);
+    assert_eq!(o.status.code(), Some(5));
+    assert_japanese(
+        "unsupported URL",
+        &err,
+        &["mysql://db.example/fleet", "対応していません"],
+    );
+    let (_, err) = both(&[
+        "store",
+        "check",
+        "--database",
+        &format!("sqlite://{missing}"),
+    ]);
+    assert_japanese(
+        "store check of no file",
+        &err,
+        &[&missing, "データベースファイルがありません"],
+    );
+    let check = run(JA, &["store", "check", "--database", &db]);
+    assert!(check.status.success());
+    assert_japanese(
+        "store check",
+        &stdout(&check),
+        &["スキーマのバージョン", "正常です"],
+    );
+
+    // A target TOML: a syntax error names the file, line and column; a
+    // bad value names the file and key.
+    let target_set = |file: &str| {
+        both(&[
+            "target",
+            "set",
+            "--major",
+            "9",
+            "--file",
+            file,
+            "--database",
+            &db,
+        ])
+    };
+    let toml = path("target.toml");
+    std::fs::write(&toml, "[repos.baseos]\nid = \"x\"\nname = \n").unwrap();
+    let (o, err) = target_set(&toml);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        err.contains(&format!(
+            "{toml} 3 行目 8 桁目: TOML の構文が正しくありません: "
+        )),
+        "{err}"
+    );
+    std::fs::write(
+        &toml,
+        "[repos.baseos]\nid = \"x\"\nname = \"x\"\nbaseurl = \"ftp://mirror.example/9\"\n",
+    )
+    .unwrap();
+    let (_, err) = target_set(&toml);
+    assert_japanese(
+        "target value",
+        &err,
+        &[&toml, "repos.baseos.baseurl", "http(s) の URL"],
+    );
+    let (_, err) = target_set(&missing);
+    assert_japanese("target file missing", &err, &[&missing, "読み込めません"]);
+
+    // Invalid fields of admin commands: the field and the value named.
+    let (o, err) = both(&[
+        "platform",
+        "set",
+        "vc 1",
+        "--hosts",
+        "esx1",
+        "--database",
+        &db,
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_japanese(
+        "platform id",
+        &err,
+        &["id の値が正しくありません", "\"vc 1\""],
+    );
+    let (_, err) = both(&[
+        "platform",
+        "set",
+        "vc1",
+        "--hosts",
+        "esx1,esx1",
+        "--database",
+        &db,
+    ]);
+    assert_japanese(
+        "host twice",
+        &err,
+        &["hosts[1]", "esx1 が二度指定されています"],
+    );
+    let (_, err) = both(&[
+        "user",
+        "add",
+        "alice",
+        "--role",
+        "customer",
+        "--password-stdin",
+        "--database",
+        &db,
+    ]);
+    assert_japanese("short password", &err, &["password", "文字以上"]);
+
+    // A lifecycle table that is not JSON: file, line and column.
+    let json = path("lifecycle.json");
+    std::fs::write(&json, "{\n  \"a\": }").unwrap();
+    let (_, err) = both(&["lifecycle", "set", "--file", &json, "--database", &db]);
+    assert!(
+        err.contains(&format!(
+            "{json} 2 行目 8 桁目: ライフサイクル表ではありません"
+        )),
+        "{err}"
+    );
+
+    // An inventory file: the field and machine id kept.
+    let inv = path("inventory.json");
+    std::fs::write(
+        &inv,
+        r#"{"version": 1, "machines": [{"id": "db1", "type": "physical"}, {"id": "db1", "type": "physical"}]}"#,
+    )
+    .unwrap();
+    for format in ["text", "json", "csv"] {
+        let (o, err) = both(&["licenses", "--inventory", &inv, "--format", format]);
+        assert_eq!(o.status.code(), Some(3));
+        assert!(
+            err.contains(&format!(
+                "インベントリ {inv} が正しくありません: machines[1].id (マシン \"db1\")"
+            )),
+            "{err}"
+        );
+    }
+}

@@ -293,6 +293,37 @@ impl std::fmt::Display for InventoryError {
     }
 }
 
+impl InventoryError {
+    /// The error in the reader's language: the field path and the id as
+    /// they are, what the id names in the reader's words, the reason in
+    /// the engine's (or JSON parser's) own words.
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        let Some(id) = &self.id else {
+            return t!(
+                "{field}: {message}",
+                field = self.field,
+                message = self.message
+            );
+        };
+        let id = format!("{id:?}");
+        let named = match self.field.split(['[', '.']).next() {
+            Some("machines") => t!("{field} (machine {id})", field = self.field, id = id),
+            Some("platforms") => t!("{field} (platform {id})", field = self.field, id = id),
+            Some("autoscale_groups") => {
+                t!(
+                    "{field} (autoscale group {id})",
+                    field = self.field,
+                    id = id
+                )
+            }
+            Some("cloud_units") => t!("{field} (cloud unit {id})", field = self.field, id = id),
+            _ => t!("{field} (id {id})", field = self.field, id = id),
+        };
+        format!("{named}: {}", self.message)
+    }
+}
+
 impl std::error::Error for InventoryError {}
 
 /// Parse an inventory from JSON text. Checks the format (fields, types,

@@ -1,0 +1,87 @@
+//! What the terminal shows for the server's typed errors, in the reader's
+//! language. The error types keep an English `Display` (logs, journald and
+//! the API's JSON read it); the CLI edge renders them through the
+//! catalogue with their `localized` methods, one entry per message. File
+//! names, lines, keys, URLs and ids stay as they are.
+
+use alma_ext_i18n::t;
+
+/// An operating-system error in the reader's language: under Japanese the
+/// common kinds in Japanese with the error number kept (`(os error 2)`),
+/// any other as the system says it; under English the system's text.
+pub fn io_reason(e: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    if !alma_ext_i18n::is_japanese() {
+        return e.to_string();
+    }
+    let text = match e.kind() {
+        K::NotFound => t!("No such file or directory"),
+        K::PermissionDenied => t!("Permission denied"),
+        K::AlreadyExists => t!("File exists"),
+        K::AddrInUse => t!("Address already in use"),
+        K::AddrNotAvailable => t!("Cannot assign requested address"),
+        K::IsADirectory => t!("Is a directory"),
+        K::NotADirectory => t!("Not a directory"),
+        K::ReadOnlyFilesystem => t!("Read-only file system"),
+        K::StorageFull => t!("No space left on device"),
+        _ => return e.to_string(),
+    };
+    match e.raw_os_error() {
+        Some(n) => format!("{text} (os error {n})"),
+        None => text.to_string(),
+    }
+}
+
+/// An error that reached the binary's edge, in the reader's language: a
+/// typed error of the server (the store's, TLS) through its `localized`;
+/// anything else (messages the CLI already wrote through the catalogue) as
+/// its chain says it.
+pub fn failure(e: &anyhow::Error) -> String {
+    if let Some(s) = e.downcast_ref::<crate::store::StoreError>() {
+        return s.localized();
+    }
+    if let Some(s) = e.downcast_ref::<crate::store::OpenError>() {
+        return s.localized();
+    }
+    if let Some(s) = e.downcast_ref::<crate::serve::TlsError>() {
+        return s.localized();
+    }
+    format!("{e:#}")
+}
+
+/// What `serde_json` says is wrong, without the position it appends
+/// (` at line 3 column 5`): the caller names the line and column itself.
+pub fn json_reason(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let at = format!(" at line {} column {}", e.line(), e.column());
+    text.strip_suffix(&at).unwrap_or(&text).to_owned()
+}
+
+/// The 1-based line and column (in characters) of byte `offset` in `text`.
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_reasons_leave_the_position_to_the_caller() {
+        let e = serde_json::from_str::<serde_json::Value>("{\n  \"a\": }").unwrap_err();
+        assert_eq!((e.line(), e.column()), (2, 8));
+        assert_eq!(json_reason(&e), "expected value");
+    }
+
+    #[test]
+    fn line_and_column_count_from_one() {
+        assert_eq!(line_column("a = 1\nbb = x\n", 0), (1, 1));
+        assert_eq!(line_column("a = 1\nbb = x\n", 11), (2, 6));
+        assert_eq!(line_column("日本 = x", 7), (1, 4));
+        assert_eq!(line_column("a", 99), (1, 2));
+    }
+}
