@@ -529,3 +529,138 @@ fn start_up_and_admin_errors_are_japanese_naming_file_line_and_key() {
         );
     }
 }
+
+/// Every kind of clap usage error the server's command line can cause:
+/// Japanese under a Japanese locale with the argument and value as typed,
+/// clap's English under `LANG=C`, exit 2 in both.
+#[test]
+fn every_kind_of_usage_error_is_japanese() {
+    let cases: &[(&[&str], &[&str])] = &[
+        // UnknownArgument, with clap's tip.
+        (
+            &["machine", "show", "-x"],
+            &["引数 '-x' は使えません", "'-- -x' と指定してください"],
+        ),
+        // InvalidSubcommand, with the suggestion.
+        (
+            &["contract", "lst"],
+            &["サブコマンド 'lst' はありません", "'list' のことですか?"],
+        ),
+        // InvalidValue, with the valid values and the similar one.
+        (
+            &["contract", "list", "--format", "jsn"],
+            &[
+                "値 'jsn' は指定できません",
+                "[指定できる値: text, json]",
+                "'json' のことですか?",
+            ],
+        ),
+        // InvalidValue: none given.
+        (
+            &["contract", "list", "--format"],
+            &["--format <FORMAT> には値が必要です"],
+        ),
+        // ValueValidation: the standard library's and chrono's reasons.
+        (
+            &["serve", "--listen", "nope"],
+            &["--listen <ADDR> の値 'nope' が正しくありません: アドレスの形式"],
+        ),
+        (
+            &[
+                "contract",
+                "create",
+                "--customer",
+                "X",
+                "--product",
+                "virtual",
+                "--quantity",
+                "x",
+            ],
+            &["--quantity <QUANTITY> の値 'x' が正しくありません: 整数ではありません"],
+        ),
+        (
+            &[
+                "contract",
+                "create",
+                "--customer",
+                "X",
+                "--product",
+                "virtual",
+                "--quantity",
+                "1",
+                "--starts",
+                "2027-02-30",
+            ],
+            &["--starts <DATE> の値 '2027-02-30' が正しくありません: 存在しない日付です"],
+        ),
+        // TooManyValues: a value for a flag.
+        (
+            &["contract", "list", "--create=yes"],
+            &["--create には値 'yes' を指定できません"],
+        ),
+        // ArgumentConflict: the same argument twice, and two that exclude
+        // each other.
+        (
+            &["contract", "list", "--format", "json", "--format", "text"],
+            &["引数 '--format <FORMAT>' は一度しか指定できません"],
+        ),
+        (
+            &[
+                "contract",
+                "extend",
+                "ct-1",
+                "--until",
+                "2030-01-01",
+                "--years",
+                "1",
+            ],
+            &["引数 '--until <DATE>' は --years <YEARS> と一緒には使えません"],
+        ),
+        // MissingRequiredArgument.
+        (&["machine", "show"], &["必須の引数", "<ID>"]),
+    ];
+    for (args, want) in cases {
+        let ja = run(JA, args);
+        let c = run(C, args);
+        assert_eq!(ja.status.code(), Some(2), "{args:?}");
+        assert_eq!(c.status.code(), Some(2), "{args:?}");
+        let (ja, c) = (stderr(&ja), stderr(&c));
+        for w in *want {
+            assert!(ja.contains(w), "{args:?}: {w:?} not in\n{ja}");
+        }
+        assert_japanese(
+            &format!("{args:?}"),
+            &ja,
+            &["詳しくは '--help' をご覧ください。"],
+        );
+        assert!(!ja.contains("error:") && !ja.contains("tip:"), "{ja}");
+        assert!(c.starts_with("error: "), "{c}");
+        assert_no_japanese(&format!("{args:?}"), &c);
+    }
+    // InvalidUtf8: an argument that is not UTF-8.
+    use std::os::unix::ffi::OsStrExt;
+    let bad = std::ffi::OsStr::from_bytes(b"m-\xff");
+    for (lang, want) in [
+        (JA, "引数に UTF-8 として正しくない文字が含まれています"),
+        (C, "invalid UTF-8"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+            .args(["machine", "show"])
+            .arg(bad)
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", lang)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2));
+        assert!(stderr(&o).contains(want), "{}", stderr(&o));
+    }
+    // A subcommand group without its subcommand: the help, in Japanese.
+    let o = run(JA, &["contract"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("使い方: alma-ext-server contract <COMMAND>"),
+        "{}",
+        stderr(&o)
+    );
+}
