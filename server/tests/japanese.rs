@@ -664,3 +664,37 @@ fn every_kind_of_usage_error_is_japanese() {
         stderr(&o)
     );
 }
+
+/// The licence engine's warnings (undeclared platforms and groups, invalid
+/// choices, peaks) in the text table are Japanese with the ids quoted as
+/// in the file; the JSON report's warnings stay English.
+#[test]
+fn licence_warnings_are_japanese_in_the_table_and_english_in_json() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inventories/edge");
+    let mut warned = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let path = path.to_str().unwrap();
+        if !path.ends_with(".json") {
+            continue;
+        }
+        let ja = run(JA, &["licenses", "--inventory", path]);
+        if !ja.status.success() {
+            continue;
+        }
+        let text = stdout(&ja);
+        assert_japanese(path, &text, &[]);
+        assert_no_japanese(path, &stdout(&run(C, &["licenses", "--inventory", path])));
+        if text.contains("警告:") {
+            warned += 1;
+        }
+        let json = |lang| {
+            stdout(&run(
+                lang,
+                &["licenses", "--inventory", path, "--format", "json"],
+            ))
+        };
+        assert_eq!(json(JA), json(C), "{path}");
+    }
+    assert!(warned >= 3, "only {warned} edge fixtures warn");
+}

@@ -14,8 +14,9 @@ use super::inventory::{
     check_version, Choice, CloudRef, ErrorKind, Inventory, InventoryError, MachineType,
 };
 use super::report::{
-    AutoscaleCount, LicenceOption, Licences, OptionCost, Report, SystemKind, SystemReport,
-    PRICE_PHYSICAL_JPY, PRICE_PLATFORM_JPY, PRICE_VIRTUAL_JPY, REPORT_VERSION,
+    AutoscaleCount, LicenceOption, Licences, OptionCost, PlatformBlocker, Report, SystemKind,
+    SystemReport, Warning, PRICE_PHYSICAL_JPY, PRICE_PLATFORM_JPY, PRICE_VIRTUAL_JPY,
+    REPORT_VERSION,
 };
 
 /// Fewest AlmaLinux guests for which `platform` may be chosen (rule 3).
@@ -114,7 +115,7 @@ fn overflow() -> InventoryError {
 /// group) it belongs to.
 pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
     check_version(inv.version)?;
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<Warning> = Vec::new();
 
     // Machines by id.
     let mut machines: HashMap<&str, usize> = HashMap::with_capacity(inv.machines.len());
@@ -392,10 +393,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             let gi = match group_idx.get(gid.as_str()) {
                 Some(&gi) => gi,
                 None => {
-                    warnings.push(format!(
-                        "autoscale group {gid:?} (named by machine {:?}) is not declared in autoscale_groups[]: counting the VMs seen in it, not its maximum",
-                        m.id
-                    ));
+                    warnings.push(Warning::GroupNotDeclared {
+                        group: gid.to_string(),
+                        machine: m.id.to_string(),
+                    });
                     let gi = groups.len();
                     groups.push(Group {
                         id: gid,
@@ -473,10 +474,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
         let key = own[i].or(group_key).unwrap_or(Key::Unassigned);
         if let Key::Platform(p) = key {
             if !platforms.contains_key(p) && undeclared_platform_named.insert(p) {
-                warnings.push(format!(
-                    "platform {p:?} (named by machine {:?}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced",
-                    m.id
-                ));
+                warnings.push(Warning::PlatformNotDeclared {
+                    platform: p.to_string(),
+                    machine: m.id.to_string(),
+                });
             }
         }
         let si = sys_for(key, &mut systems, &mut by_key);
@@ -488,10 +489,11 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             // each name a host missing from their platform.
             if !host_platform.contains_key(h.as_str()) && extra_added.insert(h.as_str()) {
                 systems[si].extra_hosts.push(h);
-                warnings.push(format!(
-                    "host {h:?} of machine {:?} is not in the hosts of its platform {p:?}: counted as one of its hosts (rule 7: every host a guest may run on)",
-                    m.id
-                ));
+                warnings.push(Warning::HostNotInPlatform {
+                    host: h.to_string(),
+                    machine: m.id.to_string(),
+                    platform: p.to_string(),
+                });
             }
         }
     }
@@ -502,20 +504,21 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             .unwrap_or(Key::Unassigned);
         if let Key::Platform(p) = key {
             if !platforms.contains_key(p) && undeclared_platform_named.insert(p) {
-                warnings.push(format!(
-                    "platform {p:?} (named by autoscale group {:?}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced",
-                    g.id
-                ));
+                warnings.push(Warning::GroupPlatformNotDeclared {
+                    platform: p.to_string(),
+                    group: g.id.to_string(),
+                });
             }
         }
         let si = sys_for(key, &mut systems, &mut by_key);
         systems[si].groups.push(gi);
         if let Some(max) = g.max {
             if g.observed > max {
-                warnings.push(format!(
-                    "autoscale group {:?}: {} VMs seen, more than its declared max {max}; counting {}",
-                    g.id, g.observed, g.observed
-                ));
+                warnings.push(Warning::GroupOverMax {
+                    group: g.id.to_string(),
+                    observed: g.observed,
+                    max,
+                });
             }
         }
     }
@@ -580,9 +583,11 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
         let guests = match s.peak_guests {
             Some(peak) => {
                 if peak < listed {
-                    warnings.push(format!(
-                        "platform {id:?}: peak_guests {peak} is below the {listed} AlmaLinux guests listed; counting {peak} as declared (standby guests count too: rule 2)"
-                    ));
+                    warnings.push(Warning::PeakBelowListed {
+                        platform: id.to_string(),
+                        peak,
+                        listed,
+                    });
                 }
                 peak
             }
@@ -597,17 +602,13 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             _ => None,
         };
         let platform_blocker = match (kind, platform_units) {
-            (SystemKind::Unassigned, _) => Some(
-                "VMs with no known platform, host or cloud unit can only be licensed per unit"
-                    .to_string(),
-            ),
+            (SystemKind::Unassigned, _) => Some(PlatformBlocker::Unassigned),
             (SystemKind::Standalone, _) => None,
-            (_, None) => Some(
-                "no physical hosts are known (declare them in platforms[].hosts)".to_string(),
-            ),
-            (_, Some(_)) if guests < PLATFORM_MIN_GUESTS => Some(format!(
-                "platform needs {PLATFORM_MIN_GUESTS} or more AlmaLinux guests, this system has {guests}"
-            )),
+            (_, None) => Some(PlatformBlocker::NoHosts),
+            (_, Some(_)) if guests < PLATFORM_MIN_GUESTS => Some(PlatformBlocker::TooFewGuests {
+                min: PLATFORM_MIN_GUESTS,
+                guests,
+            }),
             _ => None,
         };
         if let (None, Some(units)) = (&platform_blocker, platform_units) {
@@ -618,18 +619,20 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             Choice::Platform => match &platform_blocker {
                 None => LicenceOption::Platform,
                 Some(why) => {
-                    warnings.push(format!(
-                        "{} {id:?}: choice \"platform\" is not valid: {why}; priced per-unit",
-                        kind.as_str()
-                    ));
+                    warnings.push(Warning::PlatformChoiceInvalid {
+                        kind,
+                        id: id.to_string(),
+                        why: *why,
+                    });
                     LicenceOption::PerUnit
                 }
             },
             Choice::Cheapest => {
                 if kind == SystemKind::Platform && hosts == 0 && guests >= PLATFORM_MIN_GUESTS {
-                    warnings.push(format!(
-                        "platform {id:?}: {guests} guests but no known hosts, so the platform option cannot be priced; declare its hosts in platforms[].hosts"
-                    ));
+                    warnings.push(Warning::NoKnownHosts {
+                        platform: id.to_string(),
+                        guests,
+                    });
                 }
                 // Strictly cheaper only: a tie goes to per-unit, which
                 // includes the extended-update repository.
