@@ -4,33 +4,8 @@
 //! catalogue with their `localized` methods, one entry per message. File
 //! names, lines, keys, URLs and ids stay as they are.
 
-use alma_ext_i18n::t;
-
-/// An operating-system error in the reader's language: under Japanese the
-/// common kinds in Japanese with the error number kept (`(os error 2)`),
-/// any other as the system says it; under English the system's text.
-pub fn io_reason(e: &std::io::Error) -> String {
-    use std::io::ErrorKind as K;
-    if !alma_ext_i18n::is_japanese() {
-        return e.to_string();
-    }
-    let text = match e.kind() {
-        K::NotFound => t!("No such file or directory"),
-        K::PermissionDenied => t!("Permission denied"),
-        K::AlreadyExists => t!("File exists"),
-        K::AddrInUse => t!("Address already in use"),
-        K::AddrNotAvailable => t!("Cannot assign requested address"),
-        K::IsADirectory => t!("Is a directory"),
-        K::NotADirectory => t!("Not a directory"),
-        K::ReadOnlyFilesystem => t!("Read-only file system"),
-        K::StorageFull => t!("No space left on device"),
-        _ => return e.to_string(),
-    };
-    match e.raw_os_error() {
-        Some(n) => format!("{text} (os error {n})"),
-        None => text.to_string(),
-    }
-}
+/// The operating system's reasons, shared with `alma-ext`.
+pub use alma_ext_stdio::io_reason;
 
 /// An error that reached the binary's edge, in the reader's language: a
 /// typed error of the server (the store's, TLS) through its `localized`;

@@ -698,3 +698,24 @@ fn licence_warnings_are_japanese_in_the_table_and_english_in_json() {
     }
     assert!(warned >= 3, "only {warned} edge fixtures warn");
 }
+
+/// Output that cannot be written (a full disk): the error in Japanese with
+/// the system's reason, exit 1 in both languages.
+#[test]
+fn a_full_stdout_is_reported_in_japanese() {
+    for (lang, want) in [
+        (JA, "alma-ext-server: エラー: 標準出力に書き込めません: デバイスに空きがありません (os error 28)"),
+        (C, "alma-ext-server: error: writing to stdout: No space left on device (os error 28)"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+            .args(["--help"])
+            .env_remove("LC_ALL")
+            .env_remove("LC_MESSAGES")
+            .env("LANG", lang)
+            .stdout(std::fs::File::create("/dev/full").unwrap())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{lang}");
+        assert!(stderr(&o).contains(want), "{lang}: {}", stderr(&o));
+    }
+}
