@@ -1255,7 +1255,13 @@ async fn coverage(a: CoverageArgs) -> Result<Exit, Failed> {
     let (c, warnings) =
         coverage::load(&store, a.age_out_days, chrono::Utc::now().timestamp()).await?;
     for w in &warnings {
-        alma_ext_stdio::errln!("{}", t!("alma-ext-server: warning: {warning}", warning = w));
+        alma_ext_stdio::errln!(
+            "{}",
+            t!(
+                "alma-ext-server: warning: {warning}",
+                warning = w.localized()
+            )
+        );
     }
     let out = match a.format {
         ReportFormat::Json => serde_json::to_string_pretty(&c)? + "\n",

@@ -719,3 +719,35 @@ fn a_full_stdout_is_reported_in_japanese() {
         assert!(stderr(&o).contains(want), "{lang}: {}", stderr(&o));
     }
 }
+
+/// `serve` under a Japanese locale: once it listens, its lines (journald's)
+/// are English.
+#[test]
+fn serve_speaks_english_once_it_listens() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("fleet.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", JA)
+        .env("ALMA_EXT_SERVER_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let up = line.contains("listening on http://127.0.0.1:");
+        lines.push(line);
+        if up {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let text = lines.join("\n");
+    assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
+    assert_no_japanese("serve's log", &text);
+}
