@@ -751,3 +751,52 @@ fn serve_speaks_english_once_it_listens() {
     assert!(text.contains("listening on http://127.0.0.1:"), "{text}");
     assert_no_japanese("serve's log", &text);
 }
+
+/// A database a later server migrated: `store check` and `serve` refuse
+/// it (exit 5) and say why in Japanese, naming the schema version.
+#[tokio::test]
+async fn a_newer_schema_is_refused_in_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fleet.db");
+    let db = format!("sqlite://{}", path.display());
+    let created = run(C, &["contract", "list", "--create", "--database", &db]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let mut c = <sqlx::SqliteConnection as sqlx::Connection>::connect(&db)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time) \
+         VALUES (9999, 'later', TRUE, X'00', 0)",
+    )
+    .execute(&mut c)
+    .await
+    .unwrap();
+    sqlx::Connection::close(c).await.unwrap();
+    // (Its notes on stdout are text too: Japanese.)
+    let o = run(JA, &["store", "check", "--database", &db]);
+    assert_eq!(o.status.code(), Some(5));
+    assert_eq!(
+        run(C, &["store", "check", "--database", &db]).status.code(),
+        Some(5)
+    );
+    assert_japanese(
+        "store check notes",
+        &stdout(&o),
+        &["スキーマのバージョン 9999"],
+    );
+    assert_japanese(
+        "store check",
+        &stderr(&o),
+        &[
+            "は破損しています",
+            "スキーマのバージョン 9999 はこのサーバーが知るものより新しいです",
+        ],
+    );
+    let (o, err) = both(&["serve", "--listen", "127.0.0.1:0", "--database", &db]);
+    assert_eq!(o.status.code(), Some(5));
+    assert_japanese(
+        "serve",
+        &err,
+        &[&db, "破損しています", "9999", "--start-anyway"],
+    );
+}
