@@ -1203,11 +1203,7 @@ async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
             table.validate().map_err(|e| {
                 fail(
                     Exit::Invalid,
-                    t!(
-                        "{path}: not a valid lifecycle table: {reason}",
-                        path = file.display(),
-                        reason = e
-                    ),
+                    format!("{}: {}", file.display(), messages::invalid_release(&e)),
                 )
             })?;
             let store = open(&db).await?;

@@ -24,6 +24,28 @@ pub fn failure(e: &anyhow::Error) -> String {
     format!("{e:#}")
 }
 
+/// A lifecycle table's release that does not validate, in the reader's
+/// language: the field path as it is.
+pub fn invalid_release(e: &alma_ext_proto::lifecycle::InvalidRelease) -> String {
+    use alma_ext_i18n::t;
+    use alma_ext_proto::lifecycle::{ReleaseProblem, FIRST_DATE, LAST_DATE};
+    let reason = match &e.problem {
+        ReleaseProblem::OutsideDates(d) => t!(
+            "{date} is outside {first} .. {last}",
+            date = d,
+            first = FIRST_DATE,
+            last = LAST_DATE
+        ),
+        ReleaseProblem::Order => t!("dates must satisfy ga <= active_end <= security_end").into(),
+        ReleaseProblem::EndsBeforeSecurityEnd => t!("must be after security_end").into(),
+    };
+    t!(
+        "{field}: {message}",
+        field = format!("releases[major={}].{}", e.major, e.field),
+        message = reason
+    )
+}
+
 /// What `serde_json` says is wrong, without the position it appends
 /// (` at line 3 column 5`): the caller names the line and column itself.
 pub fn json_reason(e: &serde_json::Error) -> String {

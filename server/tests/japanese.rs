@@ -511,6 +511,23 @@ fn start_up_and_admin_errors_are_japanese_naming_file_line_and_key() {
         "{err}"
     );
 
+    // A lifecycle table whose dates are out of order: the release's field.
+    std::fs::write(
+        &json,
+        r#"{"releases": [{"major": 9, "ga": "2022-05-26", "active_end": "2027-05-31", "security_end": "2032-05-31", "extended_end": "2030-01-01"}]}"#,
+    )
+    .unwrap();
+    let (_, err) = both(&["lifecycle", "set", "--file", &json, "--database", &db]);
+    assert_japanese(
+        "lifecycle dates",
+        &err,
+        &[
+            &json,
+            "releases[major=9].extended_end",
+            "security_end より後",
+        ],
+    );
+
     // An inventory file: the field and machine id kept.
     let inv = path("inventory.json");
     std::fs::write(
