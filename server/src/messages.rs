@@ -8,7 +8,8 @@
 pub use alma_ext_stdio::io_reason;
 
 /// An error that reached the binary's edge, in the reader's language: a
-/// typed error of the server (the store's, TLS) through its `localized`;
+/// typed error of the server (the store's, TLS, the licence engine's)
+/// through its `localized`;
 /// anything else (messages the CLI already wrote through the catalogue) as
 /// its chain says it.
 pub fn failure(e: &anyhow::Error) -> String {
@@ -19,6 +20,9 @@ pub fn failure(e: &anyhow::Error) -> String {
         return s.localized();
     }
     if let Some(s) = e.downcast_ref::<crate::serve::TlsError>() {
+        return s.localized();
+    }
+    if let Some(s) = e.downcast_ref::<crate::license::inventory::InventoryError>() {
         return s.localized();
     }
     format!("{e:#}")
@@ -66,6 +70,17 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_errors_reaching_the_edge_are_rendered_once() {
+        let e = anyhow::Error::from(crate::store::StoreError::NoFile("/x/fleet.db".into()));
+        assert_eq!(
+            alma_ext_i18n::english(|| failure(&e)),
+            "no database file at /x/fleet.db"
+        );
+        let e = anyhow::anyhow!("already said").context("outer");
+        assert_eq!(failure(&e), "outer: already said");
+    }
 
     #[test]
     fn json_reasons_leave_the_position_to_the_caller() {
