@@ -974,8 +974,11 @@ async fn user(u: UserCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
+                    if list.is_empty() {
+                        alma_ext_stdio::outln!("{}", t!("no users"));
+                    }
                     for u in &list {
-                        println!("{}  {}  {}", u.name, u.role, u.contracts.join(","));
+                        alma_ext_stdio::outln!("{}  {}  {}", u.name, u.role, u.contracts.join(","));
                     }
                 }
             }

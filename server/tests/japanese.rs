@@ -192,6 +192,8 @@ fn contracts_machines_and_errors_on_a_database() {
     }
     let machines = run(JA, &["machine", "list", "--database", &db]);
     assert_eq!(stdout(&machines), "マシンはありません\n");
+    let users = run(JA, &["user", "list", "--database", &db]);
+    assert_eq!(stdout(&users), "ユーザーはいません\n");
 
     // Not found: exit 4, the id named.
     for (args, expect) in [
