@@ -546,6 +546,7 @@ fn start_up_and_admin_errors_are_japanese_naming_file_line_and_key() {
             )),
             "{err}"
         );
+        assert_japanese("inventory error", &err, &["マシン ID が重複しています"]);
     }
 }
 
@@ -682,6 +683,31 @@ fn every_kind_of_usage_error_is_japanese() {
         "{}",
         stderr(&o)
     );
+}
+
+/// Every rejected inventory among the fixtures: the file, field path and
+/// id as they are, and the engine's own reasons in Japanese (the JSON
+/// parser's reasons for a file that does not parse are its own words).
+#[test]
+fn inventory_errors_are_japanese() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/inventories/errors");
+    let mut engine_reasons = 0;
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let path = path.to_str().unwrap();
+        let (o, err) = both(&["licenses", "--inventory", path]);
+        assert_eq!(o.status.code(), Some(3), "{path}");
+        assert!(
+            err.contains(&format!("インベントリ {path} が正しくありません: ")),
+            "{err}"
+        );
+        // The parser's words come with its position; the engine's do not.
+        if !err.contains(" at line ") {
+            assert_japanese(path, &err, &[]);
+            engine_reasons += 1;
+        }
+    }
+    assert!(engine_reasons >= 10, "{engine_reasons}");
 }
 
 /// The licence engine's warnings (undeclared platforms and groups, invalid

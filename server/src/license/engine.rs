@@ -11,7 +11,8 @@
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::inventory::{
-    check_version, Choice, CloudRef, ErrorKind, Inventory, InventoryError, MachineType,
+    check_version, Choice, CloudRef, ErrorKind, Inventory, InventoryError, MachineType, Place,
+    Reason,
 };
 use super::report::{
     AutoscaleCount, LicenceOption, Licences, OptionCost, PlatformBlocker, Report, SystemKind,
@@ -82,30 +83,20 @@ struct Group<'a> {
     observed: u64,
 }
 
-fn err(kind: ErrorKind, field: String, id: &str, message: String) -> InventoryError {
-    InventoryError::new(kind, field, Some(id), message)
+fn err(kind: ErrorKind, field: String, id: &str, reason: Reason) -> InventoryError {
+    InventoryError::new(kind, field, Some(id), reason)
 }
 
 fn non_empty(value: &str, field: impl FnOnce() -> String, id: &str) -> Result<(), InventoryError> {
     if value.trim().is_empty() {
-        Err(err(
-            ErrorKind::EmptyId,
-            field(),
-            id,
-            "must not be empty".to_string(),
-        ))
+        Err(err(ErrorKind::EmptyId, field(), id, Reason::Empty))
     } else {
         Ok(())
     }
 }
 
 fn overflow() -> InventoryError {
-    InventoryError::new(
-        ErrorKind::Overflow,
-        "total",
-        None,
-        "the counts are too large to price in 64 bits",
-    )
+    InventoryError::new(ErrorKind::Overflow, "total", None, Reason::Overflow)
 }
 
 /// Count the licences an inventory needs: every system, its valid options
@@ -126,7 +117,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("machines[{i}].id"),
                 &m.id,
-                format!("duplicate machine id; first used by machines[{first}]"),
+                Reason::DuplicateMachine { first },
             ));
         }
     }
@@ -141,7 +132,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("platforms[{p}].id"),
                 &plat.id,
-                format!("duplicate platform id; first declared at platforms[{first}]"),
+                Reason::DuplicatePlatform { first },
             ));
         }
         for (h, host) in plat.hosts.iter().enumerate() {
@@ -152,9 +143,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::WrongType,
                         format!("platforms[{p}].hosts[{h}]"),
                         &plat.id,
-                        format!(
-                            "host {host:?} is a virtual machine (machines[{mi}]); platform hosts are physical"
-                        ),
+                        Reason::PlatformHostIsVm {
+                            host: host.clone(),
+                            machine: mi,
+                        },
                     ));
                 }
             }
@@ -164,14 +156,20 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::Duplicate,
                         format!("platforms[{p}].hosts[{h}]"),
                         &plat.id,
-                        format!("host {host:?} is listed twice (also hosts[{k}])"),
+                        Reason::HostListedTwice {
+                            host: host.clone(),
+                            also: k,
+                        },
                     ));
                 }
                 let other = &inv.platforms[q].id;
-                let both = format!(
-                    "host {host:?} is in two platforms, {other:?} (platforms[{q}].hosts[{k}]) and {:?} (platforms[{p}].hosts[{h}])",
-                    plat.id
-                );
+                let both = Reason::HostInTwoPlatforms {
+                    host: host.clone(),
+                    first: other.clone(),
+                    first_at: format!("platforms[{q}].hosts[{k}]"),
+                    second: plat.id.clone(),
+                    second_at: format!("platforms[{p}].hosts[{h}]"),
+                };
                 // Name a VM on that host when there is one: that is the
                 // machine whose count is ambiguous.
                 if let Some((vi, vm)) = inv
@@ -227,7 +225,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("cloud_units[{c}]"),
                 &label,
-                format!("cloud unit declared twice; first at cloud_units[{first}]"),
+                Reason::DuplicateCloudUnit { first },
             ));
         }
         let mut s = Sys::new(Key::Cloud(k.0, k.1));
@@ -247,7 +245,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("autoscale_groups[{g}].id"),
                 &grp.id,
-                format!("duplicate autoscale group id; first at autoscale_groups[{first}]"),
+                Reason::DuplicateGroup { first },
             ));
         }
         let declared = match (&grp.cloud, &grp.platform) {
@@ -256,7 +254,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                     ErrorKind::Conflict,
                     format!("autoscale_groups[{g}].platform"),
                     &grp.id,
-                    "a group sits in a cloud unit or a platform, not both".to_string(),
+                    Reason::GroupCloudAndPlatform,
                 ))
             }
             (Some(c), None) => {
@@ -288,31 +286,18 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
     for (i, m) in inv.machines.iter().enumerate() {
         let f = |name: &str| format!("machines[{i}].{name}");
         if m.kind == MachineType::Physical {
-            let why = "a physical machine joins a platform by being listed in platforms[].hosts";
             let bad = [
-                (
-                    "host",
-                    m.host.is_some(),
-                    "only a virtual machine runs on a host",
-                ),
-                ("platform", m.platform.is_some(), why),
-                (
-                    "cloud",
-                    m.cloud.is_some(),
-                    "only virtual machines are counted per cloud unit",
-                ),
-                (
-                    "autoscale_group",
-                    m.autoscale_group.is_some(),
-                    "only virtual machines are started by autoscale groups",
-                ),
+                ("host", m.host.is_some()),
+                ("platform", m.platform.is_some()),
+                ("cloud", m.cloud.is_some()),
+                ("autoscale_group", m.autoscale_group.is_some()),
             ];
-            if let Some((name, _, msg)) = bad.iter().find(|b| b.1) {
+            if let Some(&(name, _)) = bad.iter().find(|b| b.1) {
                 return Err(err(
                     ErrorKind::Conflict,
                     f(name),
                     &m.id,
-                    format!("{msg} (this machine is \"physical\")"),
+                    Reason::PhysicalWith { field: name },
                 ));
             }
             continue;
@@ -325,8 +310,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                     ErrorKind::Conflict,
                     f(other),
                     &m.id,
-                    "a VM sits in a cloud unit or on a virtualization platform, not both"
-                        .to_string(),
+                    Reason::VmCloudAndPlatform,
                 ));
             }
         }
@@ -341,9 +325,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::WrongType,
                         f("host"),
                         &m.id,
-                        format!(
-                            "host {h:?} is a virtual machine (machines[{hi}]); a VM's host is the physical server it runs on"
-                        ),
+                        Reason::VmHostIsVm {
+                            host: h.clone(),
+                            machine: hi,
+                        },
                     ));
                 }
             }
@@ -353,10 +338,12 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::HostInTwoPlatforms,
                         f("platform"),
                         &m.id,
-                        format!(
-                            "the VM names platform {p:?} but its host {h:?} is in platform {:?} (platforms[{q}].hosts[{k}])",
-                            inv.platforms[q].id
-                        ),
+                        Reason::HostInOtherPlatform {
+                            platform: p.clone(),
+                            host: h.clone(),
+                            other: inv.platforms[q].id.clone(),
+                            other_at: format!("platforms[{q}].hosts[{k}]"),
+                        },
                     ));
                 }
                 (Some(&(q, _)), _) => Some(Key::Platform(&inv.platforms[q].id)),
@@ -367,9 +354,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                                 ErrorKind::HostInTwoPlatforms,
                                 f("platform"),
                                 &m.id,
-                                format!(
-                                    "its host {h:?} also runs VMs of platform {other:?}; declare the host in one platform's hosts"
-                                ),
+                                Reason::HostRunsOtherPlatform {
+                                    host: h.clone(),
+                                    other: other.to_string(),
+                                },
                             ));
                         }
                         Some(_) => {}
@@ -419,11 +407,11 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                             ErrorKind::Conflict,
                             f("autoscale_group"),
                             &m.id,
-                            format!(
-                                "the VM is in {} but its autoscale group {gid:?} sits in {}",
-                                describe(k),
-                                describe(d)
-                            ),
+                            Reason::GroupElsewhere {
+                                vm: place(k),
+                                group: gid.to_string(),
+                                declared: place(d),
+                            },
                         ));
                     }
                 }
@@ -433,12 +421,12 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                             ErrorKind::Conflict,
                             f("autoscale_group"),
                             &m.id,
-                            format!(
-                                "autoscale group {gid:?} has VMs in two places: this one in {}, machine {:?} in {}",
-                                describe(k),
-                                inv.machines[i0].id,
-                                describe(k0)
-                            ),
+                            Reason::GroupInTwoPlaces {
+                                group: gid.to_string(),
+                                here: place(k),
+                                machine: inv.machines[i0].id.clone(),
+                                there: place(k0),
+                            },
                         ));
                     }
                     Some(_) => {}
@@ -738,11 +726,11 @@ fn cloud_ref_ok(c: &CloudRef, field: impl Fn() -> String, id: &str) -> Result<()
     non_empty(&c.unit, || format!("{}.unit", field()), id)
 }
 
-fn describe(k: Key) -> String {
+fn place(k: Key) -> Place {
     match k {
-        Key::Platform(p) => format!("platform {p:?}"),
-        Key::Host(h) => format!("host {h:?}"),
-        Key::Cloud(p, u) => format!("cloud unit {p}/{u}"),
-        Key::Unassigned => "no system".to_string(),
+        Key::Platform(p) => Place::Platform(p.to_string()),
+        Key::Host(h) => Place::Host(h.to_string()),
+        Key::Cloud(p, u) => Place::Cloud(p.to_string(), u.to_string()),
+        Key::Unassigned => Place::Unassigned,
     }
 }
