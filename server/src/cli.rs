@@ -1199,7 +1199,7 @@ async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
                             path = file.display(),
                             line = e.line(),
                             column = e.column(),
-                            reason = messages::json_reason(&e)
+                            reason = messages::serde_reason(&messages::json_reason(&e))
                         ),
                     )
                 })?;

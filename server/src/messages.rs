@@ -58,6 +58,109 @@ pub fn json_reason(e: &serde_json::Error) -> String {
     text.strip_suffix(&at).unwrap_or(&text).to_owned()
 }
 
+/// A reason `serde` or `serde_json` gives (the shapes they use, such as
+/// ``missing field `type` at line 3 column 5``) in the reader's language:
+/// under Japanese the common shapes in Japanese with the names, values and
+/// position kept; any other shape, and English, as it is.
+pub fn serde_reason(text: &str) -> String {
+    use alma_ext_i18n::t;
+    if !alma_ext_i18n::is_japanese() {
+        return text.to_owned();
+    }
+    if let Some(body) = text.strip_suffix(" (text after the inventory object)") {
+        return t!(
+            "{reason} (text after the inventory object)",
+            reason = serde_reason(body)
+        );
+    }
+    let (body, at) = match text.rsplit_once(" at line ") {
+        Some((body, pos)) => match pos.split_once(" column ") {
+            Some((l, c)) if l.parse::<u64>().is_ok() && c.parse::<u64>().is_ok() => {
+                (body, Some((l, c)))
+            }
+            _ => (text, None),
+        },
+        None => (text, None),
+    };
+    let said = serde_body(body).unwrap_or_else(|| body.to_owned());
+    match at {
+        Some((line, column)) => t!(
+            "{reason} (line {line}, column {column})",
+            reason = said,
+            line = line,
+            column = column
+        ),
+        None => said,
+    }
+}
+
+/// `expected one of `a`, `b``, `` `a` or `b` ``: the names as a list.
+fn expected_list(s: &str) -> String {
+    let s = s.strip_prefix("expected ").unwrap_or(s);
+    let s = s.strip_prefix("one of ").unwrap_or(s);
+    s.replace(" or ", ", ")
+}
+
+fn serde_body(body: &str) -> Option<String> {
+    use alma_ext_i18n::t;
+    if let Some(field) = body.strip_prefix("missing field ") {
+        return Some(t!("missing field {field}", field = field));
+    }
+    if let Some(field) = body.strip_prefix("duplicate field ") {
+        return Some(t!("duplicate field {field}", field = field));
+    }
+    if let Some(rest) = body.strip_prefix("unknown field ") {
+        let (field, expected) = rest.split_once(", ")?;
+        if expected == "there are no fields" {
+            return Some(t!("unknown field {field}", field = field));
+        }
+        return Some(t!(
+            "unknown field {field}; expected {expected}",
+            field = field,
+            expected = expected_list(expected)
+        ));
+    }
+    if let Some(rest) = body.strip_prefix("unknown variant ") {
+        let (value, expected) = rest.split_once(", ")?;
+        return Some(t!(
+            "unknown value {value}; expected {expected}",
+            value = value,
+            expected = expected_list(expected)
+        ));
+    }
+    for prefix in ["invalid type: ", "invalid value: "] {
+        if let Some(rest) = body.strip_prefix(prefix) {
+            let (found, expected) = rest.rsplit_once(", expected ")?;
+            return Some(t!(
+                "{found} is given where {expected} is expected",
+                found = found,
+                expected = expected
+            ));
+        }
+    }
+    if let Some(value) = body.strip_prefix("must be 0 or more, got ") {
+        return Some(t!("must be 0 or more, got {value}", value = value));
+    }
+    if let Some((value, max)) = body.split_once(" is more than the largest accepted count ") {
+        return Some(t!(
+            "{value} is more than the largest accepted count {max}",
+            value = value,
+            max = max
+        ));
+    }
+    Some(match body {
+        "expected value" => t!("expected value").into(),
+        "trailing characters" => t!("trailing characters").into(),
+        "key must be a string" => t!("key must be a string").into(),
+        "invalid number" => t!("invalid number").into(),
+        _ if body.starts_with("EOF while parsing") => t!("the text ends too early").into(),
+        _ => {
+            let what = body.strip_prefix("expected ")?;
+            t!("expected {what}", what = what.replace(" or ", " または "))
+        }
+    })
+}
+
 /// The 1-based line and column (in characters) of byte `offset` in `text`.
 pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
@@ -87,6 +190,31 @@ mod tests {
         let e = serde_json::from_str::<serde_json::Value>("{\n  \"a\": }").unwrap_err();
         assert_eq!((e.line(), e.column()), (2, 8));
         assert_eq!(json_reason(&e), "expected value");
+    }
+
+    #[test]
+    fn serde_reasons_keep_names_values_and_position() {
+        assert_eq!(
+            alma_ext_i18n::english(|| serde_reason("missing field `type` at line 3 column 5")),
+            "missing field `type` at line 3 column 5"
+        );
+        assert_eq!(
+            expected_list("expected one of `a`, `b`, `c`"),
+            "`a`, `b`, `c`"
+        );
+        assert_eq!(
+            expected_list("expected `physical` or `virtual`"),
+            "`physical`, `virtual`"
+        );
+        assert_eq!(
+            serde_body("unknown variant `container`, expected `physical` or `virtual`"),
+            Some(alma_ext_i18n::t!(
+                "unknown value {value}; expected {expected}",
+                value = "`container`",
+                expected = "`physical`, `virtual`"
+            ))
+        );
+        assert_eq!(serde_body("something new"), None);
     }
 
     #[test]

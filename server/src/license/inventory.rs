@@ -490,7 +490,7 @@ impl Reason {
                 version = version,
                 supported = INVENTORY_VERSION
             ),
-            Reason::Text(s) => s.clone(),
+            Reason::Text(s) => crate::messages::serde_reason(s),
         }
     }
 }
