@@ -444,3 +444,57 @@ fn usage_errors_are_japanese_with_the_same_exit_code() {
         );
     }
 }
+
+/// The rarer kinds of clap usage errors `alma-ext` can meet: a value for a
+/// flag, an argument given twice, a value out of range or not a number,
+/// an argument that is not UTF-8. Exit 2 in both languages.
+#[test]
+fn rarer_usage_errors_are_japanese_too() {
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["switch", "--revert=yes"],
+            "--revert には値 'yes' を指定できません",
+        ),
+        (
+            &["facts", "--format", "json", "--format", "text"],
+            "引数 '--format <FORMAT>' は一度しか指定できません",
+        ),
+        (
+            &["support-bundle", "--max-size", "0"],
+            "の値 '0' が正しくありません: 0 は 1..",
+        ),
+        (
+            &["support-bundle", "--since", "x"],
+            "--since <DAYS> の値 'x' が正しくありません: 整数ではありません",
+        ),
+        (
+            &["unregister", "--revert", "--keep-repos"],
+            "と一緒には使えません",
+        ),
+    ];
+    for (args, want) in cases {
+        let ja = run(JA, args);
+        let c = run(C, args);
+        assert_eq!(ja.status.code(), Some(2), "{args:?}");
+        assert_eq!(c.status.code(), Some(2), "{args:?}");
+        let (ja, c) = (stderr(&ja), stderr(&c));
+        assert!(ja.contains(want), "{args:?}: {want:?} not in\n{ja}");
+        assert!(!ja.contains("error:"), "English left in\n{ja}");
+        assert!(c.starts_with("error: "), "{c}");
+    }
+    use std::os::unix::ffi::OsStrExt;
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_alma-ext"))
+        .args(["register", "--server", "https://ext.example", "--key"])
+        .arg(std::ffi::OsStr::from_bytes(b"k-\xff"))
+        .env_remove("LC_ALL")
+        .env_remove("LC_MESSAGES")
+        .env("LANG", JA)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("UTF-8 として正しくない文字"),
+        "{}",
+        stderr(&o)
+    );
+}

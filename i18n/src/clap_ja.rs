@@ -123,15 +123,17 @@ pub fn parse<C: clap::Parser>() -> Result<C, clap::Error> {
     C::from_arg_matches(&matches).map_err(|e| e.format(&mut cmd))
 }
 
-/// clap's usage errors in Japanese (clap has no catalogue of its own): the
-/// kinds a user meets, from the error's context (the argument, the value,
-/// the valid values, the usage line). `None` for any other kind, which
-/// keeps clap's English. The exit code stays clap's (2).
+/// clap's usage errors in Japanese (clap has no catalogue of its own): every
+/// kind a command line can cause, from the error's context (the argument,
+/// the value, the valid values, the usage line). `None` for the kinds that
+/// are not usage errors (help, version, I/O while printing), which keep
+/// clap's own rendering. The exit code stays clap's (2).
 pub fn render_error(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind as K, ContextValue as V, ErrorKind};
     let one = |k| match e.get(k) {
         Some(V::String(s)) => Some(s.clone()),
         Some(V::StyledStr(s)) => Some(s.to_string()),
+        Some(V::Number(n)) => Some(n.to_string()),
         _ => None,
     };
     let many = |k, sep: &str| match e.get(k) {
@@ -154,7 +156,11 @@ pub fn render_error(e: &clap::Error) -> Option<String> {
             one(K::InvalidSubcommand)?
         ),
         ErrorKind::InvalidValue if one(K::InvalidValue).is_some_and(|v| v.is_empty()) => {
-            format!("エラー: {} には値が必要です", one(K::InvalidArg)?)
+            let mut m = format!("エラー: {} には値が必要です", one(K::InvalidArg)?);
+            if let Some(v) = many(K::ValidValue, ", ").filter(|v| !v.is_empty()) {
+                m.push_str(&format!("\n  [指定できる値: {v}]"));
+            }
+            m
         }
         ErrorKind::InvalidValue => {
             let mut m = format!(
@@ -167,27 +173,87 @@ pub fn render_error(e: &clap::Error) -> Option<String> {
             }
             m
         }
+        ErrorKind::NoEquals => format!(
+            "エラー: {} に値を指定するには等号 (=) が必要です",
+            one(K::InvalidArg)?
+        ),
         ErrorKind::ValueValidation => format!(
             "エラー: {} の値 '{}' が正しくありません: {}",
             one(K::InvalidArg)?,
             one(K::InvalidValue)?,
-            std::error::Error::source(e)?
+            reason_ja(std::error::Error::source(e)?)
         ),
+        ErrorKind::TooManyValues => format!(
+            "エラー: {} には値 '{}' を指定できません (これ以上の値は受け付けません)",
+            one(K::InvalidArg)?,
+            one(K::InvalidValue)?
+        ),
+        ErrorKind::TooFewValues => format!(
+            "エラー: {} には値が {} 個以上必要ですが、{} 個しか指定されていません",
+            one(K::InvalidArg)?,
+            one(K::MinValues)?,
+            one(K::ActualNumValues)?
+        ),
+        ErrorKind::WrongNumberOfValues => format!(
+            "エラー: {} には値が {} 個必要ですが、{} 個指定されています",
+            one(K::InvalidArg)?,
+            one(K::ExpectedNumValues)?,
+            one(K::ActualNumValues)?
+        ),
+        ErrorKind::ArgumentConflict => {
+            let prior = many(K::PriorArg, ", ");
+            match (one(K::InvalidArg), one(K::InvalidSubcommand)) {
+                (Some(arg), _) if prior.as_deref() == Some(arg.as_str()) => {
+                    format!("エラー: 引数 '{arg}' は一度しか指定できません")
+                }
+                (Some(arg), _) => match prior {
+                    Some(p) => format!("エラー: 引数 '{arg}' は {p} と一緒には使えません"),
+                    None => format!("エラー: 引数 '{arg}' はほかの引数と一緒には使えません"),
+                },
+                (None, Some(sub)) => match prior {
+                    Some(p) => format!("エラー: サブコマンド '{sub}' は {p} と一緒には使えません"),
+                    None => {
+                        format!("エラー: サブコマンド '{sub}' はほかの引数と一緒には使えません")
+                    }
+                },
+                (None, None) => return None,
+            }
+        }
         ErrorKind::MissingRequiredArgument => format!(
             "エラー: 次の必須の引数が指定されていません:\n  {}",
             many(K::InvalidArg, "\n  ")?
         ),
-        ErrorKind::ArgumentConflict => format!(
-            "エラー: 引数 '{}' は {} と一緒には使えません",
-            one(K::InvalidArg)?,
-            many(K::PriorArg, ", ")?
-        ),
-        ErrorKind::MissingSubcommand => "エラー: サブコマンドを指定してください".to_string(),
+        ErrorKind::MissingSubcommand => {
+            let mut m = match one(K::InvalidSubcommand) {
+                Some(parent) => format!("エラー: '{parent}' にはサブコマンドを指定してください"),
+                None => "エラー: サブコマンドを指定してください".to_string(),
+            };
+            if let Some(v) = many(K::ValidSubcommand, ", ").filter(|v| !v.is_empty()) {
+                m.push_str(&format!("\n  [サブコマンド: {v}]"));
+            }
+            m
+        }
+        ErrorKind::InvalidUtf8 => {
+            "エラー: 引数に UTF-8 として正しくない文字が含まれています".to_string()
+        }
+        // Help, version, and errors that are not the command line's.
         _ => return None,
     };
-    let suggested = one(K::SuggestedArg).or_else(|| many(K::SuggestedSubcommand, "', '"));
-    if let Some(sugg) = suggested {
-        out.push_str(&format!("\n\n  ヒント: '{sugg}' のことですか?"));
+    let mut hints = Vec::new();
+    let suggested = one(K::SuggestedArg)
+        .or_else(|| many(K::SuggestedSubcommand, "', '"))
+        .or_else(|| many(K::SuggestedValue, "', '"));
+    if let Some(sugg) = suggested.filter(|s| !s.is_empty()) {
+        hints.push(format!("'{sugg}' のことですか?"));
+    }
+    if let Some(V::StyledStrs(tips)) = e.get(K::Suggested) {
+        hints.extend(tips.iter().map(|t| tip_ja(&t.to_string())));
+    }
+    if !hints.is_empty() {
+        out.push('\n');
+    }
+    for h in hints {
+        out.push_str(&format!("\n  ヒント: {h}"));
     }
     if let Some(usage) = one(K::Usage) {
         let usage = usage.strip_prefix("Usage:").unwrap_or(&usage).trim();
@@ -195,6 +261,77 @@ pub fn render_error(e: &clap::Error) -> Option<String> {
     }
     out.push_str("\n\n詳しくは '--help' をご覧ください。\n");
     Some(out)
+}
+
+/// Why a value did not parse, for the value parsers of the standard
+/// library (numbers, addresses) and of dates (`YYYY-MM-DD`), whose reasons
+/// are English; any other parser's reason (ours, already in the reader's
+/// language) as it is.
+fn reason_ja(source: &(dyn std::error::Error + 'static)) -> String {
+    use std::num::IntErrorKind as I;
+    if let Some(e) = source.downcast_ref::<std::num::ParseIntError>() {
+        let why = match e.kind() {
+            I::Empty => "値が空です",
+            I::InvalidDigit => "整数ではありません",
+            I::PosOverflow => "大きすぎます",
+            I::NegOverflow => "小さすぎます",
+            I::Zero => "0 は指定できません",
+            _ => return e.to_string(),
+        };
+        return why.to_string();
+    }
+    if source.is::<std::num::ParseFloatError>() {
+        return "数値ではありません".to_string();
+    }
+    if source.is::<std::net::AddrParseError>() {
+        return "アドレスの形式が正しくありません (例: 0.0.0.0:8080)".to_string();
+    }
+    let text = source.to_string();
+    // clap's ranged integers: "0 is not in 1..18446744073709551615".
+    if let Some((value, range)) = text.split_once(" is not in ") {
+        if !value.contains(' ') && !range.contains(' ') {
+            return format!("{value} は {range} の範囲外です");
+        }
+    }
+    let why = match text.as_str() {
+        // chrono's reasons for a date that does not parse.
+        "input contains invalid characters" | "premature end of input" | "trailing input" => {
+            "YYYY-MM-DD 形式の日付ではありません"
+        }
+        "input is out of range" | "no possible date and time matching input" => {
+            "存在しない日付です"
+        }
+        _ => return text,
+    };
+    why.to_string()
+}
+
+/// One of clap's tips (the `Suggested` context, English sentences around
+/// the names) in Japanese; a tip of another shape as clap wrote it.
+fn tip_ja(tip: &str) -> String {
+    // "to pass '-x' as a value, use '-- -x'"
+    if let Some((value, how)) = tip
+        .strip_prefix("to pass '")
+        .and_then(|r| r.split_once("' as a value, use '"))
+    {
+        if let Some(how) = how.strip_suffix('\'') {
+            return format!("'{value}' を値として渡すには '{how}' と指定してください");
+        }
+    }
+    // "subcommand 'list' exists; to use it, remove the '--' before it"
+    if let Some(sub) = tip
+        .strip_prefix("subcommand '")
+        .and_then(|r| r.strip_suffix("' exists; to use it, remove the '--' before it"))
+    {
+        return format!("サブコマンド '{sub}' があります。使うには前の '--' を取り除いてください");
+    }
+    // "'list --format' exists"
+    if let Some(exists) = tip.strip_suffix(" exists") {
+        if exists.starts_with('\'') && exists.ends_with('\'') {
+            return format!("{exists} があります");
+        }
+    }
+    tip.to_owned()
 }
 
 /// Every text of `cmd`'s tree that [`localize`] looks up, built as the
@@ -223,4 +360,26 @@ pub fn texts(cmd: Command) -> Vec<String> {
     let mut out = Vec::new();
     walk(&cmd, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_tips_are_japanese() {
+        assert_eq!(
+            tip_ja("to pass '-x' as a value, use '-- -x'"),
+            "'-x' を値として渡すには '-- -x' と指定してください"
+        );
+        assert_eq!(
+            tip_ja("subcommand 'list' exists; to use it, remove the '--' before it"),
+            "サブコマンド 'list' があります。使うには前の '--' を取り除いてください"
+        );
+        assert_eq!(
+            tip_ja("'list --format' exists"),
+            "'list --format' があります"
+        );
+        assert_eq!(tip_ja("something else"), "something else");
+    }
 }

@@ -39,12 +39,24 @@ pub const LAST_DATE: NaiveDate = match NaiveDate::from_ymd_opt(9899, 12, 31) {
 
 /// A release whose dates cannot be used: which release, which field, why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("releases[major={major}].{field}: {message}")]
+#[error("releases[major={major}].{field}: {problem}")]
 pub struct InvalidRelease {
     pub major: u32,
     /// `ga`, `active_end`, `security_end` or `extended_end`.
     pub field: &'static str,
-    pub message: String,
+    pub problem: ReleaseProblem,
+}
+
+/// What is wrong with a release's dates (`Display` in English; the
+/// binaries render it in the reader's language).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReleaseProblem {
+    #[error("{0} is outside {FIRST_DATE} .. {LAST_DATE}")]
+    OutsideDates(NaiveDate),
+    #[error("dates must satisfy ga <= active_end <= security_end")]
+    Order,
+    #[error("must be after security_end")]
+    EndsBeforeSecurityEnd,
 }
 
 fn next_day(d: NaiveDate) -> NaiveDate {
@@ -75,10 +87,10 @@ impl Release {
     /// Check this release: every date within [`FIRST_DATE`] ..
     /// [`LAST_DATE`], and in order.
     pub fn validate(&self) -> Result<(), InvalidRelease> {
-        let bad = |field, message: String| InvalidRelease {
+        let bad = |field, problem| InvalidRelease {
             major: self.major,
             field,
-            message,
+            problem,
         };
         let dates = [
             ("ga", Some(self.ga)),
@@ -88,20 +100,14 @@ impl Release {
         ];
         for (field, d) in dates {
             if let Some(d) = d.filter(|d| *d < FIRST_DATE || *d > LAST_DATE) {
-                return Err(bad(
-                    field,
-                    format!("{d} is outside {FIRST_DATE} .. {LAST_DATE}"),
-                ));
+                return Err(bad(field, ReleaseProblem::OutsideDates(d)));
             }
         }
         if !(self.ga <= self.active_end && self.active_end <= self.security_end) {
-            return Err(bad(
-                "active_end",
-                "dates must satisfy ga <= active_end <= security_end".into(),
-            ));
+            return Err(bad("active_end", ReleaseProblem::Order));
         }
         if self.extended_end() <= self.security_end {
-            return Err(bad("extended_end", "must be after security_end".into()));
+            return Err(bad("extended_end", ReleaseProblem::EndsBeforeSecurityEnd));
         }
         Ok(())
     }

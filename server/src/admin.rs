@@ -11,16 +11,201 @@ use crate::store::{ContractRow, MachineRow, PlatformRow, Store};
 
 /// A rejected admin input: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
+#[error("{field}: {why}")]
 pub struct InvalidInput {
     pub field: String,
-    pub message: String,
+    pub why: Why,
 }
 
-pub fn invalid(field: &str, message: impl Into<String>) -> InvalidInput {
+impl InvalidInput {
+    /// The rejection in the reader's language, for the terminal: the
+    /// field as it is, the reason through the catalogue.
+    pub fn localized(&self) -> String {
+        alma_ext_i18n::t!(
+            "{field}: {message}",
+            field = self.field,
+            message = self.why.localized()
+        )
+    }
+}
+
+pub fn invalid(field: &str, why: impl Into<Why>) -> InvalidInput {
     InvalidInput {
         field: field.to_string(),
-        message: message.into(),
+        why: why.into(),
+    }
+}
+
+/// Why an admin input is rejected. `Display` is the API's English; the
+/// terminal shows [`Why::localized`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Why {
+    #[error("must not be empty")]
+    Empty,
+    #[error("longer than {0} characters")]
+    LongerThan(usize),
+    #[error("contains control characters")]
+    ControlChars,
+    #[error("must be 1 to 128 characters")]
+    IdentLength,
+    #[error("{0:?} may only contain letters, digits and - _ . : @ /")]
+    IdentChars(String),
+    /// `value` is not one of `allowed` (a comma-separated list).
+    #[error("{value:?} is not one of {allowed}")]
+    NotOneOf {
+        value: String,
+        allowed: &'static str,
+    },
+    #[error("must be between {min} and {max}")]
+    Between { min: i64, max: i64 },
+    #[error("{0} is outside {FIRST_DAY} .. {LAST_DAY}")]
+    OutsideDates(NaiveDate),
+    #[error("the extended-update add-on is only for platform contracts (physical and virtual include it)")]
+    UpdatesOnlyForPlatform,
+    #[error("give either until or years, not both")]
+    UntilAndYears,
+    #[error("{ends} plus {years} years is past {LAST_DAY}")]
+    YearsPastLastDay { ends: NaiveDate, years: u32 },
+    #[error("give the new end date (until) or a number of years")]
+    NoExtension,
+    #[error("{new_end} is not after the current end {ends}")]
+    NotAfterEnd { new_end: NaiveDate, ends: NaiveDate },
+    #[error("more than 10000 hosts")]
+    TooManyHosts,
+    #[error("{0} is listed twice")]
+    ListedTwice(String),
+    #[error("host {host} is already in platform {platform}")]
+    HostInPlatform { host: String, platform: String },
+    #[error("larger than 256 KiB")]
+    TooLarge,
+    /// The `toml` crate's error: where (1-based line and column) and its
+    /// own reason; `Display` is the crate's whole text on one line.
+    #[error("{text}")]
+    TomlSyntax {
+        line: usize,
+        column: usize,
+        reason: String,
+        text: String,
+    },
+    #[error("the target must not contain credentials: the server issues per-machine credentials")]
+    TargetCredentials,
+    #[error("at least one repository is needed")]
+    NoRepos,
+    #[error("must not carry a user or password (user:password@): the server issues per-machine repository credentials")]
+    UrlCredentials,
+    #[error("must be an http(s) URL")]
+    NotHttpUrl,
+    #[error("must be a major version such as 8, 9 or 10")]
+    NotMajor,
+    #[error("{0:?} is not a date YYYY-MM-DD")]
+    NotDate(String),
+    #[error("must be at least {0} characters (read from stdin)")]
+    PasswordTooShort(usize),
+    #[error("a customer user needs at least one --contract")]
+    CustomerNeedsContract,
+    #[error("{0} users see every contract: leave out --contract")]
+    SeesEveryContract(&'static str),
+    #[error("a user {0} exists already")]
+    UserExists(String),
+    /// A reason only the agents' API gives (facts, request bodies): never
+    /// shown on a terminal.
+    #[error("{0}")]
+    Text(String),
+}
+
+impl From<String> for Why {
+    fn from(s: String) -> Self {
+        Why::Text(s)
+    }
+}
+
+impl From<&str> for Why {
+    fn from(s: &str) -> Self {
+        Why::Text(s.to_owned())
+    }
+}
+
+impl Why {
+    /// The reason in the reader's language (values, dates and names as
+    /// they are).
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            Why::Empty => t!("must not be empty").into(),
+            Why::LongerThan(max) => t!("longer than {max} characters", max = max),
+            Why::ControlChars => t!("contains control characters").into(),
+            Why::IdentLength => t!("must be 1 to 128 characters").into(),
+            Why::IdentChars(v) => t!(
+                "{value} may only contain letters, digits and - _ . : @ /",
+                value = format!("{v:?}")
+            ),
+            Why::NotOneOf { value, allowed } => t!(
+                "{value} is not one of {allowed}",
+                value = format!("{value:?}"),
+                allowed = allowed
+            ),
+            Why::Between { min, max } => {
+                t!("must be between {min} and {max}", min = min, max = max)
+            }
+            Why::OutsideDates(d) => t!(
+                "{date} is outside {first} .. {last}",
+                date = d,
+                first = FIRST_DAY,
+                last = LAST_DAY
+            ),
+            Why::UpdatesOnlyForPlatform => t!("the extended-update add-on is only for platform contracts (physical and virtual include it)").into(),
+            Why::UntilAndYears => t!("give either until or years, not both").into(),
+            Why::YearsPastLastDay { ends, years } => t!(
+                "{ends} plus {years} years is past {last}",
+                ends = ends,
+                years = years,
+                last = LAST_DAY
+            ),
+            Why::NoExtension => t!("give the new end date (until) or a number of years").into(),
+            Why::NotAfterEnd { new_end, ends } => t!(
+                "{new_end} is not after the current end {ends}",
+                new_end = new_end,
+                ends = ends
+            ),
+            Why::TooManyHosts => t!("more than 10000 hosts").into(),
+            Why::ListedTwice(v) => t!("{value} is listed twice", value = v),
+            Why::HostInPlatform { host, platform } => t!(
+                "host {host} is already in platform {platform}",
+                host = host,
+                platform = platform
+            ),
+            Why::TooLarge => t!("larger than 256 KiB").into(),
+            Why::TomlSyntax {
+                line,
+                column,
+                reason,
+                ..
+            } => t!(
+                "TOML syntax error at line {line}, column {column}: {reason}",
+                line = line,
+                column = column,
+                reason = reason
+            ),
+            Why::TargetCredentials => t!("the target must not contain credentials: the server issues per-machine credentials").into(),
+            Why::NoRepos => t!("at least one repository is needed").into(),
+            Why::UrlCredentials => t!("must not carry a user or password (user:password@): the server issues per-machine repository credentials").into(),
+            Why::NotHttpUrl => t!("must be an http(s) URL").into(),
+            Why::NotMajor => t!("must be a major version such as 8, 9 or 10").into(),
+            Why::NotDate(v) => t!("{value} is not a date YYYY-MM-DD", value = format!("{v:?}")),
+            Why::PasswordTooShort(min) => t!(
+                "must be at least {min} characters (read from stdin)",
+                min = min
+            ),
+            Why::CustomerNeedsContract => {
+                t!("a customer user needs at least one --contract").into()
+            }
+            Why::SeesEveryContract(role) => t!(
+                "{role} users see every contract: leave out --contract",
+                role = role
+            ),
+            Why::UserExists(name) => t!("a user {name} exists already", name = name),
+            Why::Text(s) => s.clone(),
+        }
     }
 }
 
@@ -120,10 +305,7 @@ pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9899, 12, 31) {
 /// [`LAST_DAY`].
 pub fn check_date(field: &str, d: NaiveDate) -> Result<NaiveDate, InvalidInput> {
     if d < FIRST_DAY || d > LAST_DAY {
-        return Err(invalid(
-            field,
-            format!("{d} is outside {FIRST_DAY} .. {LAST_DAY}"),
-        ));
+        return Err(invalid(field, Why::OutsideDates(d)));
     }
     Ok(d)
 }
@@ -149,13 +331,13 @@ pub fn today() -> NaiveDate {
 
 pub fn validate_name(field: &str, s: &str, max: usize) -> Result<(), InvalidInput> {
     if s.trim().is_empty() {
-        return Err(invalid(field, "must not be empty"));
+        return Err(invalid(field, Why::Empty));
     }
     if s.chars().count() > max {
-        return Err(invalid(field, format!("longer than {max} characters")));
+        return Err(invalid(field, Why::LongerThan(max)));
     }
     if s.chars().any(|c| c.is_control()) {
-        return Err(invalid(field, "contains control characters"));
+        return Err(invalid(field, Why::ControlChars));
     }
     Ok(())
 }
@@ -163,16 +345,13 @@ pub fn validate_name(field: &str, s: &str, max: usize) -> Result<(), InvalidInpu
 /// An identifier an admin types: platform ids, host names, labels.
 pub fn validate_ident(field: &str, s: &str) -> Result<(), InvalidInput> {
     if s.is_empty() || s.len() > 128 {
-        return Err(invalid(field, "must be 1 to 128 characters"));
+        return Err(invalid(field, Why::IdentLength));
     }
     if !s
         .chars()
         .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@' | '/'))
     {
-        return Err(invalid(
-            field,
-            format!("{s:?} may only contain letters, digits and - _ . : @ /"),
-        ));
+        return Err(invalid(field, Why::IdentChars(s.to_owned())));
     }
     Ok(())
 }
@@ -185,19 +364,25 @@ pub async fn create_contract(
     if !PRODUCTS.contains(&c.product.as_str()) {
         return Err(invalid(
             "product",
-            format!("{:?} is not one of physical, virtual, platform", c.product),
+            Why::NotOneOf {
+                value: c.product.clone(),
+                allowed: "physical, virtual, platform",
+            },
         )
         .into());
     }
     if c.quantity < 1 || c.quantity > 10_000_000 {
-        return Err(invalid("quantity", "must be between 1 and 10000000").into());
-    }
-    if c.platform_updates && c.product != "platform" {
         return Err(invalid(
-            "platform_updates",
-            "the extended-update add-on is only for platform contracts (physical and virtual include it)",
+            "quantity",
+            Why::Between {
+                min: 1,
+                max: 10_000_000,
+            },
         )
         .into());
+    }
+    if c.platform_updates && c.product != "platform" {
+        return Err(invalid("platform_updates", Why::UpdatesOnlyForPlatform).into());
     }
     let starts = match c.starts {
         Some(d) => check_date("starts", d)?,
@@ -271,31 +456,19 @@ pub async fn extend_contract(
         .ok_or_else(|| AdminError::NoContract(id.to_string()))?;
     let ends = parse_date("ends", &c.ends)?;
     let new_end = match (ext.until, ext.years) {
-        (Some(_), Some(_)) => {
-            return Err(invalid("years", "give either until or years, not both").into())
-        }
+        (Some(_), Some(_)) => return Err(invalid("years", Why::UntilAndYears).into()),
         (Some(d), None) => check_date("until", d)?,
         (None, Some(y)) if (1..=20).contains(&y) => ends
             .succ_opt()
             .and_then(|d| d.checked_add_months(Months::new(12 * y)))
             .and_then(|d| d.pred_opt())
             .and_then(|d| check_date("years", d).ok())
-            .ok_or_else(|| invalid("years", format!("{ends} plus {y} years is past {LAST_DAY}")))?,
-        (None, Some(_)) => return Err(invalid("years", "must be between 1 and 20").into()),
-        (None, None) => {
-            return Err(invalid(
-                "until",
-                "give the new end date (until) or a number of years",
-            )
-            .into())
-        }
+            .ok_or_else(|| invalid("years", Why::YearsPastLastDay { ends, years: y }))?,
+        (None, Some(_)) => return Err(invalid("years", Why::Between { min: 1, max: 20 }).into()),
+        (None, None) => return Err(invalid("until", Why::NoExtension).into()),
     };
     if new_end <= ends {
-        return Err(invalid(
-            "until",
-            format!("{new_end} is not after the current end {ends}"),
-        )
-        .into());
+        return Err(invalid("until", Why::NotAfterEnd { new_end, ends }).into());
     }
     store.set_contract_end(id, &new_end.to_string()).await?;
     store
@@ -336,20 +509,23 @@ pub async fn set_platform(
 ) -> Result<PlatformRow, AdminError> {
     validate_ident("id", id)?;
     if p.hosts.len() > 10_000 {
-        return Err(invalid("hosts", "more than 10000 hosts").into());
+        return Err(invalid("hosts", Why::TooManyHosts).into());
     }
     let mut hosts = Vec::new();
     for (i, h) in p.hosts.iter().enumerate() {
         validate_ident(&format!("hosts[{i}]"), h)?;
         if hosts.contains(h) {
-            return Err(invalid(&format!("hosts[{i}]"), format!("{h} is listed twice")).into());
+            return Err(invalid(&format!("hosts[{i}]"), Why::ListedTwice(h.clone())).into());
         }
         hosts.push(h.clone());
     }
     if !CHOICES.contains(&p.choice.as_str()) {
         return Err(invalid(
             "choice",
-            format!("{:?} is not one of cheapest, per-unit, platform", p.choice),
+            Why::NotOneOf {
+                value: p.choice.clone(),
+                allowed: "cheapest, per-unit, platform",
+            },
         )
         .into());
     }
@@ -362,7 +538,10 @@ pub async fn set_platform(
         if let Some(h) = hosts.iter().find(|h| other.hosts.contains(h)) {
             return Err(invalid(
                 "hosts",
-                format!("host {h} is already in platform {}", other.id),
+                Why::HostInPlatform {
+                    host: h.clone(),
+                    platform: other.id.clone(),
+                },
             )
             .into());
         }
@@ -389,24 +568,33 @@ pub fn url_has_credentials(url: &str) -> bool {
 
 pub fn check_target(toml_text: &str) -> Result<Target, InvalidInput> {
     if toml_text.len() > 256 * 1024 {
-        return Err(invalid("target", "larger than 256 KiB"));
+        return Err(invalid("target", Why::TooLarge));
     }
-    let t = Target::from_toml(toml_text)
-        .map_err(|e| invalid("target", e.to_string().replace('\n', " ")))?;
+    let t = Target::from_toml(toml_text).map_err(|e| {
+        let (line, column) = e
+            .span()
+            .map_or((1, 1), |s| crate::messages::line_column(toml_text, s.start));
+        invalid(
+            "target",
+            Why::TomlSyntax {
+                line,
+                column,
+                reason: e.message().trim_end().replace('\n', "; "),
+                text: e.to_string().replace('\n', " "),
+            },
+        )
+    })?;
     if let Some(a) = &t.auth {
         if a.username.is_some()
             || a.password.is_some()
             || a.sslclientkey.is_some()
             || a.sslclientcert.is_some()
         {
-            return Err(invalid(
-                "auth",
-                "the target must not contain credentials: the server issues per-machine credentials",
-            ));
+            return Err(invalid("auth", Why::TargetCredentials));
         }
     }
     if t.repos.is_empty() {
-        return Err(invalid("repos", "at least one repository is needed"));
+        return Err(invalid("repos", Why::NoRepos));
     }
     // Agents refuse a URL that carries a user or password (it would land
     // in a world-readable repo file): refuse it here, naming the field.
@@ -427,18 +615,12 @@ pub fn check_target(toml_text: &str) -> Result<Target, InvalidInput> {
         );
     for (field, url) in urls {
         if url_has_credentials(url) {
-            return Err(invalid(
-                &field,
-                "must not carry a user or password (user:password@): the server issues per-machine repository credentials",
-            ));
+            return Err(invalid(&field, Why::UrlCredentials));
         }
     }
     for (k, r) in &t.repos {
         if !(r.baseurl.starts_with("https://") || r.baseurl.starts_with("http://")) {
-            return Err(invalid(
-                &format!("repos.{k}.baseurl"),
-                "must be an http(s) URL",
-            ));
+            return Err(invalid(&format!("repos.{k}.baseurl"), Why::NotHttpUrl));
         }
     }
     Ok(t)
@@ -446,7 +628,7 @@ pub fn check_target(toml_text: &str) -> Result<Target, InvalidInput> {
 
 pub async fn set_target(store: &Store, major: i64, toml_text: &str) -> Result<Target, AdminError> {
     if !(8..=99).contains(&major) {
-        return Err(invalid("major", "must be a major version such as 8, 9 or 10").into());
+        return Err(invalid("major", Why::NotMajor).into());
     }
     let t = check_target(toml_text)?;
     store
@@ -456,8 +638,7 @@ pub async fn set_target(store: &Store, major: i64, toml_text: &str) -> Result<Ta
 }
 
 pub fn parse_date(field: &str, s: &str) -> Result<NaiveDate, InvalidInput> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| invalid(field, format!("{s:?} is not a date YYYY-MM-DD")))
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| invalid(field, Why::NotDate(s.to_owned())))
 }
 
 pub use crate::decide::{contract_year_start, entitlement};
@@ -602,7 +783,7 @@ mod tests {
         let toml = "[repos.baseos]\nid = \"x\"\nname = \"x\"\nbaseurl = \"https://u:secret@repo.example/9/\"\n";
         let e = check_target(toml).unwrap_err();
         assert_eq!(e.field, "repos.baseos.baseurl");
-        assert!(!e.message.contains("secret"));
+        assert!(!e.to_string().contains("secret"));
     }
 
     fn d(s: &str) -> NaiveDate {

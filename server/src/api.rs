@@ -234,7 +234,7 @@ impl From<InvalidInput> for ApiError {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             code::INVALID_REQUEST,
-            e.message,
+            e.why.to_string(),
         )
         .field(e.field)
     }

@@ -12,8 +12,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::admin::{self, AdminError};
 use crate::api::{self, Settings};
 use crate::console::users;
-use crate::exit::{Exit, ExitContext, Failed};
+use crate::exit::{fail, Exit, ExitContext, Failed};
 use crate::fleet;
+use crate::messages::{self, io_reason};
 use crate::render;
 use crate::store::{self, Store};
 
@@ -526,16 +527,18 @@ pub struct InventoryArgs {
 /// Parse the command line, run, and exit.
 pub fn main() -> std::process::ExitCode {
     let cli: Cli = alma_ext_stdio::parse("alma-ext-server");
-    if matches!(cli.command, Command::Serve(_)) {
-        // journald lines of the daemon stay English.
-        alma_ext_i18n::set_lang(alma_ext_i18n::Lang::En);
-    }
     init_logging();
     let code = match run(cli) {
         Ok(exit) => exit.code(),
         Err(failed) => {
             // The whole error chain, once; journald adds the timestamp.
-            alma_ext_stdio::errln!("{}", t!("alma-ext-server: error: {error}", error = failed));
+            alma_ext_stdio::errln!(
+                "{}",
+                t!(
+                    "alma-ext-server: error: {error}",
+                    error = messages::failure(&failed.error)
+                )
+            );
             failed.exit.code()
         }
     };
@@ -569,38 +572,21 @@ async fn open(db: &FleetDb) -> Result<Store, Failed> {
     Store::open_existing(&db.database, db.create)
         .await
         .map_err(|e| {
-            let (exit, error) = match e {
-                store::OpenError::Missing(db) => (
-                    Exit::Invalid,
-                    anyhow!(t!(
-                        "the database {database} does not exist: check --database, or pass --create to make a new one",
-                        database = db
-                    )),
-                ),
-                store::OpenError::NoSchema(db) => (
-                    Exit::Invalid,
-                    anyhow!(t!(
-                        "the database {database} holds no fleet (no alma-ext-server schema): check --database, or pass --create to set one up",
-                        database = db
-                    )),
-                ),
-                e @ store::OpenError::Unreachable(_) => (Exit::Database, anyhow!(e)),
+            let exit = match e {
+                store::OpenError::Missing(_) | store::OpenError::NoSchema(_) => Exit::Invalid,
+                store::OpenError::Unreachable(_) => Exit::Database,
             };
-            Failed { exit, error }
+            Failed {
+                exit,
+                error: anyhow!(e.localized()),
+            }
         })
 }
 
 fn admin_failed(e: AdminError) -> Failed {
     // The message in the reader's language; the API keeps its own English.
     let (exit, error) = match e {
-        AdminError::Invalid(i) => (
-            Exit::Invalid,
-            anyhow!(t!(
-                "{field}: {message}",
-                field = i.field,
-                message = i.message
-            )),
-        ),
+        AdminError::Invalid(i) => (Exit::Invalid, anyhow!(i.localized())),
         AdminError::NoContract(id) => (Exit::NotFound, anyhow!(t!("no contract {id}", id = id))),
         AdminError::NotFound(what) => {
             let text = match what.split_once(' ') {
@@ -611,7 +597,7 @@ fn admin_failed(e: AdminError) -> Failed {
             };
             (Exit::NotFound, anyhow!(text))
         }
-        e @ AdminError::Store(_) => (Exit::Failure, anyhow!(e)),
+        AdminError::Store(e) => (Exit::Failure, anyhow!(messages::failure(&e))),
     };
     Failed { exit, error }
 }
@@ -698,26 +684,36 @@ async fn run_async(cli: Cli) -> Result<Exit, Failed> {
 /// Read the admin token file; refuse one that other users can read.
 pub fn read_admin_token(path: &Path) -> Result<String, Failed> {
     use std::os::unix::fs::PermissionsExt;
-    let meta = std::fs::metadata(path)
-        .with_context(|| format!("reading the admin token file {}", path.display()))
-        .exit(Exit::Invalid)?;
+    let unreadable = |e: std::io::Error| {
+        fail(
+            Exit::Invalid,
+            t!(
+                "reading the admin token file {path}: {error}",
+                path = path.display(),
+                error = io_reason(&e)
+            ),
+        )
+    };
+    let meta = std::fs::metadata(path).map_err(unreadable)?;
     if meta.permissions().mode() & 0o004 != 0 {
-        return Err(anyhow!(
-            "the admin token file {} is world-readable: chmod 0600 it",
-            path.display()
-        ))
-        .exit(Exit::Invalid);
+        return Err(fail(
+            Exit::Invalid,
+            t!(
+                "the admin token file {path} is world-readable: chmod 0600 it",
+                path = path.display()
+            ),
+        ));
     }
-    let token = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the admin token file {}", path.display()))
-        .exit(Exit::Invalid)?;
+    let token = std::fs::read_to_string(path).map_err(unreadable)?;
     let token = token.trim().to_string();
     if token.len() < 32 {
-        return Err(anyhow!(
-            "the admin token in {} is shorter than 32 characters: make one with `alma-ext-server admin-token --output FILE`",
-            path.display()
-        ))
-        .exit(Exit::Invalid);
+        return Err(fail(
+            Exit::Invalid,
+            t!(
+                "the admin token in {path} is shorter than 32 characters: make one with `alma-ext-server admin-token --output FILE`",
+                path = path.display()
+            ),
+        ));
     }
     Ok(token)
 }
@@ -731,8 +727,16 @@ fn write_admin_token(path: &Path) -> Result<(), Failed> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .with_context(|| format!("creating {}", path.display()))
-        .exit(Exit::Invalid)?;
+        .map_err(|e| {
+            fail(
+                Exit::Invalid,
+                t!(
+                    "creating {path}: {error}",
+                    path = path.display(),
+                    error = io_reason(&e)
+                ),
+            )
+        })?;
     writeln!(f, "{token}")?;
     Ok(())
 }
@@ -743,11 +747,13 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
         None => None,
     };
     let tls = match (&a.tls_cert, &a.tls_key) {
-        (Some(c), Some(k)) => Some(crate::serve::tls_config(c, k).exit(Exit::Invalid)?),
+        (Some(c), Some(k)) => {
+            Some(crate::serve::tls_config(c, k).map_err(|e| fail(Exit::Invalid, e.localized()))?)
+        }
         _ => None,
     };
     if a.rate_every < 0.0 || !a.rate_every.is_finite() {
-        return Err(anyhow!("--rate-every must be 0 or more")).exit(Exit::Invalid);
+        return Err(fail(Exit::Invalid, t!("--rate-every must be 0 or more")));
     }
     match crate::serve::raise_nofile_limit() {
         Ok((before, now)) if now > before => {
@@ -758,7 +764,7 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
     }
     let store = Store::open_checked(&a.db.database, a.start_anyway)
         .await
-        .exit(Exit::Database)?;
+        .map_err(|e| fail(Exit::Database, e.localized()))?;
     tracing::info!(
         "fleet database: {} ({})",
         store::redact_url(&a.db.database),
@@ -773,12 +779,23 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
         admin_token_hash,
         age_out_days: a.age_out_days,
     };
-    let state = api::AppState::start(store.clone(), settings).await?;
-    let app = crate::app::router(state);
-    let listener = tokio::net::TcpListener::bind(a.listen)
+    let state = api::AppState::start(store.clone(), settings)
         .await
-        .with_context(|| format!("listening on {}", a.listen))
-        .exit(Exit::Invalid)?;
+        .map_err(|e| fail(Exit::Failure, e.localized()))?;
+    let app = crate::app::router(state);
+    let listener = tokio::net::TcpListener::bind(a.listen).await.map_err(|e| {
+        fail(
+            Exit::Invalid,
+            t!(
+                "listening on {address}: {error}",
+                address = a.listen,
+                error = io_reason(&e)
+            ),
+        )
+    })?;
+    // The daemon is up: from here on its lines (journald, the error it may
+    // end with) stay English, read by tools and by the vendor's upstream.
+    alma_ext_i18n::set_lang(alma_ext_i18n::Lang::En);
     let limits = crate::serve::ConnLimits {
         header_read_timeout: std::time::Duration::from_secs(a.header_timeout.max(1)),
         idle_timeout: std::time::Duration::from_secs(a.idle_timeout.max(1)),
@@ -791,9 +808,11 @@ async fn serve(a: ServeArgs) -> Result<Exit, Failed> {
 }
 
 async fn store_check(db: &DbArgs) -> Result<Exit, Failed> {
-    let report = Store::check_url(&db.database).await.exit(Exit::Database)?;
-    for line in &report.notes {
-        alma_ext_stdio::outln!("{line}");
+    let report = Store::check_url(&db.database)
+        .await
+        .map_err(|e| fail(Exit::Database, e.localized()))?;
+    for note in &report.notes {
+        alma_ext_stdio::outln!("{}", note.localized());
     }
     if report.problems.is_empty() {
         alma_ext_stdio::outln!(
@@ -805,7 +824,12 @@ async fn store_check(db: &DbArgs) -> Result<Exit, Failed> {
     Err(anyhow!(t!(
         "{database} is damaged:\n  {problems}",
         database = store::redact_url(&db.database),
-        problems = report.problems.join("\n  ")
+        problems = report
+            .problems
+            .iter()
+            .map(store::Problem::localized)
+            .collect::<Vec<_>>()
+            .join("\n  ")
     )))
     .exit(Exit::Database)
 }
@@ -912,8 +936,15 @@ fn read_password_stdin() -> Result<String, Failed> {
     std::io::stdin()
         .take(4096)
         .read_to_string(&mut text)
-        .context("reading the password from stdin")
-        .exit(Exit::Invalid)?;
+        .map_err(|e| {
+            fail(
+                Exit::Invalid,
+                t!(
+                    "reading the password from stdin: {error}",
+                    error = io_reason(&e)
+                ),
+            )
+        })?;
     users::password_from(&text).map_err(|e| admin_failed(e.into()))
 }
 
@@ -943,8 +974,11 @@ async fn user(u: UserCmd) -> Result<Exit, Failed> {
             match format {
                 Format::Json => print_json(&list)?,
                 Format::Text => {
+                    if list.is_empty() {
+                        alma_ext_stdio::outln!("{}", t!("no users"));
+                    }
                     for u in &list {
-                        println!("{}  {}  {}", u.name, u.role, u.contracts.join(","));
+                        alma_ext_stdio::outln!("{}  {}  {}", u.name, u.role, u.contracts.join(","));
                     }
                 }
             }
@@ -1068,17 +1102,34 @@ async fn platform(p: PlatformCmd) -> Result<Exit, Failed> {
 async fn target(t: TargetCmd) -> Result<Exit, Failed> {
     match t {
         TargetCmd::Set { major, file, db } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))
-                .exit(Exit::Invalid)?;
+            let text = read_file(&file)?;
             let store = open(&db).await?;
             admin::set_target(&store, major, &text)
                 .await
                 .map_err(|e| match e {
-                    AdminError::Invalid(i) => Failed {
-                        exit: Exit::Invalid,
-                        error: anyhow!("{}: {i}", file.display()),
-                    },
+                    AdminError::Invalid(admin::InvalidInput {
+                        why:
+                            admin::Why::TomlSyntax {
+                                line,
+                                column,
+                                reason,
+                                ..
+                            },
+                        ..
+                    }) => fail(
+                        Exit::Invalid,
+                        t!(
+                            "{path}: line {line}, column {column}: TOML syntax error: {reason}",
+                            path = file.display(),
+                            line = line,
+                            column = column,
+                            reason = reason
+                        ),
+                    ),
+                    AdminError::Invalid(i) => fail(
+                        Exit::Invalid,
+                        format!("{}: {}", file.display(), i.localized()),
+                    ),
                     e => admin_failed(e),
                 })?;
             alma_ext_stdio::outln!(
@@ -1121,19 +1172,43 @@ async fn target(t: TargetCmd) -> Result<Exit, Failed> {
     Ok(Exit::Ok)
 }
 
+/// A text file an admin command reads (`--file`); an error names it.
+fn read_file(path: &Path) -> Result<String, Failed> {
+    std::fs::read_to_string(path).map_err(|e| {
+        fail(
+            Exit::Invalid,
+            t!(
+                "reading {path}: {error}",
+                path = path.display(),
+                error = io_reason(&e)
+            ),
+        )
+    })
+}
+
 async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
     match l {
         LifecycleCmd::Set { file, db } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))
-                .exit(Exit::Invalid)?;
-            let table: alma_ext_proto::LifecycleTable = serde_json::from_str(&text)
-                .with_context(|| format!("{}: not a lifecycle table", file.display()))
-                .exit(Exit::Invalid)?;
-            table
-                .validate()
-                .map_err(|e| anyhow!("{}: {e}", file.display()))
-                .exit(Exit::Invalid)?;
+            let text = read_file(&file)?;
+            let table: alma_ext_proto::LifecycleTable =
+                serde_json::from_str(&text).map_err(|e| {
+                    fail(
+                        Exit::Invalid,
+                        t!(
+                            "{path}: line {line}, column {column}: not a lifecycle table: {reason}",
+                            path = file.display(),
+                            line = e.line(),
+                            column = e.column(),
+                            reason = messages::serde_reason(&messages::json_reason(&e))
+                        ),
+                    )
+                })?;
+            table.validate().map_err(|e| {
+                fail(
+                    Exit::Invalid,
+                    format!("{}: {}", file.display(), messages::invalid_release(&e)),
+                )
+            })?;
             let store = open(&db).await?;
             store
                 .set_setting("lifecycle", &serde_json::to_string(&table)?)
@@ -1149,7 +1224,8 @@ async fn lifecycle(l: LifecycleCmd) -> Result<Exit, Failed> {
 
 async fn licenses(a: LicensesArgs) -> Result<Exit, Failed> {
     if let Some(path) = &a.inventory {
-        let out = crate::engine_link::run_file(path, a.format).exit(Exit::Invalid)?;
+        let out = crate::engine_link::run_file(path, a.format)
+            .map_err(|e| fail(Exit::Invalid, e.localized()))?;
         alma_ext_stdio::out!("{out}");
         return Ok(Exit::Ok);
     }
@@ -1178,7 +1254,13 @@ async fn coverage(a: CoverageArgs) -> Result<Exit, Failed> {
     let (c, warnings) =
         coverage::load(&store, a.age_out_days, chrono::Utc::now().timestamp()).await?;
     for w in &warnings {
-        alma_ext_stdio::errln!("{}", t!("alma-ext-server: warning: {warning}", warning = w));
+        alma_ext_stdio::errln!(
+            "{}",
+            t!(
+                "alma-ext-server: warning: {warning}",
+                warning = w.localized()
+            )
+        );
     }
     let out = match a.format {
         ReportFormat::Json => serde_json::to_string_pretty(&c)? + "\n",
@@ -1208,7 +1290,13 @@ async fn inventory(a: InventoryArgs) -> Result<Exit, Failed> {
         }
     };
     for w in &built.warnings {
-        alma_ext_stdio::errln!("{}", t!("alma-ext-server: warning: {warning}", warning = w));
+        alma_ext_stdio::errln!(
+            "{}",
+            t!(
+                "alma-ext-server: warning: {warning}",
+                warning = w.localized()
+            )
+        );
     }
     print_json(&built.inventory)?;
     Ok(Exit::Ok)

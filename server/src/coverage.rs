@@ -40,13 +40,34 @@ pub struct FleetCoverage {
     pub not_extended: Vec<NotExtended>,
 }
 
+/// A machine whose stored security summary does not read. `Display` is
+/// English (the admin API logs it); the terminal shows
+/// [`Unreadable::localized`].
+#[derive(Debug, thiserror::Error)]
+#[error("machine {machine}: unreadable security summary: {error}")]
+pub struct Unreadable {
+    pub machine: String,
+    pub error: serde_json::Error,
+}
+
+impl Unreadable {
+    /// The warning in the reader's language.
+    pub fn localized(&self) -> String {
+        alma_ext_i18n::t!(
+            "machine {machine}: unreadable security summary: {error}",
+            machine = self.machine,
+            error = self.error
+        )
+    }
+}
+
 /// The stored summaries of the machines seen in the last `age_out_days`,
 /// summarised; and a warning per unreadable summary.
 pub async fn load(
     store: &crate::store::Store,
     age_out_days: i64,
     now: i64,
-) -> Result<(FleetCoverage, Vec<String>), crate::store::StoreError> {
+) -> Result<(FleetCoverage, Vec<Unreadable>), crate::store::StoreError> {
     let mut machines = Vec::new();
     let mut warnings = Vec::new();
     for (machine, hostname, contract, json) in
@@ -59,9 +80,7 @@ pub async fn load(
                 contract,
                 summary,
             }),
-            Err(e) => warnings.push(format!(
-                "machine {machine}: unreadable security summary: {e}"
-            )),
+            Err(error) => warnings.push(Unreadable { machine, error }),
         }
     }
     Ok((fleet(machines), warnings))

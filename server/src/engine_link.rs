@@ -19,7 +19,10 @@ fn engine_format(f: ReportFormat) -> crate::license::cli::Format {
 }
 
 /// `licenses --inventory FILE`.
-pub fn run_file(path: &Path, format: ReportFormat) -> Result<String> {
+pub fn run_file(
+    path: &Path,
+    format: ReportFormat,
+) -> Result<String, crate::license::cli::FileError> {
     crate::license::cli::run_file(path, engine_format(format))
 }
 
@@ -105,7 +108,7 @@ pub fn live_text(r: &LiveReport) -> String {
         s.push('\n');
     }
     for w in &r.warnings {
-        let _ = writeln!(s, "{}", t!("warning: {warning}", warning = w));
+        let _ = writeln!(s, "{}", t!("warning: {warning}", warning = w.localized()));
     }
     s
 }

@@ -62,11 +62,111 @@ pub struct FleetData {
     pub group_daily: Vec<(i64, String, i64)>,
 }
 
+/// A note made while building the fleet's inventory or live report.
+/// `Display` (and the JSON, a string) is English; the terminal shows
+/// [`FleetWarning::localized`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FleetWarning {
+    /// The agent could not tell physical from virtual.
+    #[error("machine {machine}: the agent could not tell physical from virtual; counted as {counted_as}")]
+    UnknownKind {
+        machine: String,
+        /// `physical` or `virtual`.
+        counted_as: &'static str,
+    },
+    /// Clones that have not registered again yet.
+    #[error("{0} cloned machine(s) are counted although they have not registered again yet")]
+    Clones(usize),
+    /// A contract needs more licences than it bought.
+    #[error(
+        "contract {contract} ({customer}): {needed} {product} licence(s) needed, {bought} bought{}",
+        also_text(other_needed)
+    )]
+    OverDeployed {
+        contract: String,
+        customer: String,
+        needed: u64,
+        product: String,
+        bought: u64,
+        other_needed: BTreeMap<String, u64>,
+    },
+}
+
+fn also_text(other: &BTreeMap<String, u64>) -> String {
+    if other.is_empty() {
+        return String::new();
+    }
+    format!("; also needed: {}", products_times(other, |k| k))
+}
+
+/// `physical × 2, virtual × 3`, each product as `word` says it.
+fn products_times(other: &BTreeMap<String, u64>, word: impl Fn(&str) -> &str) -> String {
+    other
+        .iter()
+        .map(|(k, v)| format!("{} × {v}", word(k)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Serialize for FleetWarning {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl FleetWarning {
+    /// The warning in the reader's language (ids and names as they are).
+    pub fn localized(&self) -> String {
+        use crate::engine_link::product_word;
+        use alma_ext_i18n::t;
+        match self {
+            FleetWarning::UnknownKind {
+                machine,
+                counted_as,
+            } => t!(
+                "machine {machine}: the agent could not tell physical from virtual; counted as {counted_as}",
+                machine = machine,
+                counted_as = product_word(counted_as)
+            ),
+            FleetWarning::Clones(n) => t!(
+                "{count} cloned machine(s) are counted although they have not registered again yet",
+                count = n
+            ),
+            FleetWarning::OverDeployed {
+                contract,
+                customer,
+                needed,
+                product,
+                bought,
+                other_needed,
+            } => {
+                let also = if other_needed.is_empty() {
+                    String::new()
+                } else {
+                    t!(
+                        "; also needed: {products}",
+                        products = products_times(other_needed, product_word)
+                    )
+                };
+                t!(
+                    "contract {contract} ({customer}): {needed} {product} licence(s) needed, {bought} bought{also}",
+                    contract = contract,
+                    customer = customer,
+                    needed = needed,
+                    product = product_word(product),
+                    bought = bought,
+                    also = also
+                )
+            }
+        }
+    }
+}
+
 /// An inventory and the notes made while building it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Built {
     pub inventory: Inventory,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<FleetWarning>,
     /// Current guests per platform (to share a platform's peak between
     /// contracts).
     #[serde(skip)]
@@ -150,15 +250,14 @@ pub fn inventory_shared(
         if r.kind == "physical" || r.kind == "virtual" {
             continue;
         }
-        warnings.push(format!(
-            "machine {}: the agent could not tell physical from virtual; counted as {}",
-            inv_ids[i],
-            if kind_of(r) == MachineType::Virtual {
+        warnings.push(FleetWarning::UnknownKind {
+            machine: inv_ids[i].to_string(),
+            counted_as: if kind_of(r) == MachineType::Virtual {
                 "virtual"
             } else {
                 "physical"
-            }
-        ));
+            },
+        });
     }
 
     // Guest -> host (row index), from the hosts' guest lists (DMI UUID). A
@@ -335,9 +434,7 @@ pub fn inventory_shared(
     };
     let clones = rows.iter().filter(|r| r.state == "clone").count();
     if clones > 0 {
-        warnings.push(format!(
-            "{clones} cloned machine(s) are counted although they have not registered again yet"
-        ));
+        warnings.push(FleetWarning::Clones(clones));
     }
     Built {
         inventory: Inventory {
@@ -455,7 +552,7 @@ pub struct LiveReport {
     pub clones: u64,
     pub fleet: Report,
     pub contracts: Vec<ContractUsage>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<FleetWarning>,
 }
 
 /// Run the licence engine. The inventory the server builds is checked
@@ -543,26 +640,14 @@ pub fn report_from(
     let mut warnings = built.warnings;
     for u in &usage {
         if u.over_deployed {
-            warnings.push(format!(
-                "contract {} ({}): {} {} licence(s) needed, {} bought{}",
-                u.contract,
-                u.customer,
-                u.needed,
-                u.product,
-                u.bought,
-                if u.other_needed.is_empty() {
-                    String::new()
-                } else {
-                    format!(
-                        "; also needed: {}",
-                        u.other_needed
-                            .iter()
-                            .map(|(k, v)| format!("{k} × {v}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
-            ));
+            warnings.push(FleetWarning::OverDeployed {
+                contract: u.contract.clone(),
+                customer: u.customer.clone(),
+                needed: u.needed,
+                product: u.product.clone(),
+                bought: u.bought,
+                other_needed: u.other_needed.clone(),
+            });
         }
     }
     Ok(LiveReport {

@@ -13,6 +13,7 @@ pub mod decide;
 pub mod engine_link;
 pub mod exit;
 pub mod fleet;
+pub mod messages;
 pub mod metrics;
 pub mod ratelimit;
 pub mod render;

@@ -7,40 +7,138 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 use tokio_rustls::TlsAcceptor;
 
+/// Why the TLS certificate and key could not be loaded (`serve`).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error("reading the TLS certificate {}: {source}", path.display())]
+    ReadCert {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing the TLS certificate {}: {source}", path.display())]
+    ParseCert {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: no PEM certificate found", path.display())]
+    NoCert { path: PathBuf },
+    #[error("reading the TLS key {}: {source}", path.display())]
+    ReadKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing the TLS key {}: {source}", path.display())]
+    ParseKey {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: no PEM private key found", path.display())]
+    NoKey { path: PathBuf },
+    #[error("TLS protocol versions: {0}")]
+    Versions(rustls::Error),
+    #[error("the TLS key {} does not match the certificate {}: {source}", key.display(), cert.display())]
+    Mismatch {
+        cert: PathBuf,
+        key: PathBuf,
+        source: rustls::Error,
+    },
+}
+
+impl TlsError {
+    /// The error in the reader's language, for the terminal.
+    pub fn localized(&self) -> String {
+        use crate::messages::io_reason;
+        use alma_ext_i18n::t;
+        match self {
+            TlsError::ReadCert { path, source } => t!(
+                "reading the TLS certificate {path}: {error}",
+                path = path.display(),
+                error = io_reason(source)
+            ),
+            TlsError::ParseCert { path, source } => t!(
+                "parsing the TLS certificate {path}: {error}",
+                path = path.display(),
+                error = source
+            ),
+            TlsError::NoCert { path } => {
+                t!("{path}: no PEM certificate found", path = path.display())
+            }
+            TlsError::ReadKey { path, source } => t!(
+                "reading the TLS key {path}: {error}",
+                path = path.display(),
+                error = io_reason(source)
+            ),
+            TlsError::ParseKey { path, source } => t!(
+                "parsing the TLS key {path}: {error}",
+                path = path.display(),
+                error = source
+            ),
+            TlsError::NoKey { path } => {
+                t!("{path}: no PEM private key found", path = path.display())
+            }
+            TlsError::Versions(e) => t!("TLS protocol versions: {error}", error = e),
+            TlsError::Mismatch { cert, key, source } => t!(
+                "the TLS key {key} does not match the certificate {cert}: {error}",
+                key = key.display(),
+                cert = cert.display(),
+                error = source
+            ),
+        }
+    }
+}
+
 /// Load a certificate chain and private key (PEM) into a rustls config.
-pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig> {
-    let cert_pem = std::fs::read(cert)
-        .with_context(|| format!("reading the TLS certificate {}", cert.display()))?;
+pub fn tls_config(cert: &Path, key: &Path) -> Result<rustls::ServerConfig, TlsError> {
+    let cert_pem = std::fs::read(cert).map_err(|source| TlsError::ReadCert {
+        path: cert.to_owned(),
+        source,
+    })?;
     let certs: Vec<_> = rustls_pemfile::certs(&mut &cert_pem[..])
         .collect::<Result<_, _>>()
-        .with_context(|| format!("parsing the TLS certificate {}", cert.display()))?;
+        .map_err(|source| TlsError::ParseCert {
+            path: cert.to_owned(),
+            source,
+        })?;
     if certs.is_empty() {
-        bail!("{}: no PEM certificate found", cert.display());
+        return Err(TlsError::NoCert {
+            path: cert.to_owned(),
+        });
     }
-    let key_pem =
-        std::fs::read(key).with_context(|| format!("reading the TLS key {}", key.display()))?;
-    let key = rustls_pemfile::private_key(&mut &key_pem[..])
-        .with_context(|| format!("parsing the TLS key {}", key.display()))?
-        .with_context(|| format!("{}: no PEM private key found", key.display()))?;
+    let key_pem = std::fs::read(key).map_err(|source| TlsError::ReadKey {
+        path: key.to_owned(),
+        source,
+    })?;
+    let private_key = rustls_pemfile::private_key(&mut &key_pem[..])
+        .map_err(|source| TlsError::ParseKey {
+            path: key.to_owned(),
+            source,
+        })?
+        .ok_or_else(|| TlsError::NoKey {
+            path: key.to_owned(),
+        })?;
     let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .context("TLS protocol versions")?
+    .map_err(TlsError::Versions)?
     .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .context("the TLS key does not match the certificate")?;
+    .with_single_cert(certs, private_key)
+    .map_err(|source| TlsError::Mismatch {
+        cert: cert.to_owned(),
+        key: key.to_owned(),
+        source,
+    })?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(cfg)
 }

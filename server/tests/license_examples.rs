@@ -203,8 +203,16 @@ fn a_tie_goes_to_per_unit() {
 fn platform_choice_with_fewer_than_5_guests_is_a_warning_priced_per_unit() {
     let r = assert_counts("edge/platform-choice-too-few-guests.json", 0, 3, 0);
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
-    assert!(r.warnings[0].contains("\"small\""), "{}", r.warnings[0]);
-    assert!(r.warnings[0].contains("5 or more"), "{}", r.warnings[0]);
+    assert!(
+        r.warnings[0].to_string().contains("\"small\""),
+        "{}",
+        r.warnings[0]
+    );
+    assert!(
+        r.warnings[0].to_string().contains("5 or more"),
+        "{}",
+        r.warnings[0]
+    );
 }
 
 #[test]
@@ -216,7 +224,7 @@ fn platform_choice_with_no_known_hosts_is_a_warning_priced_per_unit() {
     assert!(
         r.warnings
             .iter()
-            .any(|w| w.contains("no physical hosts are known")),
+            .any(|w| w.to_string().contains("no physical hosts are known")),
         "{:?}",
         r.warnings
     );
@@ -226,9 +234,9 @@ fn platform_choice_with_no_known_hosts_is_a_warning_priced_per_unit() {
 fn an_undeclared_platform_is_priced_per_unit_with_a_warning() {
     let r = assert_counts("edge/undeclared-platform.json", 0, 6, 0);
     assert!(
-        r.warnings
-            .iter()
-            .any(|w| w.contains("\"vc-typo\"") && w.contains("not declared")),
+        r.warnings.iter().any(
+            |w| w.to_string().contains("\"vc-typo\"") && w.to_string().contains("not declared")
+        ),
         "{:?}",
         r.warnings
     );
@@ -285,7 +293,7 @@ fn autoscale_observed_above_max_counts_observed_and_warns() {
     assert!(r
         .warnings
         .iter()
-        .any(|w| w.contains("more than its declared max 4")));
+        .any(|w| w.to_string().contains("more than its declared max 4")));
 }
 
 #[test]
@@ -296,7 +304,7 @@ fn an_undeclared_autoscale_group_counts_its_vms_and_warns() {
     assert!(r
         .warnings
         .iter()
-        .any(|w| w.contains("not declared in autoscale_groups")));
+        .any(|w| w.to_string().contains("not declared in autoscale_groups")));
 }
 
 #[test]
@@ -333,7 +341,9 @@ fn a_vm_host_missing_from_its_platform_is_counted_as_a_host() {
     let r = assert_counts("edge/vm-host-added-to-platform.json", 0, 0, 3);
     assert_eq!(system(&r, "vcenter").hosts, 3);
     assert!(
-        r.warnings.iter().any(|w| w.contains("\"esx9\"")),
+        r.warnings
+            .iter()
+            .any(|w| w.to_string().contains("\"esx9\"")),
         "{:?}",
         r.warnings
     );

@@ -309,7 +309,7 @@ proptest! {
             Ok(r) => check_report(&inv, &r)?,
             Err(e) => {
                 prop_assert!(!e.field.is_empty());
-                prop_assert!(!e.message.is_empty());
+                prop_assert!(!e.reason.to_string().is_empty());
             }
         }
     }

@@ -93,13 +93,47 @@ pub fn exit_code(prog: &str, code: u8, work_stands: bool) -> u8 {
     match finish() {
         StdoutEnd::Written | StdoutEnd::Closed => code,
         StdoutEnd::Failed(e) => {
-            errln!("{prog}: error: writing to stdout: {e}");
+            errln!(
+                "{}",
+                alma_ext_i18n::t!(
+                    "{prog}: error: writing to stdout: {error}",
+                    prog = prog,
+                    error = io_reason(&e)
+                )
+            );
             if code == 0 && !work_stands {
                 1
             } else {
                 code
             }
         }
+    }
+}
+
+/// An operating-system error in the reader's language: under Japanese the
+/// common kinds in Japanese with the error number kept (`(os error 2)`),
+/// any other as the system says it; under English the system's text.
+pub fn io_reason(e: &io::Error) -> String {
+    use alma_ext_i18n::t;
+    use std::io::ErrorKind as K;
+    if !alma_ext_i18n::is_japanese() {
+        return e.to_string();
+    }
+    let text = match e.kind() {
+        K::NotFound => t!("No such file or directory"),
+        K::PermissionDenied => t!("Permission denied"),
+        K::AlreadyExists => t!("File exists"),
+        K::AddrInUse => t!("Address already in use"),
+        K::AddrNotAvailable => t!("Cannot assign requested address"),
+        K::IsADirectory => t!("Is a directory"),
+        K::NotADirectory => t!("Not a directory"),
+        K::ReadOnlyFilesystem => t!("Read-only file system"),
+        K::StorageFull => t!("No space left on device"),
+        _ => return e.to_string(),
+    };
+    match e.raw_os_error() {
+        Some(n) => format!("{text} (os error {n})"),
+        None => text.to_string(),
     }
 }
 

@@ -588,7 +588,7 @@ pub async fn contracts(State(s): State<Shared>, session: Session) -> Response {
 
 fn admin_error(lang: Lang, e: AdminError) -> Response {
     match e {
-        AdminError::Invalid(i) => bad_request(format!("{}: {}", i.field, i.message)),
+        AdminError::Invalid(i) => bad_request(format!("{}: {}", i.field, i.why)),
         AdminError::NoContract(_) | AdminError::NotFound(_) => not_found(lang),
         AdminError::Store(e) => internal(e),
     }

@@ -6,7 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use chrono::Utc;
 
-use crate::admin::{invalid, validate_ident, AdminError, InvalidInput};
+use crate::admin::{invalid, validate_ident, AdminError, InvalidInput, Why};
 use crate::store::{Store, UserRow};
 
 /// What a user may do.
@@ -75,13 +75,10 @@ pub fn dummy_hash() -> &'static str {
 pub fn password_from(text: &str) -> Result<String, InvalidInput> {
     let line = text.lines().next().unwrap_or("");
     if line.chars().count() < MIN_PASSWORD {
-        return Err(invalid(
-            "password",
-            format!("must be at least {MIN_PASSWORD} characters (read from stdin)"),
-        ));
+        return Err(invalid("password", Why::PasswordTooShort(MIN_PASSWORD)));
     }
     if line.chars().count() > 1024 {
-        return Err(invalid("password", "longer than 1024 characters"));
+        return Err(invalid("password", Why::LongerThan(1024)));
     }
     Ok(line.to_string())
 }
@@ -97,17 +94,10 @@ pub async fn add_user(
     validate_ident("name", name)?;
     match role {
         Role::Customer if contracts.is_empty() => {
-            return Err(invalid("contract", "a customer user needs at least one --contract").into())
+            return Err(invalid("contract", Why::CustomerNeedsContract).into())
         }
         Role::Admin | Role::Staff if !contracts.is_empty() => {
-            return Err(invalid(
-                "contract",
-                format!(
-                    "{} users see every contract: leave out --contract",
-                    role.as_str()
-                ),
-            )
-            .into())
+            return Err(invalid("contract", Why::SeesEveryContract(role.as_str())).into())
         }
         _ => {}
     }
@@ -130,7 +120,7 @@ pub async fn add_user(
         )
         .await?
     {
-        return Err(invalid("name", format!("a user {name} exists already")).into());
+        return Err(invalid("name", Why::UserExists(name.to_owned())).into());
     }
     store
         .get_user(name)

@@ -11,11 +11,13 @@
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::inventory::{
-    check_version, Choice, CloudRef, ErrorKind, Inventory, InventoryError, MachineType,
+    check_version, Choice, CloudRef, ErrorKind, Inventory, InventoryError, MachineType, Place,
+    Reason,
 };
 use super::report::{
-    AutoscaleCount, LicenceOption, Licences, OptionCost, Report, SystemKind, SystemReport,
-    PRICE_PHYSICAL_JPY, PRICE_PLATFORM_JPY, PRICE_VIRTUAL_JPY, REPORT_VERSION,
+    AutoscaleCount, LicenceOption, Licences, OptionCost, PlatformBlocker, Report, SystemKind,
+    SystemReport, Warning, PRICE_PHYSICAL_JPY, PRICE_PLATFORM_JPY, PRICE_VIRTUAL_JPY,
+    REPORT_VERSION,
 };
 
 /// Fewest AlmaLinux guests for which `platform` may be chosen (rule 3).
@@ -81,30 +83,20 @@ struct Group<'a> {
     observed: u64,
 }
 
-fn err(kind: ErrorKind, field: String, id: &str, message: String) -> InventoryError {
-    InventoryError::new(kind, field, Some(id), message)
+fn err(kind: ErrorKind, field: String, id: &str, reason: Reason) -> InventoryError {
+    InventoryError::new(kind, field, Some(id), reason)
 }
 
 fn non_empty(value: &str, field: impl FnOnce() -> String, id: &str) -> Result<(), InventoryError> {
     if value.trim().is_empty() {
-        Err(err(
-            ErrorKind::EmptyId,
-            field(),
-            id,
-            "must not be empty".to_string(),
-        ))
+        Err(err(ErrorKind::EmptyId, field(), id, Reason::Empty))
     } else {
         Ok(())
     }
 }
 
 fn overflow() -> InventoryError {
-    InventoryError::new(
-        ErrorKind::Overflow,
-        "total",
-        None,
-        "the counts are too large to price in 64 bits",
-    )
+    InventoryError::new(ErrorKind::Overflow, "total", None, Reason::Overflow)
 }
 
 /// Count the licences an inventory needs: every system, its valid options
@@ -114,7 +106,7 @@ fn overflow() -> InventoryError {
 /// group) it belongs to.
 pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
     check_version(inv.version)?;
-    let mut warnings: Vec<String> = Vec::new();
+    let mut warnings: Vec<Warning> = Vec::new();
 
     // Machines by id.
     let mut machines: HashMap<&str, usize> = HashMap::with_capacity(inv.machines.len());
@@ -125,7 +117,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("machines[{i}].id"),
                 &m.id,
-                format!("duplicate machine id; first used by machines[{first}]"),
+                Reason::DuplicateMachine { first },
             ));
         }
     }
@@ -140,7 +132,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("platforms[{p}].id"),
                 &plat.id,
-                format!("duplicate platform id; first declared at platforms[{first}]"),
+                Reason::DuplicatePlatform { first },
             ));
         }
         for (h, host) in plat.hosts.iter().enumerate() {
@@ -151,9 +143,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::WrongType,
                         format!("platforms[{p}].hosts[{h}]"),
                         &plat.id,
-                        format!(
-                            "host {host:?} is a virtual machine (machines[{mi}]); platform hosts are physical"
-                        ),
+                        Reason::PlatformHostIsVm {
+                            host: host.clone(),
+                            machine: mi,
+                        },
                     ));
                 }
             }
@@ -163,14 +156,20 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::Duplicate,
                         format!("platforms[{p}].hosts[{h}]"),
                         &plat.id,
-                        format!("host {host:?} is listed twice (also hosts[{k}])"),
+                        Reason::HostListedTwice {
+                            host: host.clone(),
+                            also: k,
+                        },
                     ));
                 }
                 let other = &inv.platforms[q].id;
-                let both = format!(
-                    "host {host:?} is in two platforms, {other:?} (platforms[{q}].hosts[{k}]) and {:?} (platforms[{p}].hosts[{h}])",
-                    plat.id
-                );
+                let both = Reason::HostInTwoPlatforms {
+                    host: host.clone(),
+                    first: other.clone(),
+                    first_at: format!("platforms[{q}].hosts[{k}]"),
+                    second: plat.id.clone(),
+                    second_at: format!("platforms[{p}].hosts[{h}]"),
+                };
                 // Name a VM on that host when there is one: that is the
                 // machine whose count is ambiguous.
                 if let Some((vi, vm)) = inv
@@ -226,7 +225,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("cloud_units[{c}]"),
                 &label,
-                format!("cloud unit declared twice; first at cloud_units[{first}]"),
+                Reason::DuplicateCloudUnit { first },
             ));
         }
         let mut s = Sys::new(Key::Cloud(k.0, k.1));
@@ -246,7 +245,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                 ErrorKind::Duplicate,
                 format!("autoscale_groups[{g}].id"),
                 &grp.id,
-                format!("duplicate autoscale group id; first at autoscale_groups[{first}]"),
+                Reason::DuplicateGroup { first },
             ));
         }
         let declared = match (&grp.cloud, &grp.platform) {
@@ -255,7 +254,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                     ErrorKind::Conflict,
                     format!("autoscale_groups[{g}].platform"),
                     &grp.id,
-                    "a group sits in a cloud unit or a platform, not both".to_string(),
+                    Reason::GroupCloudAndPlatform,
                 ))
             }
             (Some(c), None) => {
@@ -287,31 +286,18 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
     for (i, m) in inv.machines.iter().enumerate() {
         let f = |name: &str| format!("machines[{i}].{name}");
         if m.kind == MachineType::Physical {
-            let why = "a physical machine joins a platform by being listed in platforms[].hosts";
             let bad = [
-                (
-                    "host",
-                    m.host.is_some(),
-                    "only a virtual machine runs on a host",
-                ),
-                ("platform", m.platform.is_some(), why),
-                (
-                    "cloud",
-                    m.cloud.is_some(),
-                    "only virtual machines are counted per cloud unit",
-                ),
-                (
-                    "autoscale_group",
-                    m.autoscale_group.is_some(),
-                    "only virtual machines are started by autoscale groups",
-                ),
+                ("host", m.host.is_some()),
+                ("platform", m.platform.is_some()),
+                ("cloud", m.cloud.is_some()),
+                ("autoscale_group", m.autoscale_group.is_some()),
             ];
-            if let Some((name, _, msg)) = bad.iter().find(|b| b.1) {
+            if let Some(&(name, _)) = bad.iter().find(|b| b.1) {
                 return Err(err(
                     ErrorKind::Conflict,
                     f(name),
                     &m.id,
-                    format!("{msg} (this machine is \"physical\")"),
+                    Reason::PhysicalWith { field: name },
                 ));
             }
             continue;
@@ -324,8 +310,7 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                     ErrorKind::Conflict,
                     f(other),
                     &m.id,
-                    "a VM sits in a cloud unit or on a virtualization platform, not both"
-                        .to_string(),
+                    Reason::VmCloudAndPlatform,
                 ));
             }
         }
@@ -340,9 +325,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::WrongType,
                         f("host"),
                         &m.id,
-                        format!(
-                            "host {h:?} is a virtual machine (machines[{hi}]); a VM's host is the physical server it runs on"
-                        ),
+                        Reason::VmHostIsVm {
+                            host: h.clone(),
+                            machine: hi,
+                        },
                     ));
                 }
             }
@@ -352,10 +338,12 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                         ErrorKind::HostInTwoPlatforms,
                         f("platform"),
                         &m.id,
-                        format!(
-                            "the VM names platform {p:?} but its host {h:?} is in platform {:?} (platforms[{q}].hosts[{k}])",
-                            inv.platforms[q].id
-                        ),
+                        Reason::HostInOtherPlatform {
+                            platform: p.clone(),
+                            host: h.clone(),
+                            other: inv.platforms[q].id.clone(),
+                            other_at: format!("platforms[{q}].hosts[{k}]"),
+                        },
                     ));
                 }
                 (Some(&(q, _)), _) => Some(Key::Platform(&inv.platforms[q].id)),
@@ -366,9 +354,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                                 ErrorKind::HostInTwoPlatforms,
                                 f("platform"),
                                 &m.id,
-                                format!(
-                                    "its host {h:?} also runs VMs of platform {other:?}; declare the host in one platform's hosts"
-                                ),
+                                Reason::HostRunsOtherPlatform {
+                                    host: h.clone(),
+                                    other: other.to_string(),
+                                },
                             ));
                         }
                         Some(_) => {}
@@ -392,10 +381,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             let gi = match group_idx.get(gid.as_str()) {
                 Some(&gi) => gi,
                 None => {
-                    warnings.push(format!(
-                        "autoscale group {gid:?} (named by machine {:?}) is not declared in autoscale_groups[]: counting the VMs seen in it, not its maximum",
-                        m.id
-                    ));
+                    warnings.push(Warning::GroupNotDeclared {
+                        group: gid.to_string(),
+                        machine: m.id.to_string(),
+                    });
                     let gi = groups.len();
                     groups.push(Group {
                         id: gid,
@@ -418,11 +407,11 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                             ErrorKind::Conflict,
                             f("autoscale_group"),
                             &m.id,
-                            format!(
-                                "the VM is in {} but its autoscale group {gid:?} sits in {}",
-                                describe(k),
-                                describe(d)
-                            ),
+                            Reason::GroupElsewhere {
+                                vm: place(k),
+                                group: gid.to_string(),
+                                declared: place(d),
+                            },
                         ));
                     }
                 }
@@ -432,12 +421,12 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
                             ErrorKind::Conflict,
                             f("autoscale_group"),
                             &m.id,
-                            format!(
-                                "autoscale group {gid:?} has VMs in two places: this one in {}, machine {:?} in {}",
-                                describe(k),
-                                inv.machines[i0].id,
-                                describe(k0)
-                            ),
+                            Reason::GroupInTwoPlaces {
+                                group: gid.to_string(),
+                                here: place(k),
+                                machine: inv.machines[i0].id.clone(),
+                                there: place(k0),
+                            },
                         ));
                     }
                     Some(_) => {}
@@ -473,10 +462,10 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
         let key = own[i].or(group_key).unwrap_or(Key::Unassigned);
         if let Key::Platform(p) = key {
             if !platforms.contains_key(p) && undeclared_platform_named.insert(p) {
-                warnings.push(format!(
-                    "platform {p:?} (named by machine {:?}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced",
-                    m.id
-                ));
+                warnings.push(Warning::PlatformNotDeclared {
+                    platform: p.to_string(),
+                    machine: m.id.to_string(),
+                });
             }
         }
         let si = sys_for(key, &mut systems, &mut by_key);
@@ -488,10 +477,11 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             // each name a host missing from their platform.
             if !host_platform.contains_key(h.as_str()) && extra_added.insert(h.as_str()) {
                 systems[si].extra_hosts.push(h);
-                warnings.push(format!(
-                    "host {h:?} of machine {:?} is not in the hosts of its platform {p:?}: counted as one of its hosts (rule 7: every host a guest may run on)",
-                    m.id
-                ));
+                warnings.push(Warning::HostNotInPlatform {
+                    host: h.to_string(),
+                    machine: m.id.to_string(),
+                    platform: p.to_string(),
+                });
             }
         }
     }
@@ -502,20 +492,21 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             .unwrap_or(Key::Unassigned);
         if let Key::Platform(p) = key {
             if !platforms.contains_key(p) && undeclared_platform_named.insert(p) {
-                warnings.push(format!(
-                    "platform {p:?} (named by autoscale group {:?}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced",
-                    g.id
-                ));
+                warnings.push(Warning::GroupPlatformNotDeclared {
+                    platform: p.to_string(),
+                    group: g.id.to_string(),
+                });
             }
         }
         let si = sys_for(key, &mut systems, &mut by_key);
         systems[si].groups.push(gi);
         if let Some(max) = g.max {
             if g.observed > max {
-                warnings.push(format!(
-                    "autoscale group {:?}: {} VMs seen, more than its declared max {max}; counting {}",
-                    g.id, g.observed, g.observed
-                ));
+                warnings.push(Warning::GroupOverMax {
+                    group: g.id.to_string(),
+                    observed: g.observed,
+                    max,
+                });
             }
         }
     }
@@ -580,9 +571,11 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
         let guests = match s.peak_guests {
             Some(peak) => {
                 if peak < listed {
-                    warnings.push(format!(
-                        "platform {id:?}: peak_guests {peak} is below the {listed} AlmaLinux guests listed; counting {peak} as declared (standby guests count too: rule 2)"
-                    ));
+                    warnings.push(Warning::PeakBelowListed {
+                        platform: id.to_string(),
+                        peak,
+                        listed,
+                    });
                 }
                 peak
             }
@@ -597,17 +590,13 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             _ => None,
         };
         let platform_blocker = match (kind, platform_units) {
-            (SystemKind::Unassigned, _) => Some(
-                "VMs with no known platform, host or cloud unit can only be licensed per unit"
-                    .to_string(),
-            ),
+            (SystemKind::Unassigned, _) => Some(PlatformBlocker::Unassigned),
             (SystemKind::Standalone, _) => None,
-            (_, None) => Some(
-                "no physical hosts are known (declare them in platforms[].hosts)".to_string(),
-            ),
-            (_, Some(_)) if guests < PLATFORM_MIN_GUESTS => Some(format!(
-                "platform needs {PLATFORM_MIN_GUESTS} or more AlmaLinux guests, this system has {guests}"
-            )),
+            (_, None) => Some(PlatformBlocker::NoHosts),
+            (_, Some(_)) if guests < PLATFORM_MIN_GUESTS => Some(PlatformBlocker::TooFewGuests {
+                min: PLATFORM_MIN_GUESTS,
+                guests,
+            }),
             _ => None,
         };
         if let (None, Some(units)) = (&platform_blocker, platform_units) {
@@ -618,18 +607,20 @@ pub fn report(inv: &Inventory) -> Result<Report, InventoryError> {
             Choice::Platform => match &platform_blocker {
                 None => LicenceOption::Platform,
                 Some(why) => {
-                    warnings.push(format!(
-                        "{} {id:?}: choice \"platform\" is not valid: {why}; priced per-unit",
-                        kind.as_str()
-                    ));
+                    warnings.push(Warning::PlatformChoiceInvalid {
+                        kind,
+                        id: id.to_string(),
+                        why: *why,
+                    });
                     LicenceOption::PerUnit
                 }
             },
             Choice::Cheapest => {
                 if kind == SystemKind::Platform && hosts == 0 && guests >= PLATFORM_MIN_GUESTS {
-                    warnings.push(format!(
-                        "platform {id:?}: {guests} guests but no known hosts, so the platform option cannot be priced; declare its hosts in platforms[].hosts"
-                    ));
+                    warnings.push(Warning::NoKnownHosts {
+                        platform: id.to_string(),
+                        guests,
+                    });
                 }
                 // Strictly cheaper only: a tie goes to per-unit, which
                 // includes the extended-update repository.
@@ -735,11 +726,11 @@ fn cloud_ref_ok(c: &CloudRef, field: impl Fn() -> String, id: &str) -> Result<()
     non_empty(&c.unit, || format!("{}.unit", field()), id)
 }
 
-fn describe(k: Key) -> String {
+fn place(k: Key) -> Place {
     match k {
-        Key::Platform(p) => format!("platform {p:?}"),
-        Key::Host(h) => format!("host {h:?}"),
-        Key::Cloud(p, u) => format!("cloud unit {p}/{u}"),
-        Key::Unassigned => "no system".to_string(),
+        Key::Platform(p) => Place::Platform(p.to_string()),
+        Key::Host(h) => Place::Host(h.to_string()),
+        Key::Cloud(p, u) => Place::Cloud(p.to_string(), u.to_string()),
+        Key::Unassigned => Place::Unassigned,
     }
 }

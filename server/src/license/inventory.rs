@@ -256,8 +256,243 @@ pub struct InventoryError {
     /// The id of the machine (or platform, group, cloud unit) the field
     /// belongs to, when it has one.
     pub id: Option<String>,
-    /// What is wrong, for a person.
-    pub message: String,
+    /// What is wrong, for a person (boxed: an error stays small).
+    pub reason: Box<Reason>,
+}
+
+/// Where a VM or an autoscale group sits, as a rejection names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Place {
+    #[error("platform {0:?}")]
+    Platform(String),
+    #[error("host {0:?}")]
+    Host(String),
+    #[error("cloud unit {0}/{1}")]
+    Cloud(String, String),
+    #[error("no system")]
+    Unassigned,
+}
+
+impl Place {
+    /// The place in the reader's language (ids as they are).
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            Place::Platform(p) => t!("platform {id}", id = format!("{p:?}")),
+            Place::Host(h) => t!("host {id}", id = format!("{h:?}")),
+            Place::Cloud(p, u) => t!("cloud unit {id}", id = format!("{p}/{u}")),
+            Place::Unassigned => t!("no system").into(),
+        }
+    }
+}
+
+/// Why an inventory is rejected: `Display` is the English of the report's
+/// errors; the terminal shows [`Reason::localized`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Reason {
+    #[error("must not be empty")]
+    Empty,
+    #[error("the counts are too large to price in 64 bits")]
+    Overflow,
+    #[error("duplicate machine id; first used by machines[{first}]")]
+    DuplicateMachine { first: usize },
+    #[error("duplicate platform id; first declared at platforms[{first}]")]
+    DuplicatePlatform { first: usize },
+    #[error("cloud unit declared twice; first at cloud_units[{first}]")]
+    DuplicateCloudUnit { first: usize },
+    #[error("duplicate autoscale group id; first at autoscale_groups[{first}]")]
+    DuplicateGroup { first: usize },
+    #[error(
+        "host {host:?} is a virtual machine (machines[{machine}]); platform hosts are physical"
+    )]
+    PlatformHostIsVm { host: String, machine: usize },
+    #[error("host {host:?} is listed twice (also hosts[{also}])")]
+    HostListedTwice { host: String, also: usize },
+    /// `first` and `second`: a platform id and where it lists the host.
+    #[error(
+        "host {host:?} is in two platforms, {first:?} ({first_at}) and {second:?} ({second_at})"
+    )]
+    HostInTwoPlatforms {
+        host: String,
+        first: String,
+        first_at: String,
+        second: String,
+        second_at: String,
+    },
+    #[error("a group sits in a cloud unit or a platform, not both")]
+    GroupCloudAndPlatform,
+    /// A physical machine with a field only VMs have (`host`, `platform`,
+    /// `cloud`, `autoscale_group`).
+    #[error("{} (this machine is \"physical\")", physical_why(field))]
+    PhysicalWith { field: &'static str },
+    #[error("a VM sits in a cloud unit or on a virtualization platform, not both")]
+    VmCloudAndPlatform,
+    #[error("host {host:?} is a virtual machine (machines[{machine}]); a VM's host is the physical server it runs on")]
+    VmHostIsVm { host: String, machine: usize },
+    #[error("the VM names platform {platform:?} but its host {host:?} is in platform {other:?} ({other_at})")]
+    HostInOtherPlatform {
+        platform: String,
+        host: String,
+        other: String,
+        other_at: String,
+    },
+    #[error("its host {host:?} also runs VMs of platform {other:?}; declare the host in one platform's hosts")]
+    HostRunsOtherPlatform { host: String, other: String },
+    #[error("the VM is in {vm} but its autoscale group {group:?} sits in {declared}")]
+    GroupElsewhere {
+        vm: Place,
+        group: String,
+        declared: Place,
+    },
+    #[error("autoscale group {group:?} has VMs in two places: this one in {here}, machine {machine:?} in {there}")]
+    GroupInTwoPlaces {
+        group: String,
+        here: Place,
+        machine: String,
+        there: Place,
+    },
+    #[error("unsupported inventory version {version}; this alma-ext-server reads version {INVENTORY_VERSION}")]
+    Version { version: u64 },
+    /// The JSON parser's reason (serde's words), or a count's.
+    #[error("{0}")]
+    Text(String),
+}
+
+fn physical_why(field: &str) -> &'static str {
+    match field {
+        "host" => "only a virtual machine runs on a host",
+        "platform" => "a physical machine joins a platform by being listed in platforms[].hosts",
+        "cloud" => "only virtual machines are counted per cloud unit",
+        _ => "only virtual machines are started by autoscale groups",
+    }
+}
+
+impl From<String> for Reason {
+    fn from(s: String) -> Self {
+        Reason::Text(s)
+    }
+}
+
+impl From<&str> for Reason {
+    fn from(s: &str) -> Self {
+        Reason::Text(s.to_owned())
+    }
+}
+
+impl Reason {
+    /// The reason in the reader's language (ids and field paths as they
+    /// are; the JSON parser's own words as it says them).
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        let q = |s: &str| format!("{s:?}");
+        match self {
+            Reason::Empty => t!("must not be empty").into(),
+            Reason::Overflow => t!("the counts are too large to price in 64 bits").into(),
+            Reason::DuplicateMachine { first } => t!(
+                "duplicate machine id; first used by machines[{first}]",
+                first = first
+            ),
+            Reason::DuplicatePlatform { first } => t!(
+                "duplicate platform id; first declared at platforms[{first}]",
+                first = first
+            ),
+            Reason::DuplicateCloudUnit { first } => t!(
+                "cloud unit declared twice; first at cloud_units[{first}]",
+                first = first
+            ),
+            Reason::DuplicateGroup { first } => t!(
+                "duplicate autoscale group id; first at autoscale_groups[{first}]",
+                first = first
+            ),
+            Reason::PlatformHostIsVm { host, machine } => t!(
+                "host {host} is a virtual machine (machines[{machine}]); platform hosts are physical",
+                host = q(host),
+                machine = machine
+            ),
+            Reason::HostListedTwice { host, also } => t!(
+                "host {host} is listed twice (also hosts[{also}])",
+                host = q(host),
+                also = also
+            ),
+            Reason::HostInTwoPlatforms {
+                host,
+                first,
+                first_at,
+                second,
+                second_at,
+            } => t!(
+                "host {host} is in two platforms, {first} ({first_at}) and {second} ({second_at})",
+                host = q(host),
+                first = q(first),
+                first_at = first_at,
+                second = q(second),
+                second_at = second_at
+            ),
+            Reason::GroupCloudAndPlatform => {
+                t!("a group sits in a cloud unit or a platform, not both").into()
+            }
+            Reason::PhysicalWith { field } => match *field {
+                "host" => t!("only a virtual machine runs on a host (this machine is \"physical\")"),
+                "platform" => t!("a physical machine joins a platform by being listed in platforms[].hosts (this machine is \"physical\")"),
+                "cloud" => t!("only virtual machines are counted per cloud unit (this machine is \"physical\")"),
+                _ => t!("only virtual machines are started by autoscale groups (this machine is \"physical\")"),
+            }
+            .into(),
+            Reason::VmCloudAndPlatform => {
+                t!("a VM sits in a cloud unit or on a virtualization platform, not both").into()
+            }
+            Reason::VmHostIsVm { host, machine } => t!(
+                "host {host} is a virtual machine (machines[{machine}]); a VM's host is the physical server it runs on",
+                host = q(host),
+                machine = machine
+            ),
+            Reason::HostInOtherPlatform {
+                platform,
+                host,
+                other,
+                other_at,
+            } => t!(
+                "the VM names platform {platform} but its host {host} is in platform {other} ({other_at})",
+                platform = q(platform),
+                host = q(host),
+                other = q(other),
+                other_at = other_at
+            ),
+            Reason::HostRunsOtherPlatform { host, other } => t!(
+                "its host {host} also runs VMs of platform {other}; declare the host in one platform's hosts",
+                host = q(host),
+                other = q(other)
+            ),
+            Reason::GroupElsewhere {
+                vm,
+                group,
+                declared,
+            } => t!(
+                "the VM is in {place} but its autoscale group {group} sits in {declared}",
+                place = vm.localized(),
+                group = q(group),
+                declared = declared.localized()
+            ),
+            Reason::GroupInTwoPlaces {
+                group,
+                here,
+                machine,
+                there,
+            } => t!(
+                "autoscale group {group} has VMs in two places: this one in {here}, machine {machine} in {there}",
+                group = q(group),
+                here = here.localized(),
+                machine = q(machine),
+                there = there.localized()
+            ),
+            Reason::Version { version } => t!(
+                "unsupported inventory version {version}; this alma-ext-server reads version {supported}",
+                version = version,
+                supported = INVENTORY_VERSION
+            ),
+            Reason::Text(s) => crate::messages::serde_reason(s),
+        }
+    }
 }
 
 impl InventoryError {
@@ -265,13 +500,13 @@ impl InventoryError {
         kind: ErrorKind,
         field: impl Into<String>,
         id: Option<&str>,
-        message: impl Into<String>,
+        reason: impl Into<Reason>,
     ) -> Self {
         InventoryError {
             kind,
             field: field.into(),
             id: id.map(str::to_owned),
-            message: message.into(),
+            reason: Box::new(reason.into()),
         }
     }
 }
@@ -289,7 +524,38 @@ impl std::fmt::Display for InventoryError {
             };
             write!(f, " ({what} {id:?})")?;
         }
-        write!(f, ": {}", self.message)
+        write!(f, ": {}", self.reason)
+    }
+}
+
+impl InventoryError {
+    /// The error in the reader's language: the field path and the id as
+    /// they are, what the id names in the reader's words, the reason in
+    /// the engine's (or JSON parser's) own words.
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        let Some(id) = &self.id else {
+            return t!(
+                "{field}: {message}",
+                field = self.field,
+                message = self.reason.localized()
+            );
+        };
+        let id = format!("{id:?}");
+        let named = match self.field.split(['[', '.']).next() {
+            Some("machines") => t!("{field} (machine {id})", field = self.field, id = id),
+            Some("platforms") => t!("{field} (platform {id})", field = self.field, id = id),
+            Some("autoscale_groups") => {
+                t!(
+                    "{field} (autoscale group {id})",
+                    field = self.field,
+                    id = id
+                )
+            }
+            Some("cloud_units") => t!("{field} (cloud unit {id})", field = self.field, id = id),
+            _ => t!("{field} (id {id})", field = self.field, id = id),
+        };
+        format!("{named}: {}", self.reason.localized())
     }
 }
 
@@ -322,9 +588,7 @@ pub fn check_version(version: u64) -> Result<(), InventoryError> {
             ErrorKind::Version,
             "version",
             None,
-            format!(
-                "unsupported inventory version {version}; this alma-ext-server reads version {INVENTORY_VERSION}"
-            ),
+            Reason::Version { version },
         ))
     }
 }
@@ -355,7 +619,7 @@ fn explain_serde_error(
             kind,
             field,
             id: None,
-            message,
+            reason: Box::new(Reason::Text(message)),
         };
     }
     // The text is valid JSON here; look at it as a tree for context.
@@ -390,7 +654,7 @@ fn explain_serde_error(
         kind,
         field,
         id,
-        message,
+        reason: Box::new(Reason::Text(message)),
     }
 }
 

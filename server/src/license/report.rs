@@ -25,7 +25,168 @@ pub struct Report {
     /// Sum of the chosen option of every system.
     pub total: Licences,
     /// Things a licensing person should look at (invalid choices, guesses).
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// Something a licensing person should look at. In the JSON a string (the
+/// English `Display`); the text table shows [`Warning::localized`]. Two
+/// warnings are equal when their English says the same.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Warning {
+    #[error("autoscale group {group:?} (named by machine {machine:?}) is not declared in autoscale_groups[]: counting the VMs seen in it, not its maximum")]
+    GroupNotDeclared { group: String, machine: String },
+    #[error("platform {platform:?} (named by machine {machine:?}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced")]
+    PlatformNotDeclared { platform: String, machine: String },
+    #[error("host {host:?} of machine {machine:?} is not in the hosts of its platform {platform:?}: counted as one of its hosts (rule 7: every host a guest may run on)")]
+    HostNotInPlatform {
+        host: String,
+        machine: String,
+        platform: String,
+    },
+    #[error("platform {platform:?} (named by autoscale group {group:?}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced")]
+    GroupPlatformNotDeclared { platform: String, group: String },
+    #[error("autoscale group {group:?}: {observed} VMs seen, more than its declared max {max}; counting {observed}")]
+    GroupOverMax {
+        group: String,
+        observed: u64,
+        max: u64,
+    },
+    #[error("platform {platform:?}: peak_guests {peak} is below the {listed} AlmaLinux guests listed; counting {peak} as declared (standby guests count too: rule 2)")]
+    PeakBelowListed {
+        platform: String,
+        peak: u64,
+        listed: u64,
+    },
+    #[error("{} {id:?}: choice \"platform\" is not valid: {why}; priced per-unit", kind.as_str())]
+    PlatformChoiceInvalid {
+        kind: SystemKind,
+        id: String,
+        why: PlatformBlocker,
+    },
+    #[error("platform {platform:?}: {guests} guests but no known hosts, so the platform option cannot be priced; declare its hosts in platforms[].hosts")]
+    NoKnownHosts { platform: String, guests: u64 },
+    /// A warning read back from a report's JSON, as it was written.
+    #[error("{0}")]
+    Text(String),
+}
+
+/// Why a system cannot take the `platform` option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PlatformBlocker {
+    #[error("VMs with no known platform, host or cloud unit can only be licensed per unit")]
+    Unassigned,
+    #[error("no physical hosts are known (declare them in platforms[].hosts)")]
+    NoHosts,
+    #[error("platform needs {min} or more AlmaLinux guests, this system has {guests}")]
+    TooFewGuests { min: u64, guests: u64 },
+}
+
+impl PlatformBlocker {
+    /// The reason in the reader's language.
+    pub fn localized(self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            PlatformBlocker::Unassigned => {
+                t!("VMs with no known platform, host or cloud unit can only be licensed per unit")
+                    .into()
+            }
+            PlatformBlocker::NoHosts => {
+                t!("no physical hosts are known (declare them in platforms[].hosts)").into()
+            }
+            PlatformBlocker::TooFewGuests { min, guests } => t!(
+                "platform needs {min} or more AlmaLinux guests, this system has {guests}",
+                min = min,
+                guests = guests
+            ),
+        }
+    }
+}
+
+impl Warning {
+    /// The warning in the reader's language (ids as they are, quoted).
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        let q = |s: &str| format!("{s:?}");
+        match self {
+            Warning::GroupNotDeclared { group, machine } => t!(
+                "autoscale group {group} (named by machine {machine}) is not declared in autoscale_groups[]: counting the VMs seen in it, not its maximum",
+                group = q(group),
+                machine = q(machine)
+            ),
+            Warning::PlatformNotDeclared { platform, machine } => t!(
+                "platform {platform} (named by machine {machine}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced",
+                platform = q(platform),
+                machine = q(machine)
+            ),
+            Warning::HostNotInPlatform {
+                host,
+                machine,
+                platform,
+            } => t!(
+                "host {host} of machine {machine} is not in the hosts of its platform {platform}: counted as one of its hosts (rule 7: every host a guest may run on)",
+                host = q(host),
+                machine = q(machine),
+                platform = q(platform)
+            ),
+            Warning::GroupPlatformNotDeclared { platform, group } => t!(
+                "platform {platform} (named by autoscale group {group}) is not declared in platforms[]: its hosts are unknown, so only per-unit can be priced",
+                platform = q(platform),
+                group = q(group)
+            ),
+            Warning::GroupOverMax {
+                group,
+                observed,
+                max,
+            } => t!(
+                "autoscale group {group}: {observed} VMs seen, more than its declared max {max}; counting {observed}",
+                group = q(group),
+                observed = observed,
+                max = max
+            ),
+            Warning::PeakBelowListed {
+                platform,
+                peak,
+                listed,
+            } => t!(
+                "platform {platform}: peak_guests {peak} is below the {listed} AlmaLinux guests listed; counting {peak} as declared (standby guests count too: rule 2)",
+                platform = q(platform),
+                peak = peak,
+                listed = listed
+            ),
+            Warning::PlatformChoiceInvalid { kind, id, why } => t!(
+                "{kind} {id}: choice \"platform\" is not valid: {why}; priced per-unit",
+                kind = kind.word(),
+                id = q(id),
+                why = why.localized()
+            ),
+            Warning::NoKnownHosts { platform, guests } => t!(
+                "platform {platform}: {guests} guests but no known hosts, so the platform option cannot be priced; declare its hosts in platforms[].hosts",
+                platform = q(platform),
+                guests = guests
+            ),
+            Warning::Text(s) => s.clone(),
+        }
+    }
+}
+
+impl PartialEq for Warning {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Warning {}
+
+impl Serialize for Warning {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Warning {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Warning::Text)
+    }
 }
 
 /// One system: the unit inside which `virtual` and `platform` never mix.
@@ -92,6 +253,18 @@ pub enum SystemKind {
 }
 
 impl SystemKind {
+    /// The kind in the reader's words.
+    pub fn word(self) -> &'static str {
+        use alma_ext_i18n::t;
+        match self {
+            SystemKind::Platform => t!("platform"),
+            SystemKind::KvmHost => t!("kvm-host"),
+            SystemKind::Cloud => t!("cloud"),
+            SystemKind::Unassigned => t!("unassigned"),
+            SystemKind::Standalone => t!("standalone"),
+        }
+    }
+
     /// The JSON spelling.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -187,13 +360,7 @@ impl Report {
             t!("YEARLY JPY"),
             t!("OTHER OPTION"),
         ];
-        let kind = |k: SystemKind| match k {
-            SystemKind::Platform => t!("platform"),
-            SystemKind::KvmHost => t!("kvm-host"),
-            SystemKind::Cloud => t!("cloud"),
-            SystemKind::Unassigned => t!("unassigned"),
-            SystemKind::Standalone => t!("standalone"),
-        };
+        let kind = SystemKind::word;
         let choice = |c: LicenceOption| match c {
             LicenceOption::PerUnit => t!("per-unit"),
             LicenceOption::Platform => t!("platform"),
@@ -273,7 +440,7 @@ impl Report {
             out.push('\n');
             for w in &self.warnings {
                 out.push_str("  - ");
-                out.push_str(w);
+                out.push_str(&w.localized());
                 out.push('\n');
             }
         }

@@ -81,3 +81,62 @@ pub enum StoreError {
 
 /// A store result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+impl StoreError {
+    /// The error in the reader's language, for the terminal (`Display`
+    /// stays English for logs and the API).
+    pub fn localized(&self) -> String {
+        use crate::messages::io_reason;
+        use alma_ext_i18n::t;
+        match self {
+            StoreError::UnsupportedUrl(url) => t!(
+                "unsupported database URL {url}: use sqlite:///path/to/fleet.db or postgres://user@host/db",
+                url = url
+            ),
+            StoreError::NoSqlitePath(url) => t!(
+                "the SQLite URL {url} has no file path: use sqlite:///path/to/fleet.db",
+                url = url
+            ),
+            StoreError::CreateDir { path, source } => t!(
+                "creating the database directory {path}: {error}",
+                path = path.display(),
+                error = io_reason(source)
+            ),
+            StoreError::CreateFile { path, source } => t!(
+                "creating the database file {path}: {error}",
+                path = path.display(),
+                error = io_reason(source)
+            ),
+            StoreError::OpenSqlite { path, source } => t!(
+                "opening the SQLite database {path}: {error}",
+                path = path.display(),
+                error = source
+            ),
+            StoreError::PostgresUrl(e) => t!("parsing the PostgreSQL URL: {error}", error = e),
+            StoreError::ConnectPostgres { url, source } => t!(
+                "connecting to PostgreSQL at {url}: {error}",
+                url = url,
+                error = source
+            ),
+            StoreError::Migrate { engine, source } => t!(
+                "running {engine} migrations: {error}",
+                engine = engine,
+                error = source
+            ),
+            StoreError::NoFile(path) => t!("no database file at {path}", path = path),
+            StoreError::Damaged(d) => d.localized(),
+            StoreError::PlatformHosts { id, source } => t!(
+                "platform {id}: hosts: {error}",
+                id = id,
+                error = source
+            ),
+            StoreError::FleetRows(e) => t!("reading the fleet rows: {error}", error = e),
+            StoreError::CopyRow { line, problem } => t!(
+                "COPY output line {line}: {problem}",
+                line = line,
+                problem = problem
+            ),
+            StoreError::Sql(e) => t!("the database failed: {error}", error = e),
+        }
+    }
+}

@@ -102,5 +102,5 @@ pub use engine::{redact_url, DEFAULT_DATABASE};
 pub use error::{Result, StoreError};
 pub use fleet::FleetRow;
 pub use machines::{FactColumns, MachineAuth, MachineRow, NewMachine, Registered, RepoAuthRow};
-pub use open::{CheckReport, OpenError, StoreDamage};
+pub use open::{CheckReport, Note, OpenError, Problem, StoreDamage};
 pub use settings::PlatformRow;

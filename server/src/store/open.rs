@@ -142,7 +142,7 @@ impl Store {
             }
             if is_empty_file(p) {
                 return Ok(CheckReport {
-                    problems: vec![StoreDamage::EmptyFile(path).to_string()],
+                    problems: vec![Problem::EmptyFile(path)],
                     notes: Vec::new(),
                 });
             }
@@ -186,7 +186,10 @@ impl Store {
                         Ok(0) => continue,
                         Ok(_) => {}
                         Err(e) => {
-                            report.problems.push(format!("{pragma}: {e}"));
+                            report.problems.push(Problem::CheckFailed {
+                                check: pragma.to_string(),
+                                error: e.to_string(),
+                            });
                             break;
                         }
                     }
@@ -194,8 +197,11 @@ impl Store {
                 match sqlx::query_scalar::<_, String>(pragma).fetch_all(p).await {
                     Ok(rows) => report
                         .problems
-                        .extend(rows.into_iter().filter(|r| r != "ok")),
-                    Err(e) => report.problems.push(format!("{pragma}: {e}")),
+                        .extend(rows.into_iter().filter(|r| r != "ok").map(Problem::Sqlite)),
+                    Err(e) => report.problems.push(Problem::CheckFailed {
+                        check: pragma.to_string(),
+                        error: e.to_string(),
+                    }),
                 }
                 if !report.problems.is_empty() {
                     break;
@@ -205,9 +211,9 @@ impl Store {
         let applied = match self.applied_migrations().await {
             Ok(a) => a,
             Err(e) => {
-                report
-                    .problems
-                    .push(format!("reading the schema version: {e:#}"));
+                report.problems.push(Problem::SchemaUnreadable {
+                    error: format!("{e:#}"),
+                });
                 return Ok(report);
             }
         };
@@ -265,9 +271,95 @@ impl Store {
 #[derive(Debug, Default)]
 pub struct CheckReport {
     /// Damage: the store must not serve as it is.
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// Worth knowing, not damage (schema version, pending migrations).
-    pub notes: Vec<String>,
+    pub notes: Vec<Note>,
+}
+
+/// Damage a check found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// A line of SQLite's integrity check, in SQLite's words.
+    #[error("{0}")]
+    Sqlite(String),
+    /// A check that could not run (the pragma, the database's error).
+    #[error("{check} failed: {error}")]
+    CheckFailed { check: String, error: String },
+    #[error("reading the schema version: {error}")]
+    SchemaUnreadable { error: String },
+    #[error(
+        "schema version {version} is newer than this server knows (it knows up to {known}): \
+         run the server version that wrote this database, or a later one"
+    )]
+    SchemaNewer { version: i64, known: i64 },
+    #[error("schema migration {version} failed part-way: restore from a backup")]
+    MigrationFailed { version: i64 },
+    #[error("schema migration {version} is not the one this server ships (checksum differs)")]
+    ChecksumDiffers { version: i64 },
+    /// An empty file where the SQLite database should be.
+    #[error("{}", StoreDamage::EmptyFile(.0.clone()))]
+    EmptyFile(String),
+}
+
+impl Problem {
+    /// The finding in the reader's language (SQLite's and the database's
+    /// own words stay as they are).
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            Problem::Sqlite(line) => line.clone(),
+            Problem::CheckFailed { check, error } => {
+                t!("{check} failed: {error}", check = check, error = error)
+            }
+            Problem::SchemaUnreadable { error } => {
+                t!("reading the schema version: {error}", error = error)
+            }
+            Problem::SchemaNewer { version, known } => t!(
+                "schema version {version} is newer than this server knows (it knows up to {known}): run the server version that wrote this database, or a later one",
+                version = version,
+                known = known
+            ),
+            Problem::MigrationFailed { version } => t!(
+                "schema migration {version} failed part-way: restore from a backup",
+                version = version
+            ),
+            Problem::ChecksumDiffers { version } => t!(
+                "schema migration {version} is not the one this server ships (checksum differs)",
+                version = version
+            ),
+            Problem::EmptyFile(path) => StoreDamage::EmptyFile(path.clone()).localized(),
+        }
+    }
+}
+
+/// Worth knowing about a store, not damage.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Note {
+    #[error("schema: not created yet (`serve` creates version {latest})")]
+    NotCreated { latest: i64 },
+    #[error("schema version {current}; `serve` migrates it to {latest}")]
+    Behind { current: i64, latest: i64 },
+    #[error("schema version {0}")]
+    Version(i64),
+}
+
+impl Note {
+    /// The note in the reader's language.
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            Note::NotCreated { latest } => t!(
+                "schema: not created yet (`serve` creates version {latest})",
+                latest = latest
+            ),
+            Note::Behind { current, latest } => t!(
+                "schema version {current}; `serve` migrates it to {latest}",
+                current = current,
+                latest = latest
+            ),
+            Note::Version(v) => t!("schema version {version}", version = v),
+        }
+    }
 }
 
 /// Why the store refuses to serve.
@@ -281,9 +373,49 @@ pub enum StoreDamage {
     #[error(
         "the fleet database {url} is damaged ({}); restore it from a backup \
          (`alma-ext-server store check` runs the full check; --start-anyway serves it as it is)",
-        problems.join("; ")
+        problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
-    Damaged { url: String, problems: Vec<String> },
+    Damaged { url: String, problems: Vec<Problem> },
+}
+
+impl StoreDamage {
+    /// The refusal in the reader's language, for the terminal.
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            StoreDamage::EmptyFile(path) => t!(
+                "{path} is an empty file where the fleet database was expected: restore it from a backup, or remove it to start an empty fleet (--start-anyway serves it as an empty fleet)",
+                path = path
+            ),
+            StoreDamage::Damaged { url, problems } => t!(
+                "the fleet database {url} is damaged ({problems}); restore it from a backup (`alma-ext-server store check` runs the full check; --start-anyway serves it as it is)",
+                url = url,
+                problems = problems
+                    .iter()
+                    .map(Problem::localized)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        }
+    }
+}
+
+impl OpenError {
+    /// The error in the reader's language, for the terminal.
+    pub fn localized(&self) -> String {
+        use alma_ext_i18n::t;
+        match self {
+            OpenError::Missing(db) => t!(
+                "the database {database} does not exist: check --database, or pass --create to make a new one",
+                database = db
+            ),
+            OpenError::NoSchema(db) => t!(
+                "the database {database} holds no fleet (no alma-ext-server schema): check --database, or pass --create to set one up",
+                database = db
+            ),
+            OpenError::Unreachable(e) => e.localized(),
+        }
+    }
 }
 
 /// One row of `_sqlx_migrations`: (version, success, checksum).
@@ -294,34 +426,26 @@ type AppliedMigration = (i64, bool, Vec<u8>);
 fn schema_findings(
     applied: &[AppliedMigration],
     known: &[(i64, Vec<u8>)],
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<Problem>, Vec<Note>) {
     let mut problems = Vec::new();
     for (version, success, checksum) in applied {
-        match known.iter().find(|(v, _)| v == version) {
-            None => problems.push(format!(
-                "schema version {version} is newer than this server knows (it knows up to {}): \
-                 run the server version that wrote this database, or a later one",
-                known.iter().map(|(v, _)| *v).max().unwrap_or(0)
-            )),
-            Some(_) if !success => problems.push(format!(
-                "schema migration {version} failed part-way: restore from a backup"
-            )),
-            Some((_, k)) if k != checksum => problems.push(format!(
-                "schema migration {version} is not the one this server ships (checksum differs)"
-            )),
+        let version = *version;
+        match known.iter().find(|(v, _)| *v == version) {
+            None => problems.push(Problem::SchemaNewer {
+                version,
+                known: known.iter().map(|(v, _)| *v).max().unwrap_or(0),
+            }),
+            Some(_) if !success => problems.push(Problem::MigrationFailed { version }),
+            Some((_, k)) if k != checksum => problems.push(Problem::ChecksumDiffers { version }),
             Some(_) => {}
         }
     }
     let current = applied.iter().map(|a| a.0).max();
     let latest = known.iter().map(|(v, _)| *v).max().unwrap_or(0);
     let notes = match current {
-        None => vec![format!(
-            "schema: not created yet (`serve` creates version {latest})"
-        )],
-        Some(c) if c < latest => vec![format!(
-            "schema version {c}; `serve` migrates it to {latest}"
-        )],
-        Some(c) => vec![format!("schema version {c}")],
+        None => vec![Note::NotCreated { latest }],
+        Some(c) if c < latest => vec![Note::Behind { current: c, latest }],
+        Some(c) => vec![Note::Version(c)],
     };
     (problems, notes)
 }
@@ -342,15 +466,19 @@ mod tests {
         let known = vec![(1, vec![1u8]), (2, vec![2u8])];
         let (p, n) = schema_findings(&[(1, true, vec![1]), (2, true, vec![2])], &known);
         assert!(p.is_empty(), "{p:?}");
-        assert_eq!(n, ["schema version 2"]);
+        assert_eq!(n, [Note::Version(2)]);
+        assert_eq!(n[0].to_string(), "schema version 2");
         let (p, _) = schema_findings(&[(1, true, vec![1]), (3, true, vec![3])], &known);
-        assert!(p[0].contains("schema version 3 is newer"), "{p:?}");
+        assert!(
+            p[0].to_string().contains("schema version 3 is newer"),
+            "{p:?}"
+        );
         let (p, _) = schema_findings(&[(1, false, vec![1])], &known);
-        assert!(p[0].contains("failed part-way"), "{p:?}");
+        assert!(p[0].to_string().contains("failed part-way"), "{p:?}");
         let (p, _) = schema_findings(&[(1, true, vec![9])], &known);
-        assert!(p[0].contains("checksum"), "{p:?}");
+        assert!(p[0].to_string().contains("checksum"), "{p:?}");
         let (p, n) = schema_findings(&[], &known);
         assert!(p.is_empty());
-        assert!(n[0].contains("not created yet"), "{n:?}");
+        assert!(n[0].to_string().contains("not created yet"), "{n:?}");
     }
 }
