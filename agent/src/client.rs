@@ -263,7 +263,8 @@ impl Client {
     /// Build a client. Fails on a bad URL, CA file or proxy (configuration
     /// errors: exit code 3).
     pub fn new(opts: &ClientOptions) -> anyhow::Result<Client> {
-        let base = check_server_url(&opts.server).map_err(anyhow::Error::msg)?;
+        let base = check_server_url(&opts.server)
+            .map_err(|m| anyhow::Error::new(alma_ext_i18n::Localized::new(m)))?;
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
             .https_only(base.scheme() == "https")

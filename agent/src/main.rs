@@ -31,7 +31,10 @@ pub(crate) fn parse_run_exit(run: fn(Command) -> CmdResult) -> ExitCode {
             // The whole error chain, once; journald adds the timestamp.
             alma_ext_stdio::errln!(
                 "{}",
-                alma_ext_i18n::t!("alma-ext: error: {error}", error = failed)
+                alma_ext_i18n::t!(
+                    "alma-ext: error: {error}",
+                    error = alma_ext_agent::exit::user_message(&failed)
+                )
             );
             failed.exit.code()
         }

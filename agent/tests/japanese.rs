@@ -221,17 +221,21 @@ fn json_is_byte_identical_in_both_languages() {
     }
 }
 
-#[test]
-fn config_errors_name_file_line_and_key_in_japanese() {
+/// A copy of the AlmaLinux 9 fixture root with `text` as its agent.toml.
+fn root_with_agent_toml(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     alma_ext_test_support::copy_tree(&alma("9"), &root);
     std::fs::create_dir_all(root.join("etc/alma-ext")).unwrap();
-    std::fs::write(
-        root.join("etc/alma-ext/agent.toml"),
+    std::fs::write(root.join("etc/alma-ext/agent.toml"), text).unwrap();
+    (dir, root)
+}
+
+#[test]
+fn config_errors_name_file_line_and_key_in_japanese() {
+    let (_dir, root) = root_with_agent_toml(
         "[server]\nurl = \"https://ext.example.com\"\n[checkin]\ninterval = \"1s\"\n",
-    )
-    .unwrap();
+    );
     let args = ["checkin", "--root", root.to_str().unwrap()];
     let ja = run(JA, &args);
     let c = run(C, &args);
@@ -443,4 +447,118 @@ fn usage_errors_are_japanese_with_the_same_exit_code() {
             "Japanese in English\n{c}"
         );
     }
+}
+
+/// A failing `switch --format json` prints the same bytes under both
+/// locales (its `error` is English, as in logs); the text output under a
+/// Japanese locale is Japanese and still names the file, line, column, key
+/// and path. Cases: a TOML error in the target file, a target value the
+/// plan refuses, a preflight check that fails (a missing key file).
+#[test]
+fn failing_switch_json_is_identical_and_its_text_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    let target = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let repo = "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\n\
+                baseurl = \"http://127.0.0.1:9/ext/baseos\"\n";
+    let cases: [(String, i32, &[&str]); 3] = [
+        (
+            target("syntax.toml", &format!("{repo}replaces = \"baseos\"\n")),
+            3,
+            &[
+                "syntax.toml 5 行目 1 桁: repos.baseos.replaces: TOML の構文が正しくありません: ",
+                "unknown field `replaces`",
+            ],
+        ),
+        (
+            target("value.toml", &repo.replace("ext-baseos", "ext baseos")),
+            3,
+            &["切替先 repos.baseos: id は英字"],
+        ),
+        (
+            target(
+                "key.toml",
+                &format!("gpgkey = [\"file:///etc/pki/rpm-gpg/RPM-GPG-KEY-missing\"]\n{repo}"),
+            ),
+            4,
+            &[
+                "事前確認: gpgkey file:///etc/pki/rpm-gpg/RPM-GPG-KEY-missing: ",
+                "RPM-GPG-KEY-missing を読み込めません: ファイルまたはディレクトリがありません",
+                "何も変更していません",
+            ],
+        ),
+    ];
+    for (file, code, words) in cases {
+        let args = [
+            "switch",
+            "--root",
+            root.to_str().unwrap(),
+            "--target",
+            &file,
+            "--yes",
+        ];
+        let json = [&args[..], &["--format", "json"]].concat();
+        let (ja, c) = (run(JA, &json), run(C, &json));
+        assert_eq!(ja.status.code(), Some(code), "{file}: {}", stderr(&ja));
+        assert_eq!(c.status.code(), Some(code), "{file}: {}", stderr(&c));
+        assert!(
+            ja.stdout == c.stdout,
+            "{file}: JSON differs:\n--- C ---\n{}\n--- ja ---\n{}",
+            stdout(&c),
+            stdout(&ja)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+        assert_eq!(report["result"], "failed", "{report}");
+        assert_eq!(report["exit_code"], code, "{report}");
+        assert_no_japanese(&file, report["error"].as_str().unwrap());
+
+        let ja = run(JA, &args);
+        assert_eq!(ja.status.code(), Some(code));
+        let err = stderr(&ja);
+        assert!(err.starts_with("alma-ext: エラー: "), "{err}");
+        for w in words {
+            assert!(err.contains(w), "{file}: {w:?} not in\n{err}");
+        }
+        // The toml crate's own detail is quoted as it is.
+        let ours = err.split("unknown field").next().unwrap();
+        assert_japanese(&file, ours, &[]);
+        assert_no_japanese(&file, &stderr(&run(C, &args)));
+    }
+}
+
+/// A TOML syntax error in agent.toml: file, line and column framed in
+/// Japanese, the toml crate's own detail quoted as it is; English names
+/// the same place.
+#[test]
+fn toml_syntax_errors_are_framed_in_japanese() {
+    let (_dir, root) =
+        root_with_agent_toml("[server]\nurl = \"https://ext.example.com\"\ntimeout = = 3\n");
+    let args = ["checkin", "--root", root.to_str().unwrap()];
+    let (ja, c) = (run(JA, &args), run(C, &args));
+    assert_eq!(ja.status.code(), Some(3));
+    assert_eq!(c.status.code(), Some(3));
+    let err = stderr(&ja);
+    assert!(
+        err.starts_with(
+            "alma-ext: エラー: /etc/alma-ext/agent.toml 3 行目 11 桁: server.timeout: \
+             TOML の構文が正しくありません: "
+        ),
+        "{err}"
+    );
+    let english = stderr(&c);
+    assert!(
+        english.starts_with(
+            "alma-ext: error: /etc/alma-ext/agent.toml line 3, column 11: server.timeout: \
+             invalid TOML: "
+        ),
+        "{english}"
+    );
+    // The detail after the framing is the toml crate's, the same in both.
+    let detail = |s: &str| s.rsplit_once(": ").map(|(_, d)| d.to_string());
+    assert_eq!(detail(&err), detail(&english));
 }

@@ -25,9 +25,11 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 pub mod clap_ja;
+pub mod message;
 pub mod po;
 
 pub use clap_ja::{localize, parse, texts};
+pub use message::{chain, in_english, Localize, Localized, Message};
 
 /// The language of the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -35,7 +35,7 @@ struct Output<'a> {
 
 pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
-    let settings = config::load(&root).exit(Exit::Config)?;
+    let settings = config::load(&root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     logging::init(&settings.log_level);
     let mut reg = registration::load(&root)
         .exit(Exit::Failure)?

@@ -100,7 +100,8 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, crate::exit::Failed> 
 
 pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
-    let mut settings = config::load(&root).exit(Exit::Config)?;
+    let mut settings =
+        config::load(&root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     logging::init(&settings.log_level);
     let server = args
         .server
@@ -113,7 +114,12 @@ pub fn run(args: Args) -> CmdResult {
             )
         })?;
     let server = normalize_server_url(&server);
-    check_server_url(&server).map_err(|m| fail(Exit::Usage, format!("--server: {m}")))?;
+    check_server_url(&server).map_err(|m| {
+        crate::exit::fail_localized(
+            Exit::Usage,
+            alma_ext_i18n::msg!("--server: {problem}", problem = m),
+        )
+    })?;
     if args.key.trim().is_empty() {
         return Err(fail(Exit::Usage, t!("--key: the activation key is empty")));
     }
