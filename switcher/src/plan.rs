@@ -72,6 +72,14 @@ pub enum Origin {
     Extended,
 }
 
+fn english<S: serde::Serializer>(m: &Message, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&m.to_string())
+}
+
+fn english_all<S: serde::Serializer>(v: &[Message], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(Message::to_string))
+}
+
 /// What the plan does with a section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
@@ -83,8 +91,11 @@ pub enum Action {
     /// Disabled in place (`others = "disable"`).
     Disable,
     /// Left enabled as it is (`others = "keep"`, or it points at a mirror
-    /// that is not AlmaLinux's).
-    Keep { reason: String },
+    /// that is not AlmaLinux's). The JSON carries the reason in English.
+    Keep {
+        #[serde(serialize_with = "english")]
+        reason: Message,
+    },
     /// Already disabled; untouched.
     AlreadyDisabled,
     /// Already in the wanted state from an earlier switch.
@@ -154,7 +165,10 @@ pub struct Plan {
     /// Nothing to change: the machine is already switched to this target.
     pub already_switched: bool,
     /// Warnings a person should read.
-    pub warnings: Vec<String>,
+    /// In English in the JSON; the text output renders them in the
+    /// user's language.
+    #[serde(serialize_with = "english_all")]
+    pub warnings: Vec<Message>,
     /// The TLS files each new repo names (`sslcacert`, `sslclientcert`,
     /// `sslclientkey`): paths of the machine, which `dnf --installroot`
     /// reads on the host, so a switch under `--root` hands dnf their
@@ -622,10 +636,10 @@ pub fn plan_with(
             let enabled = effective_enabled.get(&s.id).copied().unwrap_or(true);
             let action = if !invalid.is_empty() {
                 if community {
-                    warnings.push(format!(
-                        "{}: dnf ignores this file (line {} cannot be parsed); left untouched",
-                        path.display(),
-                        invalid[0]
+                    warnings.push(msg!(
+                        "{file}: dnf ignores this file (line {line} cannot be parsed); left untouched",
+                        file = path.display(),
+                        line = invalid[0]
                     ));
                 }
                 Action::IgnoredByDnf {
@@ -657,7 +671,7 @@ pub fn plan_with(
                 } else {
                     match target.others {
                         Others::Keep => Action::Keep {
-                            reason: "others = \"keep\"".into(),
+                            reason: msg!("others = \"keep\""),
                         },
                         Others::Disable => {
                             disable(&mut edited, &es, insert_ok(f, &s));
@@ -670,20 +684,23 @@ pub fn plan_with(
                             if vault_active {
                                 Action::AlreadyDone
                             } else if no_vault.contains(&s.id) {
-                                warnings.push(format!(
-                                    "{} in {}: the vault has no directory for it; left as is (it may stop working when the community mirrors drop AlmaLinux {})",
-                                    s.id,
-                                    path.display(),
-                                    release.version
+                                warnings.push(msg!(
+                                    "{repo} in {file}: the vault has no directory for it; left as is (it may stop working when the community mirrors drop AlmaLinux {version})",
+                                    repo = s.id,
+                                    file = path.display(),
+                                    version = release.version
                                 ));
                                 Action::Keep {
-                                    reason: "the vault has no directory for it".into(),
+                                    reason: msg!("the vault has no directory for it"),
                                 }
                             } else if !on_alma && !explicit_vault {
                                 Action::Keep {
-                                    reason: format!(
-                                        "points at {}, not at AlmaLinux's servers",
-                                        urls.first().and_then(|u| url_host(u)).unwrap_or_default()
+                                    reason: msg!(
+                                        "points at {host}, not at AlmaLinux's servers",
+                                        host = urls
+                                            .first()
+                                            .and_then(|u| url_host(u))
+                                            .unwrap_or_default()
                                     ),
                                 }
                             } else {
@@ -694,13 +711,13 @@ pub fn plan_with(
                                         Action::Vault { url }
                                     }
                                     None => {
-                                        warnings.push(format!(
-                                            "{} in {}: no baseurl to find its vault directory; left as is",
-                                            s.id,
-                                            path.display()
+                                        warnings.push(msg!(
+                                            "{repo} in {file}: no baseurl to find its vault directory; left as is",
+                                            repo = s.id,
+                                            file = path.display()
                                         ));
                                         Action::Keep {
-                                            reason: "no vault directory known".into(),
+                                            reason: msg!("no vault directory known"),
                                         }
                                     }
                                 }
@@ -753,9 +770,11 @@ pub fn plan_with(
         });
         let enabled = replaced_enabled.contains(key) || was_ours_enabled == Some(true);
         if !community_seen.contains(key) && was_ours_enabled.is_none() {
-            warnings.push(format!(
-                "target repos.{key}: no community repo {key:?} on this machine; {} is added disabled",
-                spec.id
+            warnings.push(msg!(
+                "target repos.{key}: no community repo {quoted} on this machine; {repo} is added disabled",
+                key = key,
+                quoted = format!("{key:?}"),
+                repo = spec.id
             ));
         }
         new_repos.push(NewRepo {

@@ -5,7 +5,7 @@
 //! target, asks for confirmation, prints the plan and maps failures to exit
 //! codes.
 
-use alma_ext_i18n::{msg, t, Message};
+use alma_ext_i18n::{msg, t, Localize, Message};
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -587,7 +587,7 @@ fn print_plan(plan: &Plan) {
         t!("Kept enabled as they are:"),
         by(|a| matches!(a, Action::Keep { .. }))
             .map(|d| match &d.action {
-                Action::Keep { reason } => format!("{:<22} {reason}", d.id),
+                Action::Keep { reason } => format!("{:<22} {}", d.id, reason.localized()),
                 _ => unreachable!(),
             })
             .collect(),
@@ -674,7 +674,10 @@ fn print_plan(plan: &Plan) {
             })
             .collect(),
     );
-    section(t!("Warnings:"), plan.warnings.clone());
+    section(
+        t!("Warnings:"),
+        plan.warnings.iter().map(Localize::localized).collect(),
+    );
 }
 
 /// "enabled" or "disabled", padded to one display width.
