@@ -100,28 +100,38 @@ fn assert_japanese(what: &str, text: &str, terms: &[&str]) {
     );
 }
 
-/// `facts` text without its evidence lines: the evidence is the detection's
-/// own record (the same strings as in the JSON), not a sentence to the user.
-fn without_evidence(text: &str) -> &str {
-    text.split("\n根拠\n").next().unwrap()
-}
-
 #[test]
 fn facts_text_is_japanese_with_the_vendors_words() {
-    for (case, term) in [
-        ("bare-metal", "物理"),
-        ("kvm", "仮想 (kvm)"),
-        ("azure", "仮想"),
-        ("empty", "不明"),
+    for (case, term, evidence) in [
+        ("bare-metal", "物理", "cpuid: ハイパーバイザービット 0"),
+        (
+            "kvm",
+            "仮想 (kvm)",
+            "種別、ハイパーバイザー  cpuid: ハイパーバイザービット 1、リーフ 0x40000000=\"KVMKVMKVM\"",
+        ),
+        ("azure", "仮想", "/sys/class/dmi/id/product_name: Virtual Machine"),
+        (
+            "empty",
+            "不明",
+            "種別  (none): 調べられる CPUID、DMI、デバイスツリー、/proc/sysinfo、/proc/xen がありません",
+        ),
+        (
+            "aws-metal",
+            "物理",
+            "/sys/class/dmi/id/product_name: m5.metal (EC2 のベアメタルインスタンス)",
+        ),
+        ("docker-on-kvm", "docker", "/.dockerenv: あります (docker)"),
     ] {
         let root = host(case);
         let ja = run(JA, &["facts", "--root", root.to_str().unwrap()]);
         assert!(ja.status.success(), "{case}: {}", stderr(&ja));
         let text = stdout(&ja);
+        // The evidence too: the detection's templates in Japanese, the
+        // paths and what the host said as they are.
         assert_japanese(
             &format!("facts {case}"),
-            without_evidence(&text),
-            &[term, "マシン", "ホスト名", "メモリー", "マシン ID"],
+            &text,
+            &[term, "マシン", "ホスト名", "メモリー", "マシン ID", "根拠", evidence],
         );
         let c = run(C, &["facts", "--root", root.to_str().unwrap()]);
         assert_eq!(c.status.code(), ja.status.code());

@@ -57,6 +57,11 @@ impl Message {
         Message { msgid, args }
     }
 
+    /// The English text with its `{placeholders}`.
+    pub fn msgid(&self) -> &'static str {
+        self.msgid
+    }
+
     fn render(&self, template: &str) -> String {
         let values: Vec<String> = self
             .args
@@ -232,6 +237,39 @@ pub fn chain<'a>(links: impl IntoIterator<Item = &'a (dyn Error + 'static)>) -> 
     out
 }
 
+/// The values of `template`'s `{placeholders}` in `text`, when `text` is
+/// `template` filled in (each placeholder takes the shortest text up to
+/// the literal after it; the last one takes the rest): the reverse of
+/// [`fill`](crate::fill), for a record kept in English and shown in the
+/// user's language.
+pub fn unfill<'a>(template: &'a str, text: &'a str) -> Option<Vec<(&'a str, &'a str)>> {
+    let mut values = Vec::new();
+    let mut rest = text;
+    let mut tpl = template;
+    // The literal before the first placeholder.
+    let open = tpl.find('{').unwrap_or(tpl.len());
+    rest = rest.strip_prefix(&tpl[..open])?;
+    tpl = &tpl[open..];
+    while let Some(after_open) = tpl.strip_prefix('{') {
+        let close = after_open.find('}')?;
+        let name = &after_open[..close];
+        tpl = &after_open[close + 1..];
+        let next = tpl.find('{').unwrap_or(tpl.len());
+        let literal = &tpl[..next];
+        let value = if next == tpl.len() {
+            rest.strip_suffix(literal)?
+        } else if literal.is_empty() {
+            return None;
+        } else {
+            &rest[..rest.find(literal)?]
+        };
+        values.push((name, value));
+        rest = &rest[value.len() + literal.len()..];
+        tpl = &tpl[next..];
+    }
+    (rest.is_empty() && tpl.is_empty()).then_some(values)
+}
+
 /// `e` in English: for logs and JSON (the same as its `Display`).
 pub fn in_english(e: &dyn Localize) -> String {
     english(|| e.localized())
@@ -256,6 +294,21 @@ mod tests {
             "/etc/x.toml line 3: a.b: must be more than 0"
         );
         assert_eq!(in_english(&m), m.to_string());
+    }
+
+    #[test]
+    fn unfill_reverses_fill() {
+        assert_eq!(
+            unfill("{product} (EC2 bare metal instance)", "m5.metal (EC2 bare metal instance)"),
+            Some(vec![("product", "m5.metal")])
+        );
+        assert_eq!(
+            unfill("hypervisor bit {bit}, leaves {leaves}", "hypervisor bit 1, leaves a, b"),
+            Some(vec![("bit", "1"), ("leaves", "a, b")])
+        );
+        assert_eq!(unfill("present (docker)", "present (docker)"), Some(vec![]));
+        assert_eq!(unfill("present (docker)", "present (podman)"), None);
+        assert_eq!(unfill("hypervisor bit {bit}", "SMBIOS bit 1"), None);
     }
 
     #[test]
