@@ -572,3 +572,67 @@ fn toml_syntax_errors_are_framed_in_japanese() {
     let detail = |s: &str| s.rsplit_once(": ").map(|(_, d)| d.to_string());
     assert_eq!(detail(&err), detail(&english));
 }
+
+/// Errors the agent raises itself, under a Japanese locale: Japanese, the
+/// same exit code as in English, paths and the system's error number as
+/// they are.
+#[test]
+fn agent_raised_errors_are_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    std::fs::create_dir_all(root.join("etc/alma-ext")).unwrap();
+    std::fs::write(
+        root.join("etc/alma-ext/lifecycle.toml"),
+        "[[releases]]\nmajor = 9\nmajor = 9\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing");
+    let (root, missing) = (root.to_str().unwrap(), missing.to_str().unwrap());
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["facts", "--root", missing],
+            2,
+            "を開けません: ファイルまたはディレクトリがありません (os error 2)",
+        ),
+        (
+            &["status", "--root", root],
+            3,
+            "lifecycle.toml 3 行目 1 桁: releases.major: TOML の構文が正しくありません: ",
+        ),
+        (
+            &["security-status", "--root", root, "--target", missing],
+            3,
+            "切替先ファイル",
+        ),
+        (
+            &[
+                "register",
+                "--root",
+                root,
+                "--server",
+                "http://ext.example.com",
+                "--key",
+                "k",
+            ],
+            2,
+            "ループバックアドレス",
+        ),
+        (
+            &["switch", "--root", root],
+            4,
+            "切替先がありません: --target FILE を指定するか",
+        ),
+    ];
+    for (args, code, words) in cases {
+        let (ja, c) = (run(JA, args), run(C, args));
+        assert_eq!(ja.status.code(), Some(code), "{args:?}: {}", stderr(&ja));
+        assert_eq!(c.status.code(), Some(code), "{args:?}: {}", stderr(&c));
+        let err = stderr(&ja);
+        assert!(err.contains(words), "{args:?}: {words:?} not in\n{err}");
+        // The toml crate's detail after the framing is its own.
+        let ours = err.split("TOML の構文が正しくありません: ").next().unwrap();
+        assert_japanese(&format!("{args:?}"), ours, &[]);
+        assert_no_japanese(&format!("{args:?}"), &stderr(&c));
+    }
+}

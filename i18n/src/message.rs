@@ -299,11 +299,17 @@ mod tests {
     #[test]
     fn unfill_reverses_fill() {
         assert_eq!(
-            unfill("{product} (EC2 bare metal instance)", "m5.metal (EC2 bare metal instance)"),
+            unfill(
+                "{product} (EC2 bare metal instance)",
+                "m5.metal (EC2 bare metal instance)"
+            ),
             Some(vec![("product", "m5.metal")])
         );
         assert_eq!(
-            unfill("hypervisor bit {bit}, leaves {leaves}", "hypervisor bit 1, leaves a, b"),
+            unfill(
+                "hypervisor bit {bit}, leaves {leaves}",
+                "hypervisor bit 1, leaves a, b"
+            ),
             Some(vec![("bit", "1"), ("leaves", "a, b")])
         );
         assert_eq!(unfill("present (docker)", "present (docker)"), Some(vec![]));

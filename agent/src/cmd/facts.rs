@@ -6,7 +6,7 @@ use alma_ext_proto::Facts;
 use alma_ext_i18n::t;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::exit::{CmdResult, Exit};
 use crate::facts::{self, InvalidFile};
 use crate::output::{print_json, Format};
 use crate::root::HostRoot;
@@ -36,8 +36,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root =
-        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
+    let root = HostRoot::open(&args.root.root).map_err(|e| {
+        crate::exit::fail_localized(
+            Exit::Usage,
+            alma_ext_i18n::msg!("--root: {error}", error = crate::root::error_message(&e)),
+        )
+    })?;
     let collected = match facts::collect_with_warnings(&root) {
         Ok(c) => c,
         Err(e) if e.downcast_ref::<InvalidFile>().is_some() => {

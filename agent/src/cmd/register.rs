@@ -162,7 +162,7 @@ pub fn run(args: Args) -> CmdResult {
     };
     let resp = rt
         .block_on(client.register(&req))
-        .map_err(|e| fail(e.exit(), e))?;
+        .map_err(|e| crate::exit::fail_localized(e.exit(), e))?;
     let reg = Registration {
         server: server.clone(),
         machine: resp.machine.clone(),

@@ -168,21 +168,26 @@ fn run_inner(args: &Args) -> CmdResult {
     }
 }
 
+/// A `--target` file: unreadable (exit 3, the system's reason) or not a
+/// target (exit 3, file, line, column and key).
+pub fn read_target_file(f: &Path) -> Result<Target, Failed> {
+    let text = std::fs::read_to_string(f).map_err(|e| {
+        fail_localized(
+            Exit::Config,
+            msg!(
+                "cannot read the target file {file}: {error}",
+                file = f.display(),
+                error = io_message(&e)
+            ),
+        )
+    })?;
+    Target::from_toml(&text)
+        .map_err(|e| fail_localized(Exit::Config, crate::config::ConfigError::toml(f, &text, &e)))
+}
+
 fn load_target(args: &Args, root: &Path) -> Result<Target, Failed> {
     if let Some(f) = &args.target {
-        let text = std::fs::read_to_string(f).map_err(|e| {
-            fail_localized(
-                Exit::Config,
-                msg!(
-                    "cannot read the target file {file}: {error}",
-                    file = f.display(),
-                    error = io_message(&e)
-                ),
-            )
-        })?;
-        return Target::from_toml(&text).map_err(|e| {
-            fail_localized(Exit::Config, crate::config::ConfigError::toml(f, &text, &e))
-        });
+        return read_target_file(f);
     }
     let reg = crate::registration::load(&HostRoot::new(root)).map_err(|e| crate::exit::Failed {
         exit: Exit::Config,

@@ -161,7 +161,7 @@ pub fn run(args: Args) -> CmdResult {
                 .exit(Exit::Config)?;
             let rt = runtime()?;
             rt.block_on(client.unregister(cred))
-                .map_err(|e| fail(e.exit(), e))
+                .map_err(|e| crate::exit::fail_localized(e.exit(), e))
         }
     };
     if let Err(e) = told {
