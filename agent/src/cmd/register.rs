@@ -1,7 +1,7 @@
 //! `alma-ext register`: register this machine with the entitlement server
 //! and keep the per-machine credential in a 0600 file.
 
-use alma_ext_i18n::t;
+use alma_ext_i18n::{t, Localize};
 use std::path::PathBuf;
 
 use alma_ext_proto::api::RegisterRequest;
@@ -187,17 +187,20 @@ pub fn run(args: Args) -> CmdResult {
     if let Err(e) = registration::save(&root, &reg) {
         let withdrawn = rt.block_on(client.unregister(&Secret::new(resp.credential.clone())));
         let what = match withdrawn {
-            Ok(()) => "the registration was withdrawn on the server".to_string(),
-            Err(w) => format!(
-                "withdrawing it on the server failed too ({w}); an admin can see machine {} with `alma-ext-server inventory`",
-                resp.machine
+            Ok(()) => t!("the registration was withdrawn on the server").to_string(),
+            Err(w) => t!(
+                "withdrawing it on the server failed too ({error}); an admin can see machine {machine} with `alma-ext-server inventory`",
+                error = w.localized(),
+                machine = resp.machine
             ),
         };
         return Err(fail(
             Exit::Failure,
-            format!(
-                "registered as machine {}, but the credential could not be stored ({e:#}); {what}",
-                resp.machine
+            t!(
+                "registered as machine {machine}, but the credential could not be stored ({error}); {what}",
+                machine = resp.machine,
+                error = format!("{e:#}"),
+                what = what
             ),
         ));
     }
