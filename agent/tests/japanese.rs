@@ -636,3 +636,32 @@ fn agent_raised_errors_are_japanese() {
         assert_no_japanese(&format!("{args:?}"), &stderr(&c));
     }
 }
+
+/// A line os-release cannot hold: the warning is Japanese in text, naming
+/// the file and line; with `--format json` it stays English (and the JSON
+/// identical).
+#[test]
+fn os_release_warnings_are_japanese_in_text_only() {
+    let root = host("osrelease-escapes");
+    let text = run(JA, &["facts", "--root", root.to_str().unwrap()]);
+    let err = stderr(&text);
+    assert!(
+        err.contains("etc/os-release 6 行目: 代入ではありません")
+            && err.contains("(この行は無視しました)"),
+        "{err}"
+    );
+    let json = [
+        "facts",
+        "--format",
+        "json",
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    let (ja, c) = (run(JA, &json), run(C, &json));
+    assert!(ja.stdout == c.stdout);
+    assert!(
+        stderr(&ja).contains("line 6: not an assignment"),
+        "{}",
+        stderr(&ja)
+    );
+}

@@ -42,7 +42,14 @@ pub fn run(args: Args) -> CmdResult {
             alma_ext_i18n::msg!("--root: {error}", error = crate::root::error_message(&e)),
         )
     })?;
-    let collected = match facts::collect_with_warnings(&root) {
+    // JSON and its warnings in English whatever the locale; an error
+    // (computed again) in the user's language.
+    let collect = || facts::collect_with_warnings(&root);
+    let collected = match args.format {
+        Format::Json => alma_ext_i18n::machine(collect),
+        Format::Text => collect(),
+    };
+    let collected = match collected {
         Ok(c) => c,
         Err(e) if e.downcast_ref::<InvalidFile>().is_some() => {
             return Err(crate::exit::Failed {
