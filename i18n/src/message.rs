@@ -270,11 +270,6 @@ pub fn unfill<'a>(template: &'a str, text: &'a str) -> Option<Vec<(&'a str, &'a 
     (rest.is_empty() && tpl.is_empty()).then_some(values)
 }
 
-/// `e` in English: for logs and JSON (the same as its `Display`).
-pub fn in_english(e: &dyn Localize) -> String {
-    english(|| e.localized())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,7 +288,7 @@ mod tests {
             m.to_string(),
             "/etc/x.toml line 3: a.b: must be more than 0"
         );
-        assert_eq!(in_english(&m), m.to_string());
+        assert_eq!(crate::english(|| m.localized()), m.to_string());
     }
 
     #[test]
