@@ -665,3 +665,44 @@ fn os_release_warnings_are_japanese_in_text_only() {
         stderr(&ja)
     );
 }
+
+/// The error a failed switch recorded in its state file (English, as the
+/// JSON carries it) is shown in Japanese by `status`, dnf's own words
+/// quoted as they are.
+#[test]
+fn a_recorded_switch_error_is_shown_in_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    let state = root.join("var/lib/alma-ext/switch");
+    std::fs::create_dir_all(&state).unwrap();
+    let error = "dnf could not use the new repositories: dnf makecache --repo ext-baseos \
+                 failed (exit status: 1): Errors during downloading metadata for repository \
+                 'ext-baseos'";
+    std::fs::write(
+        state.join("state.json"),
+        serde_json::json!({"status": "failed", "since": "2026-11-30T00:00:00Z",
+                           "repos": [], "error": error})
+        .to_string(),
+    )
+    .unwrap();
+    let args = [
+        "status",
+        "--root",
+        root.to_str().unwrap(),
+        "--at",
+        "2026-11-30",
+    ];
+    let text = stdout(&run(JA, &args));
+    assert!(
+        text.contains(
+            "前回の切替は失敗し、切り戻しました: dnf が新しいリポジトリを使えませんでした: \
+             dnf makecache --repo ext-baseos が失敗しました (exit status: 1): Errors during"
+        ),
+        "{text}"
+    );
+    let json = [&args[..], &["--format", "json"]].concat();
+    let (ja, c) = (run(JA, &json), run(C, &json));
+    assert!(ja.stdout == c.stdout);
+    assert!(stdout(&c).contains(error));
+}

@@ -29,7 +29,7 @@ pub mod message;
 pub mod po;
 
 pub use clap_ja::{localize, parse, texts};
-pub use message::{chain, unfill, Localize, Localized, Message};
+pub use message::{chain, render_back, unfill, Localize, Localized, Message};
 
 /// The language of the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -270,6 +270,39 @@ pub fn unfill<'a>(template: &'a str, text: &'a str) -> Option<Vec<(&'a str, &'a 
     (rest.is_empty() && tpl.is_empty()).then_some(values)
 }
 
+/// A record kept in English (the evidence of `facts`, the error in a
+/// state file) rendered in the current language: the first of `templates`
+/// it fills in, through the catalogue, each value rendered the same way in
+/// turn; else, for a list (`a; b` with `list = ("; ", "; ")`), each part
+/// when every part is one; else None (show it as it is).
+pub fn render_back(text: &str, templates: &[Message], list: (&str, &str)) -> Option<String> {
+    for t in templates {
+        if let Some(values) = unfill(t.msgid(), text) {
+            let values: Vec<(&str, String)> = values
+                .into_iter()
+                .map(|(n, v)| {
+                    let v = render_back(v, templates, list).unwrap_or_else(|| v.to_string());
+                    (n, v)
+                })
+                .collect();
+            let args: Vec<(&str, &dyn Display)> = values
+                .iter()
+                .map(|(n, v)| (*n, v as &dyn Display))
+                .collect();
+            return Some(fill(tr(t.msgid()), &args));
+        }
+    }
+    let (sep, joined_by) = list;
+    if !text.contains(sep) {
+        return None;
+    }
+    let parts: Option<Vec<String>> = text
+        .split(sep)
+        .map(|p| render_back(p, templates, list))
+        .collect();
+    parts.map(|p| p.join(joined_by))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -314,10 +314,9 @@ impl<'a> Applier<'a> {
             let mut s = self.store.state().ok().flatten().unwrap_or_default();
             s.status = state;
             s.error = Some(
-                msg!(
-                    "an interrupted {operation} from {started} was rolled back",
-                    operation = op_word(j.op),
-                    started = j.created.format("%Y-%m-%d %H:%M:%S UTC")
+                said_in_state::recovered(
+                    op_word(j.op),
+                    j.created.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
                 )
                 .to_string(),
             );
@@ -580,12 +579,7 @@ impl<'a> Applier<'a> {
         if !verify.is_empty() {
             self.tools
                 .makecache(self.root(), releasever, &verify, &plan.tls_files)
-                .map_err(|e| {
-                    StepError::After(msg!(
-                        "dnf could not use the new repositories: {error}",
-                        error = e.message()
-                    ))
-                })?;
+                .map_err(|e| StepError::After(said_in_state::makecache_failed(e.message())))?;
         }
         self.store.step("verified").map_err(before)?;
         self.failpoint.hit("verified").map_err(before)?;
@@ -631,25 +625,20 @@ impl<'a> Applier<'a> {
     /// Ask dnf again: the enabled repos must be the plan's, and every
     /// vault repoint must read the planned URL.
     fn judge_written(&self, plan: &Plan, judge: &Judge<'_>) -> Result<(), StepError> {
-        let after = judge.reader.read(self.root(), &[]).map_err(|e| {
-            StepError::After(msg!(
-                "cannot ask dnf what it reads after the write: {error}",
-                error = e.message()
-            ))
-        })?;
+        let after = judge
+            .reader
+            .read(self.root(), &[])
+            .map_err(|e| StepError::After(said_in_state::unread_after_write(e.message())))?;
         let want = crate::plan::intended_enabled(plan, &judge.before);
         let got = after.enabled_ids();
         let mut diffs = Vec::new();
         let missing: Vec<&str> = want.difference(&got).map(String::as_str).collect();
         let extra: Vec<&str> = got.difference(&want).map(String::as_str).collect();
         if !missing.is_empty() {
-            diffs.push(msg!("not enabled: {repos}", repos = missing.join(", ")));
+            diffs.push(said_in_state::not_enabled(missing.join(", ")));
         }
         if !extra.is_empty() {
-            diffs.push(msg!(
-                "still or newly enabled: {repos}",
-                repos = extra.join(", ")
-            ));
+            diffs.push(said_in_state::still_enabled(extra.join(", ")));
         }
         for d in &plan.repos {
             if let Action::Vault { url } = &d.action {
@@ -659,25 +648,23 @@ impl<'a> Applier<'a> {
                         if r.baseurl == [want.clone()]
                             && r.mirrorlist.is_empty()
                             && r.metalink.is_empty() => {}
-                    Some(r) => diffs.push(msg!(
-                        "{repo} reads baseurl {baseurl} mirrorlist {mirrorlist} metalink {metalink}, planned {planned}",
-                        repo = d.id,
-                        baseurl = format!("{:?}", r.baseurl),
-                        mirrorlist = format!("{:?}", r.mirrorlist),
-                        metalink = format!("{:?}", r.metalink),
-                        planned = want
+                    Some(r) => diffs.push(said_in_state::reads_other(
+                        &d.id,
+                        [
+                            format!("{:?}", r.baseurl),
+                            format!("{:?}", r.mirrorlist),
+                            format!("{:?}", r.metalink),
+                        ],
+                        want,
                     )),
-                    None => diffs.push(msg!("{repo} is not loaded", repo = d.id)),
+                    None => diffs.push(said_in_state::not_loaded(&d.id)),
                 }
             }
         }
         if diffs.is_empty() {
             return Ok(());
         }
-        Err(StepError::After(msg!(
-            "dnf does not read the switch as planned ({differences})",
-            differences = diffs
-        )))
+        Err(StepError::After(said_in_state::not_as_planned(diffs)))
     }
 
     /// The files `--revert` would restore: (host path, current bytes,
@@ -800,4 +787,121 @@ fn rolling_back_failed(msg: Message, e: impl std::fmt::Display) -> Message {
         message = msg,
         error = e
     )
+}
+
+/// The messages a failed switch leaves in the state file (`state.json`'s
+/// `error`, English): made here, and listed for [`recorded_error_templates`]
+/// so that `alma-ext status` can show a recorded error in the user's
+/// language.
+mod said_in_state {
+    use alma_ext_i18n::{msg, Message};
+
+    pub fn recovered(operation: Message, started: String) -> Message {
+        msg!(
+            "an interrupted {operation} from {started} was rolled back",
+            operation = operation,
+            started = started
+        )
+    }
+
+    pub fn makecache_failed(error: Message) -> Message {
+        msg!(
+            "dnf could not use the new repositories: {error}",
+            error = error
+        )
+    }
+
+    pub fn unread_after_write(error: Message) -> Message {
+        msg!(
+            "cannot ask dnf what it reads after the write: {error}",
+            error = error
+        )
+    }
+
+    pub fn not_as_planned(differences: Vec<Message>) -> Message {
+        msg!(
+            "dnf does not read the switch as planned ({differences})",
+            differences = differences
+        )
+    }
+
+    pub fn not_enabled(repos: String) -> Message {
+        msg!("not enabled: {repos}", repos = repos)
+    }
+
+    pub fn still_enabled(repos: String) -> Message {
+        msg!("still or newly enabled: {repos}", repos = repos)
+    }
+
+    /// `reads`: dnf's baseurl, mirrorlist and metalink, as it reads them.
+    pub fn reads_other(repo: &str, reads: [String; 3], planned: String) -> Message {
+        let [baseurl, mirrorlist, metalink] = reads;
+        msg!(
+            "{repo} reads baseurl {baseurl} mirrorlist {mirrorlist} metalink {metalink}, planned {planned}",
+            repo = repo,
+            baseurl = baseurl,
+            mirrorlist = mirrorlist,
+            metalink = metalink,
+            planned = planned
+        )
+    }
+
+    pub fn not_loaded(repo: &str) -> Message {
+        msg!("{repo} is not loaded", repo = repo)
+    }
+}
+
+/// The templates of the errors a switch records in its state file, the
+/// more specific first (with the dnf and rpm errors they quote): for
+/// [`alma_ext_i18n::render_back`].
+pub fn recorded_error_templates() -> Vec<Message> {
+    use crate::dnfquery::DnfQueryError;
+    use crate::system::ToolError;
+    let any = || Message::new("", Vec::new());
+    let text = String::new;
+    let interpreter = PathBuf::new;
+    vec![
+        said_in_state::recovered(any(), text()),
+        said_in_state::makecache_failed(any()),
+        said_in_state::unread_after_write(any()),
+        said_in_state::not_as_planned(Vec::new()),
+        said_in_state::not_enabled(text()),
+        said_in_state::still_enabled(text()),
+        said_in_state::reads_other("", [text(), text(), text()], text()),
+        said_in_state::not_loaded(""),
+        op_word(Op::Switch),
+        op_word(Op::Revert),
+        ToolError::Spawn {
+            command: text(),
+            source: io::Error::other(""),
+        }
+        .message(),
+        ToolError::Failed {
+            command: text(),
+            status: text(),
+            stderr: text(),
+        }
+        .message(),
+        DnfQueryError::NoPython {
+            interpreter: interpreter(),
+            source: io::Error::other(""),
+        }
+        .message(),
+        DnfQueryError::NoDnf {
+            interpreter: interpreter(),
+            message: text(),
+        }
+        .message(),
+        DnfQueryError::Failed {
+            interpreter: interpreter(),
+            status: text(),
+            stderr: text(),
+        }
+        .message(),
+        DnfQueryError::BadOutput {
+            interpreter: interpreter(),
+            message: text(),
+        }
+        .message(),
+    ]
 }

@@ -216,8 +216,7 @@ pub fn render_text(f: &Facts) -> String {
 /// catalogue. Runs only under Japanese (the English path prints the record
 /// as it is).
 mod evidence_ja {
-    use alma_ext_i18n::{fill, msg, tr, unfill, Message};
-    use std::fmt::Display;
+    use alma_ext_i18n::{msg, Message};
 
     /// "type, hypervisor" as the answers' names.
     pub fn decides(d: &str) -> String {
@@ -275,36 +274,7 @@ mod evidence_ja {
     /// `v` in Japanese where it is one of the templates (or a list of
     /// them); as it is otherwise.
     pub fn value(v: &str) -> String {
-        translate(v, &templates()).unwrap_or_else(|| v.to_string())
-    }
-
-    fn translate(v: &str, templates: &[Message]) -> Option<String> {
-        for t in templates {
-            if let Some(values) = unfill(t.msgid(), v) {
-                let values: Vec<(&str, String)> = values
-                    .into_iter()
-                    .map(|(n, x)| (n, translate(x, templates).unwrap_or_else(|| x.to_string())))
-                    .collect();
-                let args: Vec<(&str, &dyn Display)> = values
-                    .iter()
-                    .map(|(n, x)| (*n, x as &dyn Display))
-                    .collect();
-                return Some(fill(tr(t.msgid()), &args));
-            }
-        }
-        // A list ("DMI without ..., a device tree without ..."): only when
-        // every part is a template.
-        let parts: Option<Vec<String>> =
-            v.split(", ").map(|p| translate_one(p, templates)).collect();
-        parts
-            .filter(|p| p.len() > 1)
-            .map(|p| p.join(alma_ext_i18n::t!(", ")))
-    }
-
-    fn translate_one(p: &str, templates: &[Message]) -> Option<String> {
-        templates
-            .iter()
-            .find(|t| !t.msgid().contains('{') && t.msgid() == p)
-            .map(|t| tr(t.msgid()).to_string())
+        alma_ext_i18n::render_back(v, &templates(), (", ", alma_ext_i18n::t!(", ")))
+            .unwrap_or_else(|| v.to_string())
     }
 }

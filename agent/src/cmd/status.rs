@@ -97,6 +97,16 @@ pub struct Status {
     pub warnings: Vec<String>,
 }
 
+/// The error a switch recorded in its state file (English) in the user's
+/// language, where it is one of the switcher's messages.
+fn recorded_error(e: &str) -> String {
+    if !alma_ext_i18n::is_japanese() {
+        return e.to_string();
+    }
+    let templates = alma_ext_switcher::apply::recorded_error_templates();
+    alma_ext_i18n::render_back(e, &templates, ("; ", "; ")).unwrap_or_else(|| e.to_string())
+}
+
 fn switch_description(s: &SwitchState) -> String {
     match s.status {
         SwitchStatus::Community => t!("community repositories").into(),
@@ -107,7 +117,7 @@ fn switch_description(s: &SwitchState) -> String {
         SwitchStatus::Failed => match &s.error {
             Some(e) => t!(
                 "community repositories (last switch failed and was rolled back: {error})",
-                error = e
+                error = recorded_error(e)
             ),
             None => t!("community repositories (last switch failed and was rolled back)").into(),
         },
