@@ -45,27 +45,57 @@ pub enum ApiError {
     Unexpected { status: u16, message: String },
 }
 
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl ApiError {
+    /// What failed, as a message (the server's and the transport's own
+    /// words as they are).
+    pub fn message(&self) -> alma_ext_i18n::Message {
+        use alma_ext_i18n::msg;
         match self {
-            ApiError::Unreachable(m) => write!(f, "server unreachable: {m}"),
-            ApiError::Unavailable { status, message } => write!(f, "server unavailable (HTTP {status}): {message}"),
-            ApiError::Refused { code, message } => write!(f, "server refused ({code}): {message}"),
-            ApiError::ReregisterRequired(m) => write!(
-                f,
-                "the server says this machine's credential belongs to another machine (a clone): {m}; run `alma-ext register` again"
+            ApiError::Unreachable(m) => msg!("server unreachable: {error}", error = m),
+            ApiError::Unavailable { status, message } => msg!(
+                "server unavailable (HTTP {status}): {message}",
+                status = status,
+                message = message
             ),
-            ApiError::Rejected { code, message, field } => match field {
-                Some(fl) => write!(f, "server rejected the request ({code}) at {fl}: {message}"),
-                None => write!(f, "server rejected the request ({code}): {message}"),
-            },
-            ApiError::Protocol(m) => write!(f, "unexpected reply from the server: {m}"),
-            ApiError::Unexpected { status, message } => {
-                write!(f, "unexpected HTTP {status}: {message}")
-            }
+            ApiError::Refused { code, message } => msg!(
+                "server refused ({code}): {message}",
+                code = code,
+                message = message
+            ),
+            ApiError::ReregisterRequired(m) => msg!(
+                "the server says this machine's credential belongs to another machine (a clone): {message}; run `alma-ext register` again",
+                message = m
+            ),
+            ApiError::Rejected {
+                code,
+                message,
+                field: Some(fl),
+            } => msg!(
+                "server rejected the request ({code}) at {field}: {message}",
+                code = code,
+                field = fl,
+                message = message
+            ),
+            ApiError::Rejected {
+                code,
+                message,
+                field: None,
+            } => msg!(
+                "server rejected the request ({code}): {message}",
+                code = code,
+                message = message
+            ),
+            ApiError::Protocol(m) => msg!("unexpected reply from the server: {error}", error = m),
+            ApiError::Unexpected { status, message } => msg!(
+                "unexpected HTTP {status}: {message}",
+                status = status,
+                message = message
+            ),
         }
     }
 }
+
+alma_ext_i18n::localize_via_message!(ApiError);
 
 impl std::error::Error for ApiError {}
 
@@ -250,11 +280,27 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 fn read_ca(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
-    let pem = std::fs::read(path).with_context(|| format!("reading CA file {}", path.display()))?;
-    let certs = reqwest::Certificate::from_pem_bundle(&pem)
-        .with_context(|| format!("CA file {} is not PEM certificates", path.display()))?;
+    use alma_ext_i18n::{msg, Localized};
+    let said = |m| anyhow::Error::new(Localized::new(m));
+    let pem = std::fs::read(path).map_err(|e| {
+        said(msg!(
+            "reading CA file {path}: {error}",
+            path = path.display(),
+            error = alma_ext_switcher::fsops::io_message(&e)
+        ))
+    })?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        said(msg!(
+            "CA file {path} is not PEM certificates: {error}",
+            path = path.display(),
+            error = e
+        ))
+    })?;
     if certs.is_empty() {
-        anyhow::bail!("CA file {} holds no certificate", path.display());
+        return Err(said(msg!(
+            "CA file {path} holds no certificate",
+            path = path.display()
+        )));
     }
     Ok(certs)
 }
@@ -263,7 +309,8 @@ impl Client {
     /// Build a client. Fails on a bad URL, CA file or proxy (configuration
     /// errors: exit code 3).
     pub fn new(opts: &ClientOptions) -> anyhow::Result<Client> {
-        let base = check_server_url(&opts.server).map_err(anyhow::Error::msg)?;
+        let base = check_server_url(&opts.server)
+            .map_err(|m| anyhow::Error::new(alma_ext_i18n::Localized::new(m)))?;
         let mut b = reqwest::Client::builder()
             .use_rustls_tls()
             .https_only(base.scheme() == "https")

@@ -7,10 +7,10 @@
 //! into [`Settings`]. Each value remembers the file and line it came from,
 //! so an error names file, line and key even when it is found after merging.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use alma_ext_i18n::{msg, Localize, Message};
 use chrono::NaiveTime;
 use serde::Deserialize;
 use toml::Spanned;
@@ -25,19 +25,68 @@ pub const DROPIN_DIR: &str = "/etc/alma-ext/agent.d";
 /// The official AWS account that publishes AlmaLinux AMIs.
 pub const ALMALINUX_AWS_OWNER: &str = "764336703387";
 
-/// A configuration error: file, line, key and what is wrong.
+/// A configuration error: file, line, key and what is wrong. `Display`
+/// is English (logs, JSON); the user reads [`Localize::localized`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     pub file: PathBuf,
     pub line: Option<usize>,
+    /// 1-based column, for TOML syntax errors.
+    pub column: Option<usize>,
     pub key: Option<String>,
-    pub message: String,
+    pub message: Message,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (file, message) = (self.file.display(), &self.message);
-        let text = match (self.line, &self.key) {
+impl ConfigError {
+    /// `text` of `file` is not valid TOML (or does not fit the file's
+    /// shape): the line and column of the toml crate's span, the key on
+    /// that line, and the crate's own detail.
+    pub fn toml(file: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+        let offset = e.span().map(|s| s.start.min(text.len()));
+        let column = offset.map(|o| {
+            let start = text[..o].rfind('\n').map_or(0, |i| i + 1);
+            text[start..o].chars().count() + 1
+        });
+        let detail = e
+            .message()
+            .trim()
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; ");
+        ConfigError {
+            file: file.to_path_buf(),
+            line: offset.map(|o| line_of(text, o)),
+            column,
+            key: offset.and_then(|o| key_at(text, o)),
+            message: msg!("invalid TOML: {detail}", detail = detail),
+        }
+    }
+}
+
+impl Localize for ConfigError {
+    fn localized(&self) -> String {
+        let (file, message) = (self.file.display(), self.message.localized());
+        if let (Some(line), Some(column)) = (self.line, self.column) {
+            return match &self.key {
+                Some(key) => alma_ext_i18n::t!(
+                    "{file} line {line}, column {column}: {key}: {message}",
+                    file = file,
+                    line = line,
+                    column = column,
+                    key = key,
+                    message = message
+                ),
+                None => alma_ext_i18n::t!(
+                    "{file} line {line}, column {column}: {message}",
+                    file = file,
+                    line = line,
+                    column = column,
+                    message = message
+                ),
+            };
+        }
+        match (self.line, &self.key) {
             (Some(line), Some(key)) => alma_ext_i18n::t!(
                 "{file} line {line}: {key}: {message}",
                 file = file,
@@ -58,10 +107,11 @@ impl fmt::Display for ConfigError {
                 message = message
             ),
             (None, None) => alma_ext_i18n::t!("{file}: {message}", file = file, message = message),
-        };
-        f.write_str(&text)
+        }
     }
 }
+
+alma_ext_i18n::display_in_english!(ConfigError);
 
 impl std::error::Error for ConfigError {}
 
@@ -75,7 +125,7 @@ pub enum DurationValue {
 }
 
 impl DurationValue {
-    fn parse(&self) -> Result<Duration, String> {
+    fn parse(&self) -> Result<Duration, Message> {
         match self {
             DurationValue::Secs(s) => Ok(Duration::from_secs(*s)),
             DurationValue::Text(t) => parse_duration(t),
@@ -84,10 +134,10 @@ impl DurationValue {
 }
 
 /// Parse `"4h"`, `"30m"`, `"90d"`, `"45s"`, `"1h30m"` or plain seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_duration(text: &str) -> Result<Duration, Message> {
     let t = text.trim();
     if t.is_empty() {
-        return Err("empty duration".into());
+        return Err(msg!("empty duration"));
     }
     if let Ok(s) = t.parse::<u64>() {
         return Ok(Duration::from_secs(s));
@@ -106,14 +156,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             'd' => 86400,
             ' ' => continue,
             _ => {
-                return Err(alma_ext_i18n::t!(
+                return Err(msg!(
                     "`{value}` is not a duration (use e.g. 4h, 30m, 90d, 45s)",
                     value = text
                 ))
             }
         };
         let n: u64 = num.parse().map_err(|_| {
-            alma_ext_i18n::t!(
+            msg!(
                 "`{value}` is not a duration (use e.g. 4h, 30m, 90d, 45s)",
                 value = text
             )
@@ -122,7 +172,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         num.clear();
     }
     if !num.is_empty() {
-        return Err(alma_ext_i18n::t!(
+        return Err(msg!(
             "`{value}` is not a duration: a number without a unit at the end",
             value = text
         ));
@@ -224,12 +274,13 @@ struct Src<T> {
 }
 
 impl<T> Src<T> {
-    fn err(&self, message: impl Into<String>) -> ConfigError {
+    fn err(&self, message: Message) -> ConfigError {
         ConfigError {
             file: self.file.clone(),
             line: Some(self.line),
+            column: None,
             key: Some(self.key.to_string()),
-            message: message.into(),
+            message,
         }
     }
 }
@@ -302,15 +353,7 @@ macro_rules! take {
 
 impl Merged {
     fn add(&mut self, file: &Path, text: &str) -> Result<(), ConfigError> {
-        let frag: Fragment = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map(|s| s.start);
-            ConfigError {
-                file: file.to_path_buf(),
-                line: offset.map(|o| line_of(text, o)),
-                key: offset.and_then(|o| key_at(text, o)),
-                message: e.message().trim().to_string(),
-            }
-        })?;
+        let frag: Fragment = toml::from_str(text).map_err(|e| ConfigError::toml(file, text, &e))?;
         let t = text;
         take!(self, server_url, frag.server.url, "server.url", file, t);
         take!(
@@ -544,8 +587,9 @@ impl Default for Settings {
 
 /// Is `url` acceptable for the server: `https://`, or `http://` to a
 /// loopback address only (a credential must never cross a network in clear).
-pub fn check_server_url(url: &str) -> Result<reqwest::Url, String> {
-    let parsed = reqwest::Url::parse(url).map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+pub fn check_server_url(url: &str) -> Result<reqwest::Url, Message> {
+    let parsed = reqwest::Url::parse(url)
+        .map_err(|e| msg!("`{value}` is not a URL: {error}", value = url, error = e))?;
     match parsed.scheme() {
         "https" => {}
         "http" => {
@@ -557,19 +601,22 @@ pub fn check_server_url(url: &str) -> Result<reqwest::Url, String> {
                     .map(|a| a.is_loopback())
                     .unwrap_or(false);
             if !loopback {
-                return Err(format!(
-                    "`{url}`: http:// is allowed only to a loopback address (127.0.0.1, [::1], localhost); use https://"
+                return Err(msg!(
+                    "`{value}`: http:// is allowed only to a loopback address (127.0.0.1, [::1], localhost); use https://",
+                    value = url
                 ));
             }
         }
         other => {
-            return Err(format!(
-                "`{url}`: scheme {other}:// is not supported; use https://"
+            return Err(msg!(
+                "`{value}`: scheme {scheme}:// is not supported; use https://",
+                value = url,
+                scheme = other
             ))
         }
     }
     if parsed.host_str().is_none() {
-        return Err(format!("`{url}` has no host"));
+        return Err(msg!("`{value}` has no host", value = url));
     }
     Ok(parsed)
 }
@@ -596,17 +643,14 @@ fn endpoint(v: &Option<Src<String>>, default: &str) -> Result<String, ConfigErro
         None => Ok(default.to_string()),
         Some(s) => {
             let u = reqwest::Url::parse(&s.value).map_err(|e| {
-                s.err(alma_ext_i18n::t!(
+                s.err(msg!(
                     "`{value}` is not a URL: {error}",
                     value = s.value,
                     error = e
                 ))
             })?;
             if u.scheme() != "http" && u.scheme() != "https" {
-                return Err(s.err(alma_ext_i18n::t!(
-                    "`{value}`: use http:// or https://",
-                    value = s.value
-                )));
+                return Err(s.err(msg!("`{value}`: use http:// or https://", value = s.value)));
             }
             Ok(s.value.trim_end_matches('/').to_string())
         }
@@ -627,10 +671,7 @@ impl Merged {
         let ca_file = match &self.ca_file {
             None => None,
             Some(s) if !s.value.starts_with('/') => {
-                return Err(s.err(alma_ext_i18n::t!(
-                    "`{value}` must be an absolute path",
-                    value = s.value
-                )))
+                return Err(s.err(msg!("`{value}` must be an absolute path", value = s.value)))
             }
             Some(s) => Some(PathBuf::from(&s.value)),
         };
@@ -638,8 +679,13 @@ impl Merged {
             None => None,
             Some(s) if s.value.trim().is_empty() => None,
             Some(s) => {
-                reqwest::Proxy::all(&s.value)
-                    .map_err(|e| s.err(format!("`{}` is not a proxy URL: {e}", s.value)))?;
+                reqwest::Proxy::all(&s.value).map_err(|e| {
+                    s.err(msg!(
+                        "`{value}` is not a proxy URL: {error}",
+                        value = s.value,
+                        error = e
+                    ))
+                })?;
                 Some(s.value.clone())
             }
         };
@@ -649,19 +695,17 @@ impl Merged {
                 .timeout
                 .as_ref()
                 .unwrap()
-                .err(alma_ext_i18n::t!("must be more than 0")));
+                .err(msg!("must be more than 0")));
         }
         let interval = dur(&self.interval, d.interval)?;
         if interval < Duration::from_secs(60) || interval > Duration::from_secs(7 * 86400) {
             let s = self.interval.as_ref().unwrap();
-            return Err(s.err(alma_ext_i18n::t!("must be between 1m and 7d")));
+            return Err(s.err(msg!("must be between 1m and 7d")));
         }
         let splay = dur(&self.splay, d.splay.min(interval / 2))?;
         if splay > interval {
             let s = self.splay.as_ref().unwrap();
-            return Err(s.err(alma_ext_i18n::t!(
-                "must not be longer than checkin.interval"
-            )));
+            return Err(s.err(msg!("must not be longer than checkin.interval")));
         }
         let max_backoff = dur(&self.max_backoff, d.max_backoff.min(interval))?;
         if max_backoff < Duration::from_secs(1) {
@@ -669,7 +713,7 @@ impl Merged {
                 .max_backoff
                 .as_ref()
                 .unwrap()
-                .err(alma_ext_i18n::t!("must be at least 1s")));
+                .err(msg!("must be at least 1s")));
         }
         let facts_poll = dur(&self.facts_poll, d.facts_poll)?;
         if facts_poll < Duration::from_secs(10) {
@@ -677,15 +721,13 @@ impl Merged {
                 .facts_poll
                 .as_ref()
                 .unwrap()
-                .err(alma_ext_i18n::t!("must be at least 10s")));
+                .err(msg!("must be at least 10s")));
         }
         let system = match &self.label {
             None => None,
-            Some(s) if s.value.trim().is_empty() => {
-                return Err(s.err(alma_ext_i18n::t!("must not be empty")))
-            }
+            Some(s) if s.value.trim().is_empty() => return Err(s.err(msg!("must not be empty"))),
             Some(s) if s.value.len() > 200 => {
-                return Err(s.err(alma_ext_i18n::t!("is longer than 200 characters")))
+                return Err(s.err(msg!("is longer than 200 characters")))
             }
             Some(s) => Some(s.value.trim().to_string()),
         };
@@ -707,12 +749,16 @@ impl Merged {
                 .cloud_timeout
                 .as_ref()
                 .unwrap()
-                .err(alma_ext_i18n::t!("must be between 1ms and 30s")));
+                .err(msg!("must be between 1ms and 30s")));
         }
         let time = match &self.switch_time {
             None => d.switch.time,
-            Some(s) => NaiveTime::parse_from_str(&s.value, "%H:%M")
-                .map_err(|_| s.err(format!("`{}` is not a time of day HH:MM", s.value)))?,
+            Some(s) => NaiveTime::parse_from_str(&s.value, "%H:%M").map_err(|_| {
+                s.err(msg!(
+                    "`{value}` is not a time of day HH:MM",
+                    value = s.value
+                ))
+            })?,
         };
         let switch = SwitchPolicy {
             auto: self.switch_auto.as_ref().map(|s| s.value).unwrap_or(false),
@@ -722,14 +768,14 @@ impl Merged {
         let max_count = match &self.spool_max_count {
             None => d.spool.max_count,
             Some(s) if s.value < 2 || s.value > 100_000 => {
-                return Err(s.err(alma_ext_i18n::t!("must be between 2 and 100000")))
+                return Err(s.err(msg!("must be between 2 and 100000")))
             }
             Some(s) => s.value as usize,
         };
         let max_bytes = match &self.spool_max_bytes {
             None => d.spool.max_bytes,
             Some(s) if s.value < 65536 || s.value > 1 << 30 => {
-                return Err(s.err(alma_ext_i18n::t!("must be between 65536 and 1073741824")))
+                return Err(s.err(msg!("must be between 65536 and 1073741824")))
             }
             Some(s) => s.value as u64,
         };
@@ -738,7 +784,7 @@ impl Merged {
             Some(s) => {
                 let l = s.value.to_ascii_lowercase();
                 if !["error", "warn", "info", "debug", "trace"].contains(&l.as_str()) {
-                    return Err(s.err(alma_ext_i18n::t!(
+                    return Err(s.err(msg!(
                         "`{value}` is not one of error, warn, info, debug, trace",
                         value = s.value
                     )));
@@ -786,8 +832,9 @@ pub fn load(root: &HostRoot) -> Result<Settings, ConfigError> {
         root.read_to_string(abs).map_err(|e| ConfigError {
             file: abs.to_path_buf(),
             line: None,
+            column: None,
             key: None,
-            message: alma_ext_i18n::t!("cannot read: {error}", error = e),
+            message: msg!("cannot read: {error}", error = e),
         })
     };
     if let Some(text) = read(Path::new(MAIN_FILE))? {
@@ -810,8 +857,9 @@ pub fn load(root: &HostRoot) -> Result<Settings, ConfigError> {
             return Err(ConfigError {
                 file: PathBuf::from(DROPIN_DIR),
                 line: None,
+                column: None,
                 key: None,
-                message: format!("cannot read directory: {e}"),
+                message: msg!("cannot read directory: {error}", error = e),
             })
         }
     }
@@ -855,8 +903,10 @@ mod tests {
         assert_eq!(e.line, Some(3));
         assert_eq!(e.key.as_deref(), Some("checkin.intervl"));
         assert!(
-            e.to_string()
-                .starts_with("/etc/alma-ext/agent.toml line 3: checkin.intervl:"),
+            e.to_string().starts_with(
+                "/etc/alma-ext/agent.toml line 3, column 1: checkin.intervl: invalid TOML: \
+                 unknown field `intervl`"
+            ),
             "{e}"
         );
     }

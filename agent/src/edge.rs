@@ -25,7 +25,10 @@ pub fn run_exit(command: Command, run: fn(Command) -> CmdResult) -> u8 {
             // The whole error chain, once; journald adds the timestamp.
             alma_ext_stdio::errln!(
                 "{}",
-                alma_ext_i18n::t!("alma-ext: error: {error}", error = failed)
+                alma_ext_i18n::t!(
+                    "alma-ext: error: {error}",
+                    error = crate::exit::user_message(&failed)
+                )
             );
             failed.exit.code()
         }

@@ -43,3 +43,24 @@ pub type Failed = alma_ext_proto::exit::Failed<Exit>;
 
 /// What every command returns.
 pub type CmdResult = Result<Exit, Failed>;
+
+/// A failure the user reads in their language: `e`'s `Display` (what logs
+/// and `--format json` carry) stays English, the edge prints
+/// [`user_message`].
+pub fn fail_localized(exit: Exit, e: impl alma_ext_i18n::message::LocalizedError) -> Failed {
+    Failed {
+        exit,
+        error: anyhow::Error::new(alma_ext_i18n::Localized::new(e)),
+    }
+}
+
+/// The error chain of `f` as the user reads it (`a: b: c`): in English
+/// its `Display`, under a Japanese locale each link made by
+/// [`fail_localized`] in Japanese.
+pub fn user_message(f: &Failed) -> String {
+    if alma_ext_i18n::is_japanese() {
+        alma_ext_i18n::chain(f.error.chain())
+    } else {
+        f.to_string()
+    }
+}

@@ -51,10 +51,10 @@ pub fn exec() -> Failed {
             let paths: Vec<String> = looked_at.iter().map(|p| p.display().to_string()).collect();
             return fail(
                 Exit::Failure,
-                format!(
-                    "{NAME}, which runs this command, is missing: looked for {} \
-                     (reinstall the alma-ext package)",
-                    paths.join(" and ")
+                alma_ext_i18n::t!(
+                    "{helper}, which runs this command, is missing: looked for {paths} (reinstall the alma-ext package)",
+                    helper = NAME,
+                    paths = paths.join(alma_ext_i18n::t!(" and "))
                 ),
             );
         }
@@ -67,7 +67,11 @@ pub fn exec() -> Failed {
         .exec();
     fail(
         Exit::Failure,
-        format!("cannot run {}: {err}", helper.display()),
+        alma_ext_i18n::t!(
+            "cannot run {command}: {error}",
+            command = helper.display(),
+            error = err
+        ),
     )
 }
 

@@ -15,7 +15,6 @@
 //! ```
 
 use alma_ext_i18n::t;
-use std::fmt;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -28,26 +27,19 @@ use crate::root::HostRoot;
 /// The override file, as a host path.
 pub const OVERRIDE_PATH: &str = "/etc/alma-ext/lifecycle.toml";
 
-/// The override file is present but wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TableFileError {
-    /// The file, as it was opened.
-    pub path: String,
-    /// 1-based line, when known.
-    pub line: Option<usize>,
-    pub message: String,
-}
+/// The override file is present but wrong: file, line (and column for a
+/// TOML error), what is wrong; framed as a configuration error.
+pub type TableFileError = crate::config::ConfigError;
 
-impl fmt::Display for TableFileError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.line {
-            Some(l) => write!(f, "{} line {}: {}", self.path, l, self.message),
-            None => write!(f, "{}: {}", self.path, self.message),
-        }
+fn table_error(path: &str, line: Option<usize>, message: alma_ext_i18n::Message) -> TableFileError {
+    TableFileError {
+        file: path.into(),
+        line,
+        column: None,
+        key: None,
+        message,
     }
 }
-
-impl std::error::Error for TableFileError {}
 
 /// A date in the override file: a TOML date (`2032-05-31`) or a string
 /// (`"2032-05-31"`).
@@ -101,11 +93,8 @@ fn line_of(text: &str, offset: usize) -> usize {
 
 /// Parse the text of an override file. `path` only names it in errors.
 pub fn parse_table(path: &str, text: &str) -> Result<LifecycleTable, TableFileError> {
-    let file: FileTable = toml::from_str(text).map_err(|e| TableFileError {
-        path: path.to_string(),
-        line: e.span().map(|s| line_of(text, s.start)),
-        message: e.message().trim().to_string(),
-    })?;
+    let file: FileTable = toml::from_str(text)
+        .map_err(|e| TableFileError::toml(std::path::Path::new(path), text, &e))?;
     let mut releases: Vec<Release> = Vec::new();
     for sp in &file.releases {
         let line = Some(line_of(text, sp.span().start));
@@ -118,22 +107,22 @@ pub fn parse_table(path: &str, text: &str) -> Result<LifecycleTable, TableFileEr
             extended_end: r.extended_end.map(|d| d.0),
         };
         if releases.iter().any(|x| x.major == rel.major) {
-            return Err(TableFileError {
-                path: path.to_string(),
+            return Err(table_error(
+                path,
                 line,
-                message: format!("major {} is listed twice", rel.major),
-            });
+                alma_ext_i18n::msg!("major {major} is listed twice", major = rel.major),
+            ));
         }
         let one = LifecycleTable {
             releases: vec![rel.clone()],
         };
         // Checked here so the error can point at the release's line.
         if let Err(msg) = one.validate() {
-            return Err(TableFileError {
-                path: path.to_string(),
+            return Err(table_error(
+                path,
                 line,
-                message: msg.to_string(),
-            });
+                alma_ext_i18n::msg!("{error}", error = msg),
+            ));
         }
         releases.push(rel);
     }
@@ -163,11 +152,11 @@ pub fn load_table(root: &HostRoot) -> Result<(LifecycleTable, TableSource), Tabl
             ))
         }
         Err(e) => {
-            return Err(TableFileError {
-                path: full,
-                line: None,
-                message: format!("cannot read: {e}"),
-            })
+            return Err(table_error(
+                &full,
+                None,
+                alma_ext_i18n::msg!("cannot read: {error}", error = e),
+            ))
         }
     };
     let over = parse_table(&full, &text)?;
@@ -477,7 +466,7 @@ mod tests {
         let e = parse_table("f", "[[releases]]\nmajor = 9\nga = 2022-05-26\nactive_end = 2027-13-31\nsecurity_end = 2033-05-31\n").unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
         let e = parse_table("f", "[[releases]]\nmajor = 9\nga = 2022-05-26\nactive_end = 2027-05-31\nsecurity_end = 2033-05-31\ncolour = 1\n").unwrap_err();
-        assert!(e.message.contains("colour"), "{e}");
+        assert!(e.message.to_string().contains("colour"), "{e}");
         let e = parse_table("f", "# dates\n\n[[releases]]\nmajor = 9\nga = 2028-05-26\nactive_end = 2027-05-31\nsecurity_end = 2033-05-31\n").unwrap_err();
         assert_eq!(e.line, Some(3), "{e}");
         assert!(e.to_string().starts_with("f line 3: "));

@@ -29,7 +29,11 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
+        f.write_str(&alma_ext_i18n::t!(
+            "line {line}: {message}",
+            line = self.line,
+            message = self.message
+        ))
     }
 }
 
@@ -95,7 +99,8 @@ pub fn parse(text: &str) -> OsRelease {
         if !is_key_start(chars[i]) {
             out.problems.push(Problem {
                 line: start_line,
-                message: "expected KEY=VALUE (a key starts with a letter or _)".into(),
+                message: alma_ext_i18n::t!("expected KEY=VALUE (a key starts with a letter or _)")
+                    .into(),
             });
             skip_line(&mut i, &mut line);
             continue;
@@ -108,8 +113,9 @@ pub fn parse(text: &str) -> OsRelease {
         if i >= n || chars[i] != '=' {
             out.problems.push(Problem {
                 line: start_line,
-                message: format!(
-                    "not an assignment (expected {key}=VALUE with no space before '=')"
+                message: alma_ext_i18n::t!(
+                    "not an assignment (expected {key}=VALUE with no space before '=')",
+                    key = key
                 ),
             });
             skip_line(&mut i, &mut line);
@@ -132,8 +138,9 @@ pub fn parse(text: &str) -> OsRelease {
                         i += 1;
                     }
                     if i < n && chars[i] != '\n' && chars[i] != '#' {
-                        error = Some(format!(
-                            "{key}: unquoted space in the value (quote it: {key}=\"...\")"
+                        error = Some(alma_ext_i18n::t!(
+                            "{key}: unquoted space in the value (quote it: {key}=\"...\")",
+                            key = key
                         ));
                     }
                     break;
@@ -174,7 +181,10 @@ pub fn parse(text: &str) -> OsRelease {
                         i += 1;
                     }
                     if !closed {
-                        error = Some(format!("{key}: unterminated double quote"));
+                        error = Some(alma_ext_i18n::t!(
+                            "{key}: unterminated double quote",
+                            key = key
+                        ));
                         break;
                     }
                 }
@@ -194,7 +204,10 @@ pub fn parse(text: &str) -> OsRelease {
                         value.push(d);
                     }
                     if !closed {
-                        error = Some(format!("{key}: unterminated single quote"));
+                        error = Some(alma_ext_i18n::t!(
+                            "{key}: unterminated single quote",
+                            key = key
+                        ));
                         break;
                     }
                 }
@@ -212,8 +225,10 @@ pub fn parse(text: &str) -> OsRelease {
                     }
                 }
                 '`' | '$' | ';' | '|' | '&' | '<' | '>' | '(' | ')' => {
-                    error = Some(format!(
-                        "{key}: shell special character '{c}' must be quoted or escaped"
+                    error = Some(alma_ext_i18n::t!(
+                        "{key}: shell special character '{char}' must be quoted or escaped",
+                        key = key,
+                        char = c
                     ));
                     break;
                 }

@@ -186,26 +186,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()>
     Ok(())
 }
 
+/// A message for the user's language, carried through `anyhow`.
+fn said(m: alma_ext_i18n::Message) -> anyhow::Error {
+    anyhow::Error::new(alma_ext_i18n::Localized::new(m))
+}
+
+fn not_valid(file: &str, e: serde_json::Error) -> anyhow::Error {
+    said(alma_ext_i18n::msg!(
+        "{file} is not valid: {error}",
+        file = file,
+        error = e
+    ))
+}
+
 /// The registration of the host under `root`, if any.
 pub fn load(root: &HostRoot) -> anyhow::Result<Option<Registration>> {
-    let Some(text) = root
-        .read_to_string(REGISTRATION_FILE)
-        .with_context(|| format!("reading {REGISTRATION_FILE}"))?
+    let Some(text) = root.read_to_string(REGISTRATION_FILE).map_err(|e| {
+        said(alma_ext_i18n::msg!(
+            "reading {file}: {error}",
+            file = REGISTRATION_FILE,
+            error = alma_ext_switcher::fsops::io_message(&e)
+        ))
+    })?
     else {
         return Ok(None);
     };
     let f: RegistrationFile =
-        serde_json::from_str(&text).with_context(|| format!("{REGISTRATION_FILE} is not valid"))?;
+        serde_json::from_str(&text).map_err(|e| not_valid(REGISTRATION_FILE, e))?;
     // Unreadable secrets (not root) are not an error: status still works.
     let credential = match root.read_to_string(CREDENTIAL_FILE) {
         Ok(Some(c)) if !c.trim().is_empty() => Some(Secret::new(c.trim())),
         _ => None,
     };
     let target = match root.read_to_string(TARGET_FILE) {
-        Ok(Some(t)) => Some(
-            serde_json::from_str::<Target>(&t)
-                .with_context(|| format!("{TARGET_FILE} is not valid"))?,
-        ),
+        Ok(Some(t)) => {
+            Some(serde_json::from_str::<Target>(&t).map_err(|e| not_valid(TARGET_FILE, e))?)
+        }
         _ => None,
     };
     Ok(Some(Registration {

@@ -275,6 +275,26 @@ impl HostRoot {
     }
 }
 
+/// A root-layer error as a message: the path as it is, the reason in the
+/// user's language (`Display` stays the English of `hostroot`).
+pub fn error_message(e: &hostroot::Error) -> alma_ext_i18n::Message {
+    use alma_ext_i18n::msg;
+    use alma_ext_switcher::fsops::io_message;
+    match e {
+        hostroot::Error::OpenRoot { path, source } => msg!(
+            "cannot open the root directory {path}: {error}",
+            path = path.display(),
+            error = io_message(source)
+        ),
+        hostroot::Error::Io { path, source } => msg!(
+            "{path}: {error}",
+            path = path.display(),
+            error = io_message(source)
+        ),
+        other => msg!("{error}", error = other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -100,28 +100,38 @@ fn assert_japanese(what: &str, text: &str, terms: &[&str]) {
     );
 }
 
-/// `facts` text without its evidence lines: the evidence is the detection's
-/// own record (the same strings as in the JSON), not a sentence to the user.
-fn without_evidence(text: &str) -> &str {
-    text.split("\n根拠\n").next().unwrap()
-}
-
 #[test]
 fn facts_text_is_japanese_with_the_vendors_words() {
-    for (case, term) in [
-        ("bare-metal", "物理"),
-        ("kvm", "仮想 (kvm)"),
-        ("azure", "仮想"),
-        ("empty", "不明"),
+    for (case, term, evidence) in [
+        ("bare-metal", "物理", "cpuid: ハイパーバイザービット 0"),
+        (
+            "kvm",
+            "仮想 (kvm)",
+            "種別、ハイパーバイザー  cpuid: ハイパーバイザービット 1、リーフ 0x40000000=\"KVMKVMKVM\"",
+        ),
+        ("azure", "仮想", "/sys/class/dmi/id/product_name: Virtual Machine"),
+        (
+            "empty",
+            "不明",
+            "種別  (none): 調べられる CPUID、DMI、デバイスツリー、/proc/sysinfo、/proc/xen がありません",
+        ),
+        (
+            "aws-metal",
+            "物理",
+            "/sys/class/dmi/id/product_name: m5.metal (EC2 のベアメタルインスタンス)",
+        ),
+        ("docker-on-kvm", "docker", "/.dockerenv: あります (docker)"),
     ] {
         let root = host(case);
         let ja = run(JA, &["facts", "--root", root.to_str().unwrap()]);
         assert!(ja.status.success(), "{case}: {}", stderr(&ja));
         let text = stdout(&ja);
+        // The evidence too: the detection's templates in Japanese, the
+        // paths and what the host said as they are.
         assert_japanese(
             &format!("facts {case}"),
-            without_evidence(&text),
-            &[term, "マシン", "ホスト名", "メモリー", "マシン ID"],
+            &text,
+            &[term, "マシン", "ホスト名", "メモリー", "マシン ID", "根拠", evidence],
         );
         let c = run(C, &["facts", "--root", root.to_str().unwrap()]);
         assert_eq!(c.status.code(), ja.status.code());
@@ -221,17 +231,21 @@ fn json_is_byte_identical_in_both_languages() {
     }
 }
 
-#[test]
-fn config_errors_name_file_line_and_key_in_japanese() {
+/// A copy of the AlmaLinux 9 fixture root with `text` as its agent.toml.
+fn root_with_agent_toml(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("root");
     alma_ext_test_support::copy_tree(&alma("9"), &root);
     std::fs::create_dir_all(root.join("etc/alma-ext")).unwrap();
-    std::fs::write(
-        root.join("etc/alma-ext/agent.toml"),
+    std::fs::write(root.join("etc/alma-ext/agent.toml"), text).unwrap();
+    (dir, root)
+}
+
+#[test]
+fn config_errors_name_file_line_and_key_in_japanese() {
+    let (_dir, root) = root_with_agent_toml(
         "[server]\nurl = \"https://ext.example.com\"\n[checkin]\ninterval = \"1s\"\n",
-    )
-    .unwrap();
+    );
     let args = ["checkin", "--root", root.to_str().unwrap()];
     let ja = run(JA, &args);
     let c = run(C, &args);
@@ -497,4 +511,252 @@ fn rarer_usage_errors_are_japanese_too() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A failing `switch --format json` prints the same bytes under both
+/// locales (its `error` is English, as in logs); the text output under a
+/// Japanese locale is Japanese and still names the file, line, column, key
+/// and path. Cases: a TOML error in the target file, a target value the
+/// plan refuses, a preflight check that fails (a missing key file).
+#[test]
+fn failing_switch_json_is_identical_and_its_text_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    let target = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let repo = "[repos.baseos]\nid = \"ext-baseos\"\nname = \"Extended BaseOS\"\n\
+                baseurl = \"http://127.0.0.1:9/ext/baseos\"\n";
+    let cases: [(String, i32, &[&str]); 3] = [
+        (
+            target("syntax.toml", &format!("{repo}replaces = \"baseos\"\n")),
+            3,
+            &[
+                "syntax.toml 5 行目 1 桁: repos.baseos.replaces: TOML の構文が正しくありません: ",
+                "unknown field `replaces`",
+            ],
+        ),
+        (
+            target("value.toml", &repo.replace("ext-baseos", "ext baseos")),
+            3,
+            &["切替先 repos.baseos: id は英字"],
+        ),
+        (
+            target(
+                "key.toml",
+                &format!("gpgkey = [\"file:///etc/pki/rpm-gpg/RPM-GPG-KEY-missing\"]\n{repo}"),
+            ),
+            4,
+            &[
+                "事前確認: gpgkey file:///etc/pki/rpm-gpg/RPM-GPG-KEY-missing: ",
+                "RPM-GPG-KEY-missing を読み込めません: ファイルまたはディレクトリがありません",
+                "何も変更していません",
+            ],
+        ),
+    ];
+    for (file, code, words) in cases {
+        let args = [
+            "switch",
+            "--root",
+            root.to_str().unwrap(),
+            "--target",
+            &file,
+            "--yes",
+        ];
+        let json = [&args[..], &["--format", "json"]].concat();
+        let (ja, c) = (run(JA, &json), run(C, &json));
+        assert_eq!(ja.status.code(), Some(code), "{file}: {}", stderr(&ja));
+        assert_eq!(c.status.code(), Some(code), "{file}: {}", stderr(&c));
+        assert!(
+            ja.stdout == c.stdout,
+            "{file}: JSON differs:\n--- C ---\n{}\n--- ja ---\n{}",
+            stdout(&c),
+            stdout(&ja)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&c.stdout).unwrap();
+        assert_eq!(report["result"], "failed", "{report}");
+        assert_eq!(report["exit_code"], code, "{report}");
+        assert_no_japanese(&file, report["error"].as_str().unwrap());
+
+        let ja = run(JA, &args);
+        assert_eq!(ja.status.code(), Some(code));
+        let err = stderr(&ja);
+        assert!(err.starts_with("alma-ext: エラー: "), "{err}");
+        for w in words {
+            assert!(err.contains(w), "{file}: {w:?} not in\n{err}");
+        }
+        // The toml crate's own detail is quoted as it is.
+        let ours = err.split("unknown field").next().unwrap();
+        assert_japanese(&file, ours, &[]);
+        assert_no_japanese(&file, &stderr(&run(C, &args)));
+    }
+}
+
+/// A TOML syntax error in agent.toml: file, line and column framed in
+/// Japanese, the toml crate's own detail quoted as it is; English names
+/// the same place.
+#[test]
+fn toml_syntax_errors_are_framed_in_japanese() {
+    let (_dir, root) =
+        root_with_agent_toml("[server]\nurl = \"https://ext.example.com\"\ntimeout = = 3\n");
+    let args = ["checkin", "--root", root.to_str().unwrap()];
+    let (ja, c) = (run(JA, &args), run(C, &args));
+    assert_eq!(ja.status.code(), Some(3));
+    assert_eq!(c.status.code(), Some(3));
+    let err = stderr(&ja);
+    assert!(
+        err.starts_with(
+            "alma-ext: エラー: /etc/alma-ext/agent.toml 3 行目 11 桁: server.timeout: \
+             TOML の構文が正しくありません: "
+        ),
+        "{err}"
+    );
+    let english = stderr(&c);
+    assert!(
+        english.starts_with(
+            "alma-ext: error: /etc/alma-ext/agent.toml line 3, column 11: server.timeout: \
+             invalid TOML: "
+        ),
+        "{english}"
+    );
+    // The detail after the framing is the toml crate's, the same in both.
+    let detail = |s: &str| s.rsplit_once(": ").map(|(_, d)| d.to_string());
+    assert_eq!(detail(&err), detail(&english));
+}
+
+/// Errors the agent raises itself, under a Japanese locale: Japanese, the
+/// same exit code as in English, paths and the system's error number as
+/// they are.
+#[test]
+fn agent_raised_errors_are_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    std::fs::create_dir_all(root.join("etc/alma-ext")).unwrap();
+    std::fs::write(
+        root.join("etc/alma-ext/lifecycle.toml"),
+        "[[releases]]\nmajor = 9\nmajor = 9\n",
+    )
+    .unwrap();
+    let missing = dir.path().join("missing");
+    let (root, missing) = (root.to_str().unwrap(), missing.to_str().unwrap());
+    let cases: [(&[&str], i32, &str); 5] = [
+        (
+            &["facts", "--root", missing],
+            2,
+            "を開けません: ファイルまたはディレクトリがありません (os error 2)",
+        ),
+        (
+            &["status", "--root", root],
+            3,
+            "lifecycle.toml 3 行目 1 桁: releases.major: TOML の構文が正しくありません: ",
+        ),
+        (
+            &["security-status", "--root", root, "--target", missing],
+            3,
+            "切替先ファイル",
+        ),
+        (
+            &[
+                "register",
+                "--root",
+                root,
+                "--server",
+                "http://ext.example.com",
+                "--key",
+                "k",
+            ],
+            2,
+            "ループバックアドレス",
+        ),
+        (
+            &["switch", "--root", root],
+            4,
+            "切替先がありません: --target FILE を指定するか",
+        ),
+    ];
+    for (args, code, words) in cases {
+        let (ja, c) = (run(JA, args), run(C, args));
+        assert_eq!(ja.status.code(), Some(code), "{args:?}: {}", stderr(&ja));
+        assert_eq!(c.status.code(), Some(code), "{args:?}: {}", stderr(&c));
+        let err = stderr(&ja);
+        assert!(err.contains(words), "{args:?}: {words:?} not in\n{err}");
+        // The toml crate's detail after the framing is its own.
+        let ours = err.split("TOML の構文が正しくありません: ").next().unwrap();
+        assert_japanese(&format!("{args:?}"), ours, &[]);
+        assert_no_japanese(&format!("{args:?}"), &stderr(&c));
+    }
+}
+
+/// A line os-release cannot hold: the warning is Japanese in text, naming
+/// the file and line; with `--format json` it stays English (and the JSON
+/// identical).
+#[test]
+fn os_release_warnings_are_japanese_in_text_only() {
+    let root = host("osrelease-escapes");
+    let text = run(JA, &["facts", "--root", root.to_str().unwrap()]);
+    let err = stderr(&text);
+    assert!(
+        err.contains("etc/os-release 6 行目: 代入ではありません")
+            && err.contains("(この行は無視しました)"),
+        "{err}"
+    );
+    let json = [
+        "facts",
+        "--format",
+        "json",
+        "--root",
+        root.to_str().unwrap(),
+    ];
+    let (ja, c) = (run(JA, &json), run(C, &json));
+    assert!(ja.stdout == c.stdout);
+    assert!(
+        stderr(&ja).contains("line 6: not an assignment"),
+        "{}",
+        stderr(&ja)
+    );
+}
+
+/// The error a failed switch recorded in its state file (English, as the
+/// JSON carries it) is shown in Japanese by `status`, dnf's own words
+/// quoted as they are.
+#[test]
+fn a_recorded_switch_error_is_shown_in_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    let state = root.join("var/lib/alma-ext/switch");
+    std::fs::create_dir_all(&state).unwrap();
+    let error = "dnf could not use the new repositories: dnf makecache --repo ext-baseos \
+                 failed (exit status: 1): Errors during downloading metadata for repository \
+                 'ext-baseos'";
+    std::fs::write(
+        state.join("state.json"),
+        serde_json::json!({"status": "failed", "since": "2026-11-30T00:00:00Z",
+                           "repos": [], "error": error})
+        .to_string(),
+    )
+    .unwrap();
+    let args = [
+        "status",
+        "--root",
+        root.to_str().unwrap(),
+        "--at",
+        "2026-11-30",
+    ];
+    let text = stdout(&run(JA, &args));
+    assert!(
+        text.contains(
+            "前回の切替は失敗し、切り戻しました: dnf が新しいリポジトリを使えませんでした: \
+             dnf makecache --repo ext-baseos が失敗しました (exit status: 1): Errors during"
+        ),
+        "{text}"
+    );
+    let json = [&args[..], &["--format", "json"]].concat();
+    let (ja, c) = (run(JA, &json), run(C, &json));
+    assert!(ja.stdout == c.stdout);
+    assert!(stdout(&c).contains(error));
 }

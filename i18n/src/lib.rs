@@ -25,9 +25,13 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
 pub mod clap_ja;
+mod io;
+pub mod message;
 pub mod po;
 
 pub use clap_ja::{localize, parse, texts};
+pub use io::io_message;
+pub use message::{chain, render_back, unfill, Localize, Localized, Message};
 
 /// The language of the messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -111,30 +111,12 @@ pub fn exit_code(prog: &str, code: u8, work_stands: bool) -> u8 {
 }
 
 /// An operating-system error in the reader's language: under Japanese the
-/// common kinds in Japanese with the error number kept (`(os error 2)`),
-/// any other as the system says it; under English the system's text.
+/// common reasons in Japanese with the error number kept (`(os error 2)`)
+/// and anything before them (a path) as it is, any other as the system
+/// says it; under English the system's text (`alma_ext_i18n::io_message`).
 pub fn io_reason(e: &io::Error) -> String {
-    use alma_ext_i18n::t;
-    use std::io::ErrorKind as K;
-    if !alma_ext_i18n::is_japanese() {
-        return e.to_string();
-    }
-    let text = match e.kind() {
-        K::NotFound => t!("No such file or directory"),
-        K::PermissionDenied => t!("Permission denied"),
-        K::AlreadyExists => t!("File exists"),
-        K::AddrInUse => t!("Address already in use"),
-        K::AddrNotAvailable => t!("Cannot assign requested address"),
-        K::IsADirectory => t!("Is a directory"),
-        K::NotADirectory => t!("Not a directory"),
-        K::ReadOnlyFilesystem => t!("Read-only file system"),
-        K::StorageFull => t!("No space left on device"),
-        _ => return e.to_string(),
-    };
-    match e.raw_os_error() {
-        Some(n) => format!("{text} (os error {n})"),
-        None => text.to_string(),
-    }
+    use alma_ext_i18n::Localize;
+    alma_ext_i18n::io_message(e).localized()
 }
 
 /// Parse the command line. `--help` and `--version` are written with

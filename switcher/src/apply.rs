@@ -5,6 +5,7 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use alma_ext_i18n::{msg, t, Localize, Message};
 use alma_ext_proto::api::{SwitchState, SwitchStatus};
 use chrono::Utc;
 use serde::Serialize;
@@ -114,22 +115,55 @@ pub fn revert_failpoints(n: usize) -> Vec<String> {
     v
 }
 
-/// Why an apply or revert stopped.
+/// Why an apply or revert stopped: `Display` in English (logs, JSON, the
+/// state file), the message in the user's language through [`Localize`].
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// Nothing was changed (a file moved under us, a key did not import).
-    #[error("{0}; nothing was changed")]
-    NothingChanged(String),
+    NothingChanged(Message),
     /// The switch was written, did not verify, and was rolled back.
-    #[error("{0}; the switch was rolled back, the configuration is exactly as before")]
-    RolledBack(String),
+    RolledBack(Message),
     /// Revert refused: a file differs from what the switch wrote.
-    #[error("{0}")]
-    Refused(String),
+    Refused(Message),
     /// A failure that left the journal in place: the next run completes or
     /// rolls back.
-    #[error("{0}; the journal in {1} is kept: run `alma-ext switch` or `alma-ext switch --revert` again to finish")]
-    Interrupted(String, PathBuf),
+    Interrupted(Message, PathBuf),
+}
+
+impl Localize for ApplyError {
+    fn localized(&self) -> String {
+        match self {
+            ApplyError::NothingChanged(m) => {
+                t!("{message}; nothing was changed", message = m.localized())
+            }
+            ApplyError::RolledBack(m) => t!(
+                "{message}; the switch was rolled back, the configuration is exactly as before",
+                message = m.localized()
+            ),
+            ApplyError::Refused(m) => m.localized(),
+            ApplyError::Interrupted(m, dir) => t!(
+                "{message}; the journal in {dir} is kept: run `alma-ext switch` or `alma-ext switch --revert` again to finish",
+                message = m.localized(),
+                dir = dir.display()
+            ),
+        }
+    }
+}
+
+alma_ext_i18n::display_in_english!(ApplyError);
+
+/// An I/O error as a message (the system's reason in the user's
+/// language, paths as they are).
+fn said(e: io::Error) -> Message {
+    fsops::io_message(&e)
+}
+
+/// "switch" or "revert", for messages.
+fn op_word(op: Op) -> Message {
+    match op {
+        Op::Switch => msg!("switch"),
+        Op::Revert => msg!("revert"),
+    }
 }
 
 /// How an apply ended.
@@ -241,8 +275,12 @@ impl<'a> Applier<'a> {
         self.store.root()
     }
 
-    fn interrupted(&self, e: impl std::fmt::Display) -> ApplyError {
-        ApplyError::Interrupted(e.to_string(), self.store.dir().to_path_buf())
+    fn interrupted(&self, e: io::Error) -> ApplyError {
+        self.interrupted_with(said(e))
+    }
+
+    fn interrupted_with(&self, m: Message) -> ApplyError {
+        ApplyError::Interrupted(m, self.store.dir().to_path_buf())
     }
 
     /// Finish or roll back an interrupted operation. `toward` is the
@@ -275,14 +313,13 @@ impl<'a> Applier<'a> {
             };
             let mut s = self.store.state().ok().flatten().unwrap_or_default();
             s.status = state;
-            s.error = Some(format!(
-                "an interrupted {} from {} was rolled back",
-                match j.op {
-                    Op::Switch => "switch",
-                    Op::Revert => "revert",
-                },
-                j.created.format("%Y-%m-%d %H:%M:%S UTC")
-            ));
+            s.error = Some(
+                said_in_state::recovered(
+                    op_word(j.op),
+                    j.created.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                )
+                .to_string(),
+            );
             if state == SwitchStatus::Community {
                 s.repos.clear();
             }
@@ -304,7 +341,7 @@ impl<'a> Applier<'a> {
         for f in &j.files {
             let cur = self
                 .blob_of(&f.path)
-                .map_err(|e| ApplyError::Refused(e.to_string()))?;
+                .map_err(|e| ApplyError::Refused(said(e)))?;
             let sha = cur.as_ref().map(|(_, b)| b.sha256.as_str());
             let before = f.before.as_ref().map(|b| b.sha256.as_str());
             let after = f.after.as_ref().map(|b| b.sha256.as_str());
@@ -320,16 +357,15 @@ impl<'a> Applier<'a> {
                 .iter()
                 .map(|(p, _)| p.display().to_string())
                 .collect();
-            return Err(ApplyError::Refused(format!(
-                "an interrupted {} from {} must be finished first, but {} changed since it began; \
-                 nothing was changed. Undo the edit, or run again with --force-recovery to finish \
-                 the recovery (the edited bytes are kept as <file>{EDITED_SUFFIX})",
-                match j.op {
-                    Op::Switch => "switch",
-                    Op::Revert => "revert",
-                },
-                j.created.format("%Y-%m-%d %H:%M:%S UTC"),
-                names.join(", ")
+            return Err(ApplyError::Refused(msg!(
+                "an interrupted {operation} from {started} must be finished first, but {files} \
+                 changed since it began; nothing was changed. Undo the edit, or run again with \
+                 --force-recovery to finish the recovery (the edited bytes are kept as \
+                 <file>{suffix})",
+                operation = op_word(j.op),
+                started = j.created.format("%Y-%m-%d %H:%M:%S UTC"),
+                files = names.join(", "),
+                suffix = EDITED_SUFFIX
             )));
         }
         for (path, cur) in edited {
@@ -370,7 +406,7 @@ impl<'a> Applier<'a> {
         }
     }
 
-    fn record_failure(&self, msg: &str) {
+    fn record_failure(&self, msg: &Message) {
         let mut s = self.store.state().ok().flatten().unwrap_or_default();
         s.status = if self.store.applied().ok().flatten().is_some() {
             SwitchStatus::Extended
@@ -403,12 +439,12 @@ impl<'a> Applier<'a> {
         for c in &plan.changes {
             let cur = self
                 .blob_of(&c.path)
-                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+                .map_err(|e| ApplyError::NothingChanged(said(e)))?;
             let cur_bytes = cur.as_ref().map(|(b, _)| b.clone());
             if cur_bytes != c.before {
-                return Err(ApplyError::NothingChanged(format!(
-                    "{} changed while the switch was being planned",
-                    c.path.display()
+                return Err(ApplyError::NothingChanged(msg!(
+                    "{path} changed while the switch was being planned",
+                    path = c.path.display()
                 )));
             }
             let meta = match &cur {
@@ -454,9 +490,11 @@ impl<'a> Applier<'a> {
             + (1 << 20);
         if let Some(free) = crate::preflight::free_bytes(self.store.dir()) {
             if free < space_needed {
-                return Err(ApplyError::NothingChanged(format!(
-                    "{} has {free} bytes free, the backups need {space_needed}",
-                    self.store.dir().display()
+                return Err(ApplyError::NothingChanged(msg!(
+                    "{dir} has {free} bytes free, the backups need {needed}",
+                    dir = self.store.dir().display(),
+                    free = free,
+                    needed = space_needed
                 )));
             }
         }
@@ -465,8 +503,8 @@ impl<'a> Applier<'a> {
 
         let res = self.apply_steps(plan, &j);
         if let Err(StepError::Before(m) | StepError::After(m) | StepError::Committed(m)) = &res {
-            if m.contains(CRASH) {
-                return Err(self.interrupted(m));
+            if m.to_string().contains(CRASH) {
+                return Err(self.interrupted_with(m.clone()));
             }
         }
         match res {
@@ -474,20 +512,22 @@ impl<'a> Applier<'a> {
             Err(StepError::Before(msg)) | Err(StepError::After(msg)) => {
                 // Roll back to the exact old bytes.
                 if let Err(e) = self.store.roll_back(&j) {
-                    return Err(self.interrupted(format!("{msg}; rolling back failed: {e}")));
+                    return Err(self.interrupted_with(rolling_back_failed(msg, e)));
                 }
                 self.record_failure(&msg);
                 return Err(ApplyError::RolledBack(msg));
             }
             Err(StepError::Untouched(msg)) => {
                 if let Err(e) = self.store.roll_back(&j) {
-                    return Err(
-                        self.interrupted(format!("{msg}; clearing the journal failed: {e}"))
-                    );
+                    return Err(self.interrupted_with(msg!(
+                        "{message}; clearing the journal failed: {error}",
+                        message = msg,
+                        error = e
+                    )));
                 }
                 return Err(ApplyError::NothingChanged(msg));
             }
-            Err(StepError::Committed(msg)) => return Err(self.interrupted(msg)),
+            Err(StepError::Committed(msg)) => return Err(self.interrupted_with(msg)),
         }
         // The old repositories' caches: they would only confuse dnf.
         drop_caches(self.root(), &j.replaced);
@@ -495,7 +535,7 @@ impl<'a> Applier<'a> {
     }
 
     fn apply_steps(&self, plan: &Plan, j: &Journal) -> Result<(), StepError> {
-        let before = |e: io::Error| StepError::Before(e.to_string());
+        let before = |e: io::Error| StepError::Before(said(e));
         self.failpoint.hit("journal-written").map_err(before)?;
         for k in &plan.gpgkeys {
             let key: PathBuf = if k.starts_with("file://") || k.starts_with('/') {
@@ -503,9 +543,13 @@ impl<'a> Applier<'a> {
             } else {
                 PathBuf::from(k)
             };
-            self.tools
-                .import_key(self.root(), &key)
-                .map_err(|e| StepError::Untouched(format!("importing the key {k} failed: {e}")))?;
+            self.tools.import_key(self.root(), &key).map_err(|e| {
+                StepError::Untouched(msg!(
+                    "importing the key {key} failed: {error}",
+                    key = k,
+                    error = e.message()
+                ))
+            })?;
         }
         self.store.step("keys-imported").map_err(before)?;
         self.failpoint.hit("keys-imported").map_err(before)?;
@@ -535,14 +579,12 @@ impl<'a> Applier<'a> {
         if !verify.is_empty() {
             self.tools
                 .makecache(self.root(), releasever, &verify, &plan.tls_files)
-                .map_err(|e| {
-                    StepError::After(format!("dnf could not use the new repositories: {e}"))
-                })?;
+                .map_err(|e| StepError::After(said_in_state::makecache_failed(e.message())))?;
         }
         self.store.step("verified").map_err(before)?;
         self.failpoint.hit("verified").map_err(before)?;
         self.store.step("commit").map_err(before)?;
-        let committed = |e: io::Error| StepError::Committed(e.to_string());
+        let committed = |e: io::Error| StepError::Committed(said(e));
         self.failpoint.hit("committed").map_err(committed)?;
         self.store.finalize(j, Utc::now()).map_err(committed)?;
         self.failpoint.hit("finalized").map_err(committed)?;
@@ -557,12 +599,16 @@ impl<'a> Applier<'a> {
             let p = self
                 .store
                 .host(&f.path)
-                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+                .map_err(|e| ApplyError::NothingChanged(said(e)))?;
             let bytes = after
                 .bytes()
-                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+                .map_err(|e| ApplyError::NothingChanged(said(e)))?;
             fsops::probe_write(&p, &bytes).map_err(|e| {
-                ApplyError::NothingChanged(format!("cannot write {}: {e}", f.path.display()))
+                ApplyError::NothingChanged(msg!(
+                    "cannot write {path}: {error}",
+                    path = f.path.display(),
+                    error = e
+                ))
             })?;
         }
         Ok(())
@@ -572,26 +618,27 @@ impl<'a> Applier<'a> {
     fn begin(&self, j: &Journal) -> Result<(), ApplyError> {
         self.store.begin(j).map_err(|e| {
             let _ = self.store.clear();
-            ApplyError::NothingChanged(format!("cannot write the journal: {e}"))
+            ApplyError::NothingChanged(msg!("cannot write the journal: {error}", error = e))
         })
     }
 
     /// Ask dnf again: the enabled repos must be the plan's, and every
     /// vault repoint must read the planned URL.
     fn judge_written(&self, plan: &Plan, judge: &Judge<'_>) -> Result<(), StepError> {
-        let after = judge.reader.read(self.root(), &[]).map_err(|e| {
-            StepError::After(format!("cannot ask dnf what it reads after the write: {e}"))
-        })?;
+        let after = judge
+            .reader
+            .read(self.root(), &[])
+            .map_err(|e| StepError::After(said_in_state::unread_after_write(e.message())))?;
         let want = crate::plan::intended_enabled(plan, &judge.before);
         let got = after.enabled_ids();
         let mut diffs = Vec::new();
         let missing: Vec<&str> = want.difference(&got).map(String::as_str).collect();
         let extra: Vec<&str> = got.difference(&want).map(String::as_str).collect();
         if !missing.is_empty() {
-            diffs.push(format!("not enabled: {}", missing.join(", ")));
+            diffs.push(said_in_state::not_enabled(missing.join(", ")));
         }
         if !extra.is_empty() {
-            diffs.push(format!("still or newly enabled: {}", extra.join(", ")));
+            diffs.push(said_in_state::still_enabled(extra.join(", ")));
         }
         for d in &plan.repos {
             if let Action::Vault { url } = &d.action {
@@ -601,21 +648,23 @@ impl<'a> Applier<'a> {
                         if r.baseurl == [want.clone()]
                             && r.mirrorlist.is_empty()
                             && r.metalink.is_empty() => {}
-                    Some(r) => diffs.push(format!(
-                        "{} reads baseurl {:?} mirrorlist {:?} metalink {:?}, planned {want}",
-                        d.id, r.baseurl, r.mirrorlist, r.metalink
+                    Some(r) => diffs.push(said_in_state::reads_other(
+                        &d.id,
+                        [
+                            format!("{:?}", r.baseurl),
+                            format!("{:?}", r.mirrorlist),
+                            format!("{:?}", r.metalink),
+                        ],
+                        want,
                     )),
-                    None => diffs.push(format!("{} is not loaded", d.id)),
+                    None => diffs.push(said_in_state::not_loaded(&d.id)),
                 }
             }
         }
         if diffs.is_empty() {
             return Ok(());
         }
-        Err(StepError::After(format!(
-            "dnf does not read the switch as planned ({})",
-            diffs.join("; ")
-        )))
+        Err(StepError::After(said_in_state::not_as_planned(diffs)))
     }
 
     /// The files `--revert` would restore: (host path, current bytes,
@@ -624,7 +673,7 @@ impl<'a> Applier<'a> {
         let Some(rec) = self
             .store
             .applied()
-            .map_err(|e| ApplyError::NothingChanged(e.to_string()))?
+            .map_err(|e| ApplyError::NothingChanged(said(e)))?
         else {
             return Ok(None);
         };
@@ -633,7 +682,7 @@ impl<'a> Applier<'a> {
         for f in &rec.files {
             let cur = self
                 .blob_of(&f.path)
-                .map_err(|e| ApplyError::NothingChanged(e.to_string()))?;
+                .map_err(|e| ApplyError::NothingChanged(said(e)))?;
             let cur_sha = cur.as_ref().map(|(_, b)| b.sha256.clone());
             let after_sha = f.after.as_ref().map(|b| b.sha256.clone());
             // A file the switch created is ours to remove even if edited;
@@ -649,10 +698,10 @@ impl<'a> Applier<'a> {
             });
         }
         if !changed.is_empty() {
-            return Err(ApplyError::Refused(format!(
-                "changed since the switch: {}; nothing was reverted. The original bytes are in {}; restore by hand or undo the edits",
-                changed.join(", "),
-                self.store.applied_path().display()
+            return Err(ApplyError::Refused(msg!(
+                "changed since the switch: {files}; nothing was reverted. The original bytes are in {path}; restore by hand or undo the edits",
+                files = changed.join(", "),
+                path = self.store.applied_path().display()
             )));
         }
         Ok(Some(Journal {
@@ -672,7 +721,7 @@ impl<'a> Applier<'a> {
         self.probe_writes(&j)?;
         self.begin(&j)?;
         let res = (|| -> Result<(), StepError> {
-            let before = |e: io::Error| StepError::Before(e.to_string());
+            let before = |e: io::Error| StepError::Before(said(e));
             self.failpoint
                 .hit("revert-journal-written")
                 .map_err(before)?;
@@ -689,15 +738,15 @@ impl<'a> Applier<'a> {
                     .map_err(before)?;
             }
             self.store.step("commit").map_err(before)?;
-            let committed = |e: io::Error| StepError::Committed(e.to_string());
+            let committed = |e: io::Error| StepError::Committed(said(e));
             self.failpoint.hit("revert-committed").map_err(committed)?;
             self.store.finalize(&j, Utc::now()).map_err(committed)?;
             self.failpoint.hit("revert-finalized").map_err(committed)?;
             Ok(())
         })();
         if let Err(StepError::Before(m) | StepError::Committed(m)) = &res {
-            if m.contains(CRASH) {
-                return Err(self.interrupted(m));
+            if m.to_string().contains(CRASH) {
+                return Err(self.interrupted_with(m.clone()));
             }
         }
         match res {
@@ -709,22 +758,150 @@ impl<'a> Applier<'a> {
             | Err(StepError::After(msg))
             | Err(StepError::Untouched(msg)) => {
                 if let Err(e) = self.store.roll_back(&j) {
-                    return Err(self.interrupted(format!("{msg}; rolling back failed: {e}")));
+                    return Err(self.interrupted_with(rolling_back_failed(msg, e)));
                 }
-                Err(ApplyError::RolledBack(format!("revert failed: {msg}")))
+                Err(ApplyError::RolledBack(msg!(
+                    "revert failed: {message}",
+                    message = msg
+                )))
             }
-            Err(StepError::Committed(msg)) => Err(self.interrupted(msg)),
+            Err(StepError::Committed(msg)) => Err(self.interrupted_with(msg)),
         }
     }
 }
 
 enum StepError {
     /// Failed before any file was written: nothing changed.
-    Untouched(String),
+    Untouched(Message),
     /// Failed before verification: roll back.
-    Before(String),
+    Before(Message),
     /// dnf did not verify: roll back.
-    After(String),
+    After(Message),
     /// Failed after the commit point: the journal completes next run.
-    Committed(String),
+    Committed(Message),
+}
+
+fn rolling_back_failed(msg: Message, e: impl std::fmt::Display) -> Message {
+    msg!(
+        "{message}; rolling back failed: {error}",
+        message = msg,
+        error = e
+    )
+}
+
+/// The messages a failed switch leaves in the state file (`state.json`'s
+/// `error`, English): made here, and listed for [`recorded_error_templates`]
+/// so that `alma-ext status` can show a recorded error in the user's
+/// language.
+mod said_in_state {
+    use alma_ext_i18n::{msg, Message};
+
+    pub fn recovered(operation: Message, started: String) -> Message {
+        msg!(
+            "an interrupted {operation} from {started} was rolled back",
+            operation = operation,
+            started = started
+        )
+    }
+
+    pub fn makecache_failed(error: Message) -> Message {
+        msg!(
+            "dnf could not use the new repositories: {error}",
+            error = error
+        )
+    }
+
+    pub fn unread_after_write(error: Message) -> Message {
+        msg!(
+            "cannot ask dnf what it reads after the write: {error}",
+            error = error
+        )
+    }
+
+    pub fn not_as_planned(differences: Vec<Message>) -> Message {
+        msg!(
+            "dnf does not read the switch as planned ({differences})",
+            differences = differences
+        )
+    }
+
+    pub fn not_enabled(repos: String) -> Message {
+        msg!("not enabled: {repos}", repos = repos)
+    }
+
+    pub fn still_enabled(repos: String) -> Message {
+        msg!("still or newly enabled: {repos}", repos = repos)
+    }
+
+    /// `reads`: dnf's baseurl, mirrorlist and metalink, as it reads them.
+    pub fn reads_other(repo: &str, reads: [String; 3], planned: String) -> Message {
+        let [baseurl, mirrorlist, metalink] = reads;
+        msg!(
+            "{repo} reads baseurl {baseurl} mirrorlist {mirrorlist} metalink {metalink}, planned {planned}",
+            repo = repo,
+            baseurl = baseurl,
+            mirrorlist = mirrorlist,
+            metalink = metalink,
+            planned = planned
+        )
+    }
+
+    pub fn not_loaded(repo: &str) -> Message {
+        msg!("{repo} is not loaded", repo = repo)
+    }
+}
+
+/// The templates of the errors a switch records in its state file, the
+/// more specific first (with the dnf and rpm errors they quote): for
+/// [`alma_ext_i18n::render_back`].
+pub fn recorded_error_templates() -> Vec<Message> {
+    use crate::dnfquery::DnfQueryError;
+    use crate::system::ToolError;
+    let any = || Message::new("", Vec::new());
+    let text = String::new;
+    let interpreter = PathBuf::new;
+    vec![
+        said_in_state::recovered(any(), text()),
+        said_in_state::makecache_failed(any()),
+        said_in_state::unread_after_write(any()),
+        said_in_state::not_as_planned(Vec::new()),
+        said_in_state::not_enabled(text()),
+        said_in_state::still_enabled(text()),
+        said_in_state::reads_other("", [text(), text(), text()], text()),
+        said_in_state::not_loaded(""),
+        op_word(Op::Switch),
+        op_word(Op::Revert),
+        ToolError::Spawn {
+            command: text(),
+            source: io::Error::other(""),
+        }
+        .message(),
+        ToolError::Failed {
+            command: text(),
+            status: text(),
+            stderr: text(),
+        }
+        .message(),
+        DnfQueryError::NoPython {
+            interpreter: interpreter(),
+            source: io::Error::other(""),
+        }
+        .message(),
+        DnfQueryError::NoDnf {
+            interpreter: interpreter(),
+            message: text(),
+        }
+        .message(),
+        DnfQueryError::Failed {
+            interpreter: interpreter(),
+            status: text(),
+            stderr: text(),
+        }
+        .message(),
+        DnfQueryError::BadOutput {
+            interpreter: interpreter(),
+            message: text(),
+        }
+        .message(),
+    ]
 }

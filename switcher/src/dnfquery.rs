@@ -8,6 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use alma_ext_i18n::{msg, Message};
 use serde::{Deserialize, Serialize};
 
 use crate::preflight::substitute;
@@ -115,28 +116,68 @@ impl DnfView {
 /// Why dnf could not be asked.
 #[derive(Debug, thiserror::Error)]
 pub enum DnfQueryError {
-    #[error("cannot run {interpreter} (the Python interpreter of dnf) to ask dnf which repositories it reads: {source}")]
     NoPython {
         interpreter: PathBuf,
         source: std::io::Error,
     },
-    #[error("{interpreter} has no dnf module (python3-dnf is not installed): {message}")]
     NoDnf {
         interpreter: PathBuf,
         message: String,
     },
-    #[error("asking dnf which repositories it reads failed ({interpreter}, {status}): {stderr}")]
     Failed {
         interpreter: PathBuf,
         status: String,
         stderr: String,
     },
-    #[error("dnf's answer could not be read ({interpreter}): {message}")]
     BadOutput {
         interpreter: PathBuf,
         message: String,
     },
 }
+
+impl DnfQueryError {
+    /// What failed, as a message (dnf's own output as it is).
+    pub fn message(&self) -> Message {
+        match self {
+            DnfQueryError::NoPython {
+                interpreter,
+                source,
+            } => msg!(
+                "cannot run {interpreter} (the Python interpreter of dnf) to ask dnf which repositories it reads: {error}",
+                interpreter = interpreter.display(),
+                error = source
+            ),
+            DnfQueryError::NoDnf {
+                interpreter,
+                message,
+            } => msg!(
+                "{interpreter} has no dnf module (python3-dnf is not installed): {message}",
+                interpreter = interpreter.display(),
+                message = message
+            ),
+            DnfQueryError::Failed {
+                interpreter,
+                status,
+                stderr,
+            } => msg!(
+                "asking dnf which repositories it reads failed ({interpreter}, {status}): {stderr}",
+                interpreter = interpreter.display(),
+                status = status,
+                stderr = stderr
+            ),
+            DnfQueryError::BadOutput {
+                interpreter,
+                message,
+            } => msg!(
+                "dnf's answer could not be read ({interpreter}): {message}",
+                interpreter = interpreter.display(),
+                message = message
+            ),
+        }
+    }
+}
+
+alma_ext_i18n::localize_via_message!(DnfQueryError);
 
 /// Asks dnf what it reads.
 pub trait DnfReader {
@@ -327,12 +368,25 @@ pub fn our_reading(bytes: &[u8], vars: &BTreeMap<String, String>) -> Option<Vec<
 
 /// Where this project's reading of a file differs from dnf's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{file} line {line}: {what}")]
 pub struct Divergence {
     pub file: PathBuf,
     pub line: usize,
-    pub what: String,
+    pub what: Message,
 }
+
+impl Divergence {
+    /// Where and how, as a message.
+    pub fn message(&self) -> Message {
+        msg!(
+            "{file} line {line}: {what}",
+            file = self.file.display(),
+            line = self.line,
+            what = self.what
+        )
+    }
+}
+
+alma_ext_i18n::localize_via_message!(Divergence);
 
 /// Compare this project's reading of `bytes` (host path `file`) with
 /// dnf's reading of the same file.
@@ -342,7 +396,7 @@ pub fn compare(
     dnf: &DnfFile,
     vars: &BTreeMap<String, String>,
 ) -> Result<(), Divergence> {
-    let div = |line: usize, what: String| Divergence {
+    let div = |line: usize, what: Message| Divergence {
         file: file.to_path_buf(),
         line,
         what,
@@ -357,14 +411,17 @@ pub fn compare(
                 .unwrap_or(0);
             return Err(div(
                 line,
-                "alma-ext reads this line as one dnf cannot parse, but dnf reads the file".into(),
+                msg!("alma-ext reads this line as one dnf cannot parse, but dnf reads the file"),
             ));
         }
         (None, Some(_)) => return Ok(()),
         (Some(_), Some(e)) => {
             return Err(div(
                 line_of_error(e),
-                format!("dnf skips this file ({e}), alma-ext reads it"),
+                msg!(
+                    "dnf skips this file ({error}), alma-ext reads it",
+                    error = e
+                ),
             ))
         }
         (Some(_), None) => {}
@@ -384,10 +441,10 @@ pub fn compare(
             .map_or(1, |r| r.line);
         return Err(div(
             line,
-            format!(
-                "alma-ext reads the repo ids [{}], dnf reads [{}]",
-                a.join(", "),
-                b.join(", ")
+            msg!(
+                "alma-ext reads the repo ids [{ours}], dnf reads [{dnf}]",
+                ours = a.join(", "),
+                dnf = b.join(", ")
             ),
         ));
     }
@@ -397,9 +454,10 @@ pub fn compare(
         };
         let mut diffs = Vec::new();
         if o.enabled != t.enabled {
-            diffs.push(format!(
-                "enabled: alma-ext reads {}, dnf reads {}",
-                o.enabled, t.enabled
+            diffs.push(msg!(
+                "enabled: alma-ext reads {ours}, dnf reads {dnf}",
+                ours = o.enabled,
+                dnf = t.enabled
             ));
         }
         for (k, x, y) in [
@@ -408,11 +466,23 @@ pub fn compare(
             ("metalink", &o.metalink, &t.metalink),
         ] {
             if x != y {
-                diffs.push(format!("{k}: alma-ext reads {x:?}, dnf reads {y:?}"));
+                diffs.push(msg!(
+                    "{option}: alma-ext reads {ours}, dnf reads {dnf}",
+                    option = k,
+                    ours = format!("{x:?}"),
+                    dnf = format!("{y:?}")
+                ));
             }
         }
         if !diffs.is_empty() {
-            return Err(div(o.line, format!("repo {}: {}", o.id, diffs.join("; "))));
+            return Err(div(
+                o.line,
+                msg!(
+                    "repo {repo}: {differences}",
+                    repo = o.id,
+                    differences = diffs
+                ),
+            ));
         }
     }
     Ok(())

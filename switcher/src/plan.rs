@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use alma_ext_i18n::{msg, Message};
 use alma_ext_proto::target::{Others, Target};
 use serde::Serialize;
 
@@ -71,6 +72,14 @@ pub enum Origin {
     Extended,
 }
 
+fn english<S: serde::Serializer>(m: &Message, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&m.to_string())
+}
+
+fn english_all<S: serde::Serializer>(v: &[Message], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(v.iter().map(Message::to_string))
+}
+
 /// What the plan does with a section.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "action")]
@@ -82,8 +91,11 @@ pub enum Action {
     /// Disabled in place (`others = "disable"`).
     Disable,
     /// Left enabled as it is (`others = "keep"`, or it points at a mirror
-    /// that is not AlmaLinux's).
-    Keep { reason: String },
+    /// that is not AlmaLinux's). The JSON carries the reason in English.
+    Keep {
+        #[serde(serialize_with = "english")]
+        reason: Message,
+    },
     /// Already disabled; untouched.
     AlreadyDisabled,
     /// Already in the wanted state from an earlier switch.
@@ -153,7 +165,10 @@ pub struct Plan {
     /// Nothing to change: the machine is already switched to this target.
     pub already_switched: bool,
     /// Warnings a person should read.
-    pub warnings: Vec<String>,
+    /// In English in the JSON; the text output renders them in the
+    /// user's language.
+    #[serde(serialize_with = "english_all")]
+    pub warnings: Vec<Message>,
     /// The TLS files each new repo names (`sslcacert`, `sslclientcert`,
     /// `sslclientkey`): paths of the machine, which `dnf --installroot`
     /// reads on the host, so a switch under `--root` hands dnf their
@@ -175,44 +190,98 @@ pub struct TlsFile {
 /// Why no plan could be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
-    #[error("{id} {version} is not supported: alma-ext switches AlmaLinux 8, 9 and 10")]
-    Unsupported { id: String, version: String },
-    #[error("the target has no repositories")]
+    Unsupported {
+        id: String,
+        version: String,
+    },
     EmptyTarget,
-    #[error("target repos.{key}: {msg}")]
-    BadTargetRepo { key: String, msg: String },
-    #[error("target repos.{key}: repo id {id:?} is already used in {file}")]
+    BadTargetRepo {
+        key: String,
+        msg: Message,
+    },
     IdCollision {
         key: String,
         id: String,
         file: PathBuf,
     },
-    #[error("target: {0}")]
-    BadTarget(String),
+    BadTarget(Message),
     /// This project reads a file differently from dnf: nothing is planned
     /// on a reading dnf does not share.
-    #[error("{0}; alma-ext and dnf read this file differently (a symlink dnf follows to another file, or a syntax alma-ext does not read as dnf does), so the switch changes nothing")]
     Divergence(#[from] crate::dnfquery::Divergence),
     /// A target key that is no repo id of the machine.
-    #[error(
-        "target repos.{key}: no repo {key:?} on this machine{hint}; dnf reads the repo ids: {ids}"
-    )]
     UnknownKey {
         key: String,
-        hint: String,
+        /// The id that differs only in case, if any.
+        did_you_mean: Option<String>,
         ids: String,
     },
     /// The switch would enable nothing.
-    #[error("nothing to switch: {0}")]
-    NothingToSwitch(String),
+    NothingToSwitch(Message),
     /// A community repo dnf reads from a file the switch does not edit.
-    #[error("{file}: dnf reads the AlmaLinux repo {id} (enabled) from this file; alma-ext switch edits only {dir}: move the repo to a file there (or disable it) and run again")]
     OutsideReposDir {
         id: String,
         file: PathBuf,
         dir: String,
     },
 }
+
+impl PlanError {
+    /// Why, as a message (ids, paths and URLs as they are).
+    pub fn message(&self) -> Message {
+        match self {
+            PlanError::Unsupported { id, version } => msg!(
+                "{id} {version} is not supported: alma-ext switches AlmaLinux 8, 9 and 10",
+                id = id,
+                version = version
+            ),
+            PlanError::EmptyTarget => msg!("the target has no repositories"),
+            PlanError::BadTargetRepo { key, msg } => {
+                msg!("target repos.{key}: {problem}", key = key, problem = msg)
+            }
+            PlanError::IdCollision { key, id, file } => msg!(
+                "target repos.{key}: repo id {id} is already used in {file}",
+                key = key,
+                id = format!("{id:?}"),
+                file = file.display()
+            ),
+            PlanError::BadTarget(m) => msg!("target: {problem}", problem = m),
+            PlanError::Divergence(d) => msg!(
+                "{divergence}; alma-ext and dnf read this file differently (a symlink dnf follows to another file, or a syntax alma-ext does not read as dnf does), so the switch changes nothing",
+                divergence = d.message()
+            ),
+            PlanError::UnknownKey {
+                key,
+                did_you_mean: Some(other),
+                ids,
+            } => msg!(
+                "target repos.{key}: no repo {quoted} on this machine (repo ids are case-sensitive: did you mean {other}?); dnf reads the repo ids: {ids}",
+                key = key,
+                quoted = format!("{key:?}"),
+                other = format!("{other:?}"),
+                ids = ids
+            ),
+            PlanError::UnknownKey {
+                key,
+                did_you_mean: None,
+                ids,
+            } => msg!(
+                "target repos.{key}: no repo {quoted} on this machine; dnf reads the repo ids: {ids}",
+                key = key,
+                quoted = format!("{key:?}"),
+                ids = ids
+            ),
+            PlanError::NothingToSwitch(m) => msg!("nothing to switch: {why}", why = m),
+            PlanError::OutsideReposDir { id, file, dir } => msg!(
+                "{file}: dnf reads the AlmaLinux repo {id} (enabled) from this file; alma-ext switch edits only {dir}: move the repo to a file there (or disable it) and run again",
+                file = file.display(),
+                id = id,
+                dir = dir
+            ),
+        }
+    }
+}
+
+alma_ext_i18n::localize_via_message!(PlanError);
 
 impl PlanError {
     /// True when the plan failed on the machine's configuration, not on
@@ -375,50 +444,56 @@ fn check_target(target: &Target) -> Result<(), PlanError> {
     }
     let mut ids = BTreeSet::new();
     for (key, r) in &target.repos {
-        let bad = |msg: &str| PlanError::BadTargetRepo {
+        let bad = |msg: Message| PlanError::BadTargetRepo {
             key: key.clone(),
-            msg: msg.to_string(),
+            msg,
         };
         let id_ok = !r.id.is_empty()
             && r.id
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c));
         if !id_ok {
-            return Err(bad("id must be letters, digits, '-', '_', '.' or ':'"));
+            return Err(bad(msg!(
+                "id must be letters, digits, '-', '_', '.' or ':'"
+            )));
         }
         if r.id == *key {
-            return Err(bad("id must differ from the community repo id it replaces"));
+            return Err(bad(msg!(
+                "id must differ from the community repo id it replaces"
+            )));
         }
         if !ids.insert(r.id.clone()) {
-            return Err(bad("two target repos have the same id"));
+            return Err(bad(msg!("two target repos have the same id")));
         }
         if r.name.trim().is_empty() || r.name.contains('\n') {
-            return Err(bad("name must be one non-empty line"));
+            return Err(bad(msg!("name must be one non-empty line")));
         }
         let u = r.baseurl.trim();
         if !(u.starts_with("https://") || u.starts_with("http://") || u.starts_with("file://"))
             || u.contains(char::is_whitespace)
         {
-            return Err(bad("baseurl must be one http://, https:// or file:// URL"));
+            return Err(bad(msg!(
+                "baseurl must be one http://, https:// or file:// URL"
+            )));
         }
         if u.split_once("://")
             .is_some_and(|(_, r)| r.split('/').next().unwrap_or("").contains('@'))
         {
-            return Err(bad(
-                "baseurl must not carry credentials: put them in [auth]",
-            ));
+            return Err(bad(msg!(
+                "baseurl must not carry credentials: put them in [auth]"
+            )));
         }
     }
     if let Some(a) = &target.auth {
         if a.username.is_some() != a.password.is_some() {
-            return Err(PlanError::BadTarget(
-                "[auth] needs both username and password".into(),
-            ));
+            return Err(PlanError::BadTarget(msg!(
+                "[auth] needs both username and password"
+            )));
         }
         if a.sslclientcert.is_some() != a.sslclientkey.is_some() {
-            return Err(PlanError::BadTarget(
-                "[auth] needs both sslclientcert and sslclientkey".into(),
-            ));
+            return Err(PlanError::BadTarget(msg!(
+                "[auth] needs both sslclientcert and sslclientkey"
+            )));
         }
         for v in [
             &a.username,
@@ -431,16 +506,15 @@ fn check_target(target: &Target) -> Result<(), PlanError> {
         .flatten()
         {
             if v.contains(['\n', '\r']) {
-                return Err(PlanError::BadTarget(
-                    "[auth] values must be one line".into(),
-                ));
+                return Err(PlanError::BadTarget(msg!("[auth] values must be one line")));
             }
         }
     }
     for k in &target.gpgkey {
         if k.contains(char::is_whitespace) {
-            return Err(PlanError::BadTarget(format!(
-                "gpgkey {k:?} contains whitespace"
+            return Err(PlanError::BadTarget(msg!(
+                "gpgkey {key} contains whitespace",
+                key = format!("{k:?}")
             )));
         }
     }
@@ -562,10 +636,10 @@ pub fn plan_with(
             let enabled = effective_enabled.get(&s.id).copied().unwrap_or(true);
             let action = if !invalid.is_empty() {
                 if community {
-                    warnings.push(format!(
-                        "{}: dnf ignores this file (line {} cannot be parsed); left untouched",
-                        path.display(),
-                        invalid[0]
+                    warnings.push(msg!(
+                        "{file}: dnf ignores this file (line {line} cannot be parsed); left untouched",
+                        file = path.display(),
+                        line = invalid[0]
                     ));
                 }
                 Action::IgnoredByDnf {
@@ -597,7 +671,7 @@ pub fn plan_with(
                 } else {
                     match target.others {
                         Others::Keep => Action::Keep {
-                            reason: "others = \"keep\"".into(),
+                            reason: msg!("others = \"keep\""),
                         },
                         Others::Disable => {
                             disable(&mut edited, &es, insert_ok(f, &s));
@@ -610,20 +684,23 @@ pub fn plan_with(
                             if vault_active {
                                 Action::AlreadyDone
                             } else if no_vault.contains(&s.id) {
-                                warnings.push(format!(
-                                    "{} in {}: the vault has no directory for it; left as is (it may stop working when the community mirrors drop AlmaLinux {})",
-                                    s.id,
-                                    path.display(),
-                                    release.version
+                                warnings.push(msg!(
+                                    "{repo} in {file}: the vault has no directory for it; left as is (it may stop working when the community mirrors drop AlmaLinux {version})",
+                                    repo = s.id,
+                                    file = path.display(),
+                                    version = release.version
                                 ));
                                 Action::Keep {
-                                    reason: "the vault has no directory for it".into(),
+                                    reason: msg!("the vault has no directory for it"),
                                 }
                             } else if !on_alma && !explicit_vault {
                                 Action::Keep {
-                                    reason: format!(
-                                        "points at {}, not at AlmaLinux's servers",
-                                        urls.first().and_then(|u| url_host(u)).unwrap_or_default()
+                                    reason: msg!(
+                                        "points at {host}, not at AlmaLinux's servers",
+                                        host = urls
+                                            .first()
+                                            .and_then(|u| url_host(u))
+                                            .unwrap_or_default()
                                     ),
                                 }
                             } else {
@@ -634,13 +711,13 @@ pub fn plan_with(
                                         Action::Vault { url }
                                     }
                                     None => {
-                                        warnings.push(format!(
-                                            "{} in {}: no baseurl to find its vault directory; left as is",
-                                            s.id,
-                                            path.display()
+                                        warnings.push(msg!(
+                                            "{repo} in {file}: no baseurl to find its vault directory; left as is",
+                                            repo = s.id,
+                                            file = path.display()
                                         ));
                                         Action::Keep {
-                                            reason: "no vault directory known".into(),
+                                            reason: msg!("no vault directory known"),
                                         }
                                     }
                                 }
@@ -693,9 +770,11 @@ pub fn plan_with(
         });
         let enabled = replaced_enabled.contains(key) || was_ours_enabled == Some(true);
         if !community_seen.contains(key) && was_ours_enabled.is_none() {
-            warnings.push(format!(
-                "target repos.{key}: no community repo {key:?} on this machine; {} is added disabled",
-                spec.id
+            warnings.push(msg!(
+                "target repos.{key}: no community repo {quoted} on this machine; {repo} is added disabled",
+                key = key,
+                quoted = format!("{key:?}"),
+                repo = spec.id
             ));
         }
         new_repos.push(NewRepo {
@@ -921,7 +1000,7 @@ pub fn judge(
             return Err(crate::dnfquery::Divergence {
                 file: f.path.clone(),
                 line: 1,
-                what: "dnf does not read this file".into(),
+                what: msg!("dnf does not read this file"),
             }
             .into());
         };
@@ -947,14 +1026,13 @@ pub fn judge(
         if view.repo(key).is_some() {
             continue;
         }
-        let hint = ids
+        let did_you_mean = ids
             .iter()
             .find(|i| i.eq_ignore_ascii_case(key))
-            .map(|i| format!(" (repo ids are case-sensitive: did you mean {i:?}?)"))
-            .unwrap_or_default();
+            .map(|i| i.to_string());
         return Err(PlanError::UnknownKey {
             key: key.clone(),
-            hint,
+            did_you_mean,
             ids: ids
                 .iter()
                 .filter(|i| !new_ids.contains(*i))
@@ -965,21 +1043,26 @@ pub fn judge(
     }
     // 4. Something to switch.
     if !plan.already_switched && !plan.new_repos.iter().any(|r| r.enabled) {
-        let states: Vec<String> = target
+        let states: Vec<Message> = target
             .repos
             .keys()
             .map(|k| match view.repo(k) {
-                Some(r) => format!(
-                    "{k} is {} in {}",
-                    if r.enabled { "enabled" } else { "disabled" },
-                    view.host_path(&r.file).display()
+                Some(r) if r.enabled => msg!(
+                    "{repo} is enabled in {file}",
+                    repo = k,
+                    file = view.host_path(&r.file).display()
                 ),
-                None => format!("{k} is not defined"),
+                Some(r) => msg!(
+                    "{repo} is disabled in {file}",
+                    repo = k,
+                    file = view.host_path(&r.file).display()
+                ),
+                None => msg!("{repo} is not defined", repo = k),
             })
             .collect();
-        return Err(PlanError::NothingToSwitch(format!(
-            "no repo the target replaces is enabled ({}), so no extended-update repo would be enabled and dnf would keep its present configuration; enable the community repos first (`dnf config-manager --set-enabled ID`) if this machine should use them",
-            states.join("; ")
+        return Err(PlanError::NothingToSwitch(msg!(
+            "no repo the target replaces is enabled ({states}), so no extended-update repo would be enabled and dnf would keep its present configuration; enable the community repos first (`dnf config-manager --set-enabled ID`) if this machine should use them",
+            states = states
         )));
     }
     Ok(())

@@ -7,6 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use alma_ext_i18n::{msg, Message};
+
+use crate::fsops::io_message;
 use alma_ext_proto::target::{Auth, Target};
 use base64::Engine;
 use serde::Serialize;
@@ -23,18 +26,27 @@ pub enum FailureClass {
     Failed,
 }
 
-/// A failed preflight check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
-#[error("{message}")]
+/// A failed preflight check: `Display` in English (logs, JSON), the
+/// message in the user's language through [`Localize`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct PreflightError {
     pub class: FailureClass,
-    pub message: String,
+    pub message: Message,
 }
 
-fn failed(msg: impl Into<String>) -> PreflightError {
+impl PreflightError {
+    /// What failed, as a message.
+    pub fn message(&self) -> Message {
+        self.message.clone()
+    }
+}
+
+alma_ext_i18n::localize_via_message!(PreflightError);
+
+fn failed(message: Message) -> PreflightError {
     PreflightError {
         class: FailureClass::Failed,
-        message: msg.into(),
+        message,
     }
 }
 
@@ -107,24 +119,39 @@ pub fn under_root(root: &Path, p: &str) -> PathBuf {
 /// public key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyProblem {
-    #[error("not an armored OpenPGP public key (no BEGIN PGP PUBLIC KEY BLOCK line)")]
     NoBegin,
-    #[error("armored key is cut short (no END line)")]
     NoEnd,
-    #[error("armored key is damaged (base64: {0})")]
     Base64(base64::DecodeError),
-    #[error("armored key checksum line is damaged")]
     ChecksumLine,
-    #[error("armored key is damaged (checksum mismatch)")]
     Checksum,
-    #[error("armored key is empty")]
     Empty,
-    #[error("armored key does not start with an OpenPGP packet")]
     NotAPacket,
     /// The first packet's type.
-    #[error("armored block starts with OpenPGP packet type {0}, not a public key (6)")]
     NotAPublicKey(u8),
 }
+
+impl KeyProblem {
+    /// What is wrong, as a message.
+    pub fn message(&self) -> Message {
+        match self {
+            KeyProblem::NoBegin => {
+                msg!("not an armored OpenPGP public key (no BEGIN PGP PUBLIC KEY BLOCK line)")
+            }
+            KeyProblem::NoEnd => msg!("armored key is cut short (no END line)"),
+            KeyProblem::Base64(e) => msg!("armored key is damaged (base64: {error})", error = e),
+            KeyProblem::ChecksumLine => msg!("armored key checksum line is damaged"),
+            KeyProblem::Checksum => msg!("armored key is damaged (checksum mismatch)"),
+            KeyProblem::Empty => msg!("armored key is empty"),
+            KeyProblem::NotAPacket => msg!("armored key does not start with an OpenPGP packet"),
+            KeyProblem::NotAPublicKey(tag) => msg!(
+                "armored block starts with OpenPGP packet type {tag}, not a public key (6)",
+                tag = tag
+            ),
+        }
+    }
+}
+
+alma_ext_i18n::localize_via_message!(KeyProblem);
 
 /// Check that the bytes are an ASCII-armored OpenPGP public key block with
 /// a valid checksum and a public-key packet.
@@ -199,24 +226,30 @@ fn crc24(data: &[u8]) -> u32 {
     crc & 0xFFFFFF
 }
 
-/// The expiry of a PEM certificate, when it is already past: Some(text).
+/// The expiry of a PEM certificate, when it is already past: Some(why).
 pub fn cert_expired(
     pem: &[u8],
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<String>, String> {
-    let (_, p) =
-        x509_parser::pem::parse_x509_pem(pem).map_err(|e| format!("not a PEM certificate: {e}"))?;
+) -> Result<Option<Message>, Message> {
+    let (_, p) = x509_parser::pem::parse_x509_pem(pem)
+        .map_err(|e| msg!("not a PEM certificate: {error}", error = e))?;
     let cert = p
         .parse_x509()
-        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+        .map_err(|e| msg!("not an X.509 certificate: {error}", error = e))?;
     let v = cert.validity();
     let not_after = v.not_after.timestamp();
     let not_before = v.not_before.timestamp();
     if now.timestamp() > not_after {
-        return Ok(Some(format!("expired on {}", v.not_after)));
+        return Ok(Some(msg!(
+            "the client certificate expired on {date}",
+            date = v.not_after
+        )));
     }
     if now.timestamp() < not_before {
-        return Ok(Some(format!("not valid before {}", v.not_before)));
+        return Ok(Some(msg!(
+            "the client certificate is not valid before {date}",
+            date = v.not_before
+        )));
     }
     Ok(None)
 }
@@ -258,25 +291,31 @@ pub fn check_reposdir(root: &Path) -> Result<(), PreflightError> {
         Ok(b) => configured_reposdir(&b),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => {
-            return Err(failed(format!(
-                "cannot read {}: {e}",
-                under_root(root, conf).display()
+            return Err(failed(msg!(
+                "cannot read {path}: {error}",
+                path = under_root(root, conf).display(),
+                error = io_message(&e)
             )))
         }
     };
     let (origin, dirs) = match configured {
-        Some((line, dirs)) => (format!("reposdir= of {conf} line {line}"), dirs),
+        Some((line, dirs)) => (
+            msg!("reposdir= of {file} line {line}", file = conf, line = line),
+            dirs,
+        ),
         None => (
-            "dnf's default reposdir".to_string(),
+            msg!("dnf's default reposdir"),
             DNF_DEFAULT_REPOSDIR.iter().map(|d| d.to_string()).collect(),
         ),
     };
     if !dirs.iter().any(|d| d == REPOS_DIR) {
-        return Err(failed(format!(
-            "{origin} is {:?}, without {REPOS_DIR}: alma-ext switch reads and writes repo \
-             files only in {REPOS_DIR}, so dnf would not see the extended-update repository; \
-             add {REPOS_DIR} to reposdir",
-            dirs.join(",")
+        return Err(failed(msg!(
+            "{origin} is {dirs}, without {dir}: alma-ext switch reads and writes repo \
+             files only in {dir}, so dnf would not see the extended-update repository; \
+             add {dir} to reposdir",
+            origin = origin,
+            dirs = format!("{:?}", dirs.join(",")),
+            dir = REPOS_DIR
         )));
     }
     for d in dirs.iter().filter(|d| *d != REPOS_DIR) {
@@ -290,10 +329,13 @@ pub fn check_reposdir(root: &Path) -> Result<(), PreflightError> {
             .collect();
         if !repos.is_empty() {
             repos.sort();
-            return Err(failed(format!(
-                "{d} holds repo files that dnf reads ({origin}): {}; alma-ext switch handles \
-                 only {REPOS_DIR}: move them there, or out of reposdir",
-                repos.join(", ")
+            return Err(failed(msg!(
+                "{path} holds repo files that dnf reads ({origin}): {files}; alma-ext switch \
+                 handles only {dir}: move them there, or out of reposdir",
+                path = d,
+                origin = origin,
+                files = repos.join(", "),
+                dir = REPOS_DIR
             )));
         }
     }
@@ -313,13 +355,13 @@ pub fn check_links(root: &Path) -> Result<(), PreflightError> {
         return Ok(());
     }
     let refuse = |link: &Path, to: &Path| {
-        failed(format!(
-            "{} is a symlink to the absolute path {}: dnf --installroot follows it on this \
-             machine, outside {}, so dnf would not read what the switch writes; make the \
-             link relative (or run the switch on the machine itself)",
-            link.display(),
-            to.display(),
-            root.display()
+        failed(msg!(
+            "{link} is a symlink to the absolute path {to}: dnf --installroot follows it on \
+             this machine, outside {root}, so dnf would not read what the switch writes; make \
+             the link relative (or run the switch on the machine itself)",
+            link = link.display(),
+            to = to.display(),
+            root = root.display()
         ))
     };
     for p in [Path::new("/etc"), Path::new(REPOS_DIR)] {
@@ -354,13 +396,26 @@ pub fn check_local(
     for k in &target.gpgkey {
         if k.starts_with("file://") || k.starts_with('/') {
             let p = under_root(root, k);
-            let b = fs::read(&p)
-                .map_err(|e| failed(format!("gpgkey {k}: cannot read {}: {e}", p.display())))?;
-            check_armored_key(&b)
-                .map_err(|e| failed(format!("gpgkey {k} ({}): bad key: {e}", p.display())))?;
+            let b = fs::read(&p).map_err(|e| {
+                failed(msg!(
+                    "gpgkey {key}: cannot read {path}: {error}",
+                    key = k,
+                    path = p.display(),
+                    error = io_message(&e)
+                ))
+            })?;
+            check_armored_key(&b).map_err(|e| {
+                failed(msg!(
+                    "gpgkey {key} ({path}): bad key: {problem}",
+                    key = k,
+                    path = p.display(),
+                    problem = e.message()
+                ))
+            })?;
         } else if !(k.starts_with("https://") || k.starts_with("http://")) {
-            return Err(failed(format!(
-                "gpgkey {k}: only file://, http:// and https:// keys are supported"
+            return Err(failed(msg!(
+                "gpgkey {key}: only file://, http:// and https:// keys are supported",
+                key = k
             )));
         }
     }
@@ -373,20 +428,21 @@ pub fn check_local(
             if let Some(p) = p {
                 let path = under_root(root, p);
                 let b = fs::read(&path).map_err(|e| {
-                    failed(format!(
-                        "[auth] {what} {p}: cannot read {}: {e}",
-                        path.display()
+                    failed(msg!(
+                        "[auth] {option} {file}: cannot read {path}: {error}",
+                        option = what,
+                        file = p,
+                        path = path.display(),
+                        error = io_message(&e)
                     ))
                 })?;
                 if what == "sslclientcert" {
-                    match cert_expired(&b, now) {
-                        Ok(Some(why)) => {
-                            return Err(failed(format!(
-                                "[auth] sslclientcert {p}: the client certificate {why}"
-                            )))
-                        }
-                        Ok(None) => {}
-                        Err(e) => return Err(failed(format!("[auth] sslclientcert {p}: {e}"))),
+                    if let Some(why) = cert_expired(&b, now).unwrap_or_else(Some) {
+                        return Err(failed(msg!(
+                            "[auth] sslclientcert {file}: {problem}",
+                            file = p,
+                            problem = why
+                        )));
                     }
                 }
             }
@@ -402,6 +458,7 @@ pub fn check_repos(
     probe: &dyn RepoProbe,
 ) -> Result<Vec<String>, PreflightError> {
     let who = describe_credential(target.auth.as_ref());
+    let repo = |key: &str, id: &str| msg!("repos.{key} ({id})", key = key, id = id);
     let mut checked = Vec::new();
     for (key, r) in &target.repos {
         let url = repomd_url(&substitute(&r.baseurl, vars));
@@ -410,24 +467,33 @@ pub fn check_repos(
             Ok(s @ (401 | 403)) => {
                 return Err(PreflightError {
                     class: FailureClass::Refused,
-                    message: format!(
-                        "repos.{key} ({}): {url} answered HTTP {s}: the repository refused {who}",
-                        r.id
+                    message: msg!(
+                        "{repo}: {url} answered HTTP {status}: the repository refused {credential}",
+                        repo = repo(key, &r.id),
+                        url = url,
+                        status = s,
+                        credential = who
                     ),
                 })
             }
             Ok(s) => {
-                return Err(failed(format!(
-                    "repos.{key} ({}): {url} answered HTTP {s} (with {who}); expected 200",
-                    r.id
+                return Err(failed(msg!(
+                    "{repo}: {url} answered HTTP {status} (with {credential}); expected 200",
+                    repo = repo(key, &r.id),
+                    url = url,
+                    status = s,
+                    credential = who
                 )))
             }
             Err(NoAnswer { reason, .. }) => {
                 return Err(PreflightError {
                     class: FailureClass::Unreachable,
-                    message: format!(
-                        "repos.{key} ({}): {url} unreachable (with {who}): {reason}",
-                        r.id
+                    message: msg!(
+                        "{repo}: {url} unreachable (with {credential}): {reason}",
+                        repo = repo(key, &r.id),
+                        url = url,
+                        credential = who,
+                        reason = reason
                     ),
                 })
             }
@@ -437,21 +503,18 @@ pub fn check_repos(
 }
 
 /// Which credential is used, for messages (never the password).
-pub fn describe_credential(a: Option<&Auth>) -> String {
-    let Some(a) = a else {
-        return "no credentials".into();
-    };
-    let mut parts = Vec::new();
-    if let Some(u) = &a.username {
-        parts.push(format!("user {u:?} and its password"));
-    }
-    if let Some(c) = &a.sslclientcert {
-        parts.push(format!("client certificate {c}"));
-    }
-    if parts.is_empty() {
-        "no credentials".into()
-    } else {
-        parts.join(" and ")
+pub fn describe_credential(a: Option<&Auth>) -> Message {
+    let user = a.and_then(|a| a.username.as_deref());
+    let cert = a.and_then(|a| a.sslclientcert.as_deref());
+    match (user, cert) {
+        (None, None) => msg!("no credentials"),
+        (Some(u), None) => msg!("user {user} and its password", user = format!("{u:?}")),
+        (None, Some(c)) => msg!("client certificate {file}", file = c),
+        (Some(u), Some(c)) => msg!(
+            "user {user} and its password and client certificate {file}",
+            user = format!("{u:?}"),
+            file = c
+        ),
     }
 }
 
@@ -491,31 +554,55 @@ impl HttpProbe {
             password = a.password.clone();
             if let Some(ca) = &a.sslcacert {
                 let p = under_root(root, ca);
-                let pem =
-                    fs::read(&p).map_err(|e| failed(format!("[auth] sslcacert {ca}: {e}")))?;
-                let certs = reqwest::Certificate::from_pem_bundle(&pem)
-                    .map_err(|e| failed(format!("[auth] sslcacert {ca}: {e}")))?;
+                let bad = |e: &dyn std::fmt::Display| {
+                    failed(msg!(
+                        "[auth] sslcacert {file}: {error}",
+                        file = ca,
+                        error = e
+                    ))
+                };
+                let pem = fs::read(&p).map_err(|e| {
+                    failed(msg!(
+                        "[auth] sslcacert {file}: {error}",
+                        file = ca,
+                        error = io_message(&e)
+                    ))
+                })?;
+                let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| bad(&e))?;
                 for c in certs {
                     b = b.add_root_certificate(c);
                 }
             }
             if let (Some(c), Some(k)) = (&a.sslclientcert, &a.sslclientkey) {
-                let mut pem = fs::read(under_root(root, c))
-                    .map_err(|e| failed(format!("[auth] sslclientcert {c}: {e}")))?;
+                let mut pem = fs::read(under_root(root, c)).map_err(|e| {
+                    failed(msg!(
+                        "[auth] sslclientcert {file}: {error}",
+                        file = c,
+                        error = io_message(&e)
+                    ))
+                })?;
                 pem.push(b'\n');
-                pem.extend(
-                    fs::read(under_root(root, k))
-                        .map_err(|e| failed(format!("[auth] sslclientkey {k}: {e}")))?,
-                );
+                pem.extend(fs::read(under_root(root, k)).map_err(|e| {
+                    failed(msg!(
+                        "[auth] sslclientkey {file}: {error}",
+                        file = k,
+                        error = io_message(&e)
+                    ))
+                })?);
                 let id = reqwest::Identity::from_pem(&pem).map_err(|e| {
-                    failed(format!("[auth] sslclientcert {c} / sslclientkey {k}: {e}"))
+                    failed(msg!(
+                        "[auth] sslclientcert {cert} / sslclientkey {key}: {error}",
+                        cert = c,
+                        key = k,
+                        error = e
+                    ))
                 })?;
                 b = b.identity(id);
             }
         }
         let client = b
             .build()
-            .map_err(|e| failed(format!("cannot set up HTTPS: {e}")))?;
+            .map_err(|e| failed(msg!("cannot set up HTTPS: {error}", error = e)))?;
         Ok(HttpProbe {
             root: root.to_path_buf(),
             client,

@@ -12,7 +12,6 @@ use crate::plan::TlsFile;
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     /// The program could not be started.
-    #[error("cannot run {command}: {source}")]
     Spawn {
         /// The command line, as run.
         command: String,
@@ -20,7 +19,6 @@ pub enum ToolError {
         source: io::Error,
     },
     /// The program ran and failed.
-    #[error("{command} failed ({status}): {stderr}")]
     Failed {
         /// The command line, as run.
         command: String,
@@ -30,6 +28,32 @@ pub enum ToolError {
         stderr: String,
     },
 }
+
+impl ToolError {
+    /// What failed, as a message (the command line, the status and the
+    /// program's own stderr as they are).
+    pub fn message(&self) -> alma_ext_i18n::Message {
+        match self {
+            ToolError::Spawn { command, source } => alma_ext_i18n::msg!(
+                "cannot run {command}: {error}",
+                command = command,
+                error = source
+            ),
+            ToolError::Failed {
+                command,
+                status,
+                stderr,
+            } => alma_ext_i18n::msg!(
+                "{command} failed ({status}): {stderr}",
+                command = command,
+                status = status,
+                stderr = stderr
+            ),
+        }
+    }
+}
+
+alma_ext_i18n::localize_via_message!(ToolError);
 
 /// dnf and rpm as the switch needs them.
 pub trait PackageTools {
@@ -242,7 +266,10 @@ pub fn rpm_dbpath(rpm: &Path) -> String {
 /// system only, a running dnf (`var/lib/dnf/rpmdb_lock.pid` and friends
 /// naming a live dnf process: the processes of another root are not in
 /// this `/proc`).
-pub fn package_lock_holder(root: &Path, dbpaths: &[String]) -> io::Result<Option<String>> {
+pub fn package_lock_holder(
+    root: &Path,
+    dbpaths: &[String],
+) -> io::Result<Option<alma_ext_i18n::Message>> {
     for dbpath in dbpaths {
         if let Some(who) = rpm_lock_holder(root, dbpath) {
             return Ok(Some(who));
@@ -254,7 +281,7 @@ pub fn package_lock_holder(root: &Path, dbpaths: &[String]) -> io::Result<Option
     dnf_lock_holder(root)
 }
 
-fn rpm_lock_holder(root: &Path, dbpath: &str) -> Option<String> {
+fn rpm_lock_holder(root: &Path, dbpath: &str) -> Option<alma_ext_i18n::Message> {
     let lock = root.join(dbpath.trim_start_matches('/')).join(".rpm.lock");
     if let Ok(f) = fs::OpenOptions::new().read(true).write(true).open(&lock) {
         let mut fl = libc::flock {
@@ -273,10 +300,10 @@ fn rpm_lock_holder(root: &Path, dbpath: &str) -> Option<String> {
             )
         };
         if r == 0 && fl.l_type != libc::F_UNLCK as libc::c_short {
-            return Some(format!(
-                "an rpm transaction (process {}) holds {}",
-                fl.l_pid,
-                lock.display()
+            return Some(alma_ext_i18n::msg!(
+                "an rpm transaction (process {pid}) holds {lock}",
+                pid = fl.l_pid,
+                lock = lock.display()
             ));
         }
     }
@@ -285,7 +312,7 @@ fn rpm_lock_holder(root: &Path, dbpath: &str) -> Option<String> {
 
 /// A live dnf named by the pid files under `root`. Reads this host's
 /// `/proc`: meaningful for the running system only.
-pub fn dnf_lock_holder(root: &Path) -> io::Result<Option<String>> {
+pub fn dnf_lock_holder(root: &Path) -> io::Result<Option<alma_ext_i18n::Message>> {
     for p in [
         "var/lib/dnf/rpmdb_lock.pid",
         "var/cache/dnf/metadata_lock.pid",
@@ -303,9 +330,10 @@ pub fn dnf_lock_holder(root: &Path) -> io::Result<Option<String>> {
         }
         let comm = fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
         if comm.contains("dnf") || comm.contains("yum") {
-            return Ok(Some(format!(
-                "dnf (process {pid}) holds {}",
-                path.display()
+            return Ok(Some(alma_ext_i18n::msg!(
+                "dnf (process {pid}) holds {lock}",
+                pid = pid,
+                lock = path.display()
             )));
         }
     }

@@ -390,7 +390,7 @@ fn lock_is_exclusive_and_rpm_lock_is_seen() {
     let who =
         alma_ext_switcher::system::package_lock_holder(r.path(), &["/var/lib/rpm".to_string()])
             .unwrap();
-    assert!(who.unwrap().contains("rpm transaction"));
+    assert!(who.unwrap().to_string().contains("rpm transaction"));
     drop(child.stdin.take());
     child.wait().unwrap();
 }
@@ -465,6 +465,9 @@ fn running_dnf_is_seen_by_its_pid_lock() {
             .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
-    assert!(who.unwrap().contains(&format!("dnf (process {pid})")));
+    assert!(who
+        .unwrap()
+        .to_string()
+        .contains(&format!("dnf (process {pid})")));
     assert_eq!(under_root, None);
 }

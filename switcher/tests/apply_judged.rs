@@ -68,8 +68,9 @@ fn dnf_still_reading_a_community_repo_rolls_back() {
     });
     match res {
         Err(ApplyError::RolledBack(m)) => assert!(
-            m.contains("dnf does not read the switch as planned")
-                && m.contains("still or newly enabled: baseos"),
+            m.to_string()
+                .contains("dnf does not read the switch as planned")
+                && m.to_string().contains("still or newly enabled: baseos"),
             "{m}"
         ),
         other => panic!("{other:?}"),
@@ -91,7 +92,9 @@ fn a_vault_repoint_dnf_reads_elsewhere_rolls_back() {
         }
     });
     match res {
-        Err(ApplyError::RolledBack(m)) => assert!(m.contains("extras reads baseurl"), "{m}"),
+        Err(ApplyError::RolledBack(m)) => {
+            assert!(m.to_string().contains("extras reads baseurl"), "{m}")
+        }
         other => panic!("{other:?}"),
     }
     assert_eq!(snapshot(r.path()), before);

@@ -111,7 +111,7 @@ fn a_reading_dnf_does_not_share_names_file_and_line() {
                 PathBuf::from("/etc/yum.repos.d/almalinux-baseos.repo")
             );
             assert_eq!(d.line, 1);
-            assert!(d.what.contains("enabled"), "{d}");
+            assert!(d.what.to_string().contains("enabled"), "{d}");
         }
         other => panic!("{other:?}"),
     }

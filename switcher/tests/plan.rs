@@ -181,7 +181,7 @@ fn mirror_pointed_elsewhere_is_still_recognised() {
     );
     // A local mirror keeps answering after the end of life: kept...
     assert!(
-        matches!(action(&p, "extras"), Action::Keep { reason } if reason.contains("mirror.corp.example"))
+        matches!(action(&p, "extras"), Action::Keep { reason } if reason.to_string().contains("mirror.corp.example"))
     );
     // ... unless the target names a vault (a local copy of it).
     let t = format!("vault_url = \"https://vault.corp.example/almalinux/\"\n{TARGET}");
@@ -413,7 +413,7 @@ fn file_dnf_cannot_parse_is_left_alone() {
     assert!(p
         .warnings
         .iter()
-        .any(|w| w.contains("almalinux-extras.repo")));
+        .any(|w| w.to_string().contains("almalinux-extras.repo")));
 }
 
 #[test]

@@ -69,10 +69,10 @@ fn failures_are_classified_and_named() {
         };
         let e = check_repos(&target(TARGET), &vars(), &p).unwrap_err();
         assert_eq!(e.class, class);
-        assert!(e.message.contains(words), "{}", e.message);
-        assert!(e.message.contains("customer-0042"), "{}", e.message);
-        assert!(e.message.contains("repodata/repomd.xml"), "{}", e.message);
-        assert!(!e.message.contains("s3cret-pw"), "{}", e.message);
+        assert!(e.to_string().contains(words), "{e}");
+        assert!(e.to_string().contains("customer-0042"), "{e}");
+        assert!(e.to_string().contains("repodata/repomd.xml"), "{e}");
+        assert!(!e.to_string().contains("s3cret-pw"), "{e}");
     }
 }
 
@@ -145,9 +145,10 @@ fn missing_key_and_certificate_files_are_named() {
     let r = fixture_root(9);
     let e = check_local(r.path(), &target(TARGET), chrono::Utc::now()).unwrap_err();
     assert!(
-        e.message.contains("RPM-GPG-KEY-vendor-extended") && e.message.contains("cannot read"),
+        e.to_string().contains("RPM-GPG-KEY-vendor-extended")
+            && e.to_string().contains("cannot read"),
         "{}",
-        e.message
+        e
     );
     write(
         r.path(),
@@ -161,9 +162,9 @@ fn missing_key_and_certificate_files_are_named() {
     );
     let e = check_local(r.path(), &target(&t), chrono::Utc::now()).unwrap_err();
     assert!(
-        e.message.contains("sslcacert") && e.message.contains("vendor-ca.pem"),
+        e.to_string().contains("sslcacert") && e.to_string().contains("vendor-ca.pem"),
         "{}",
-        e.message
+        e
     );
 }
 
@@ -197,11 +198,11 @@ fn repo_files_outside_yum_repos_d_are_refused_before_anything_changes() {
     let e = check_reposdir(r.path()).unwrap_err();
     assert_eq!(e.class, FailureClass::Failed);
     assert!(
-        e.message.contains("/etc/yum/repos.d")
-            && e.message.contains("legacy.repo")
-            && e.message.contains("default reposdir"),
+        e.to_string().contains("/etc/yum/repos.d")
+            && e.to_string().contains("legacy.repo")
+            && e.to_string().contains("default reposdir"),
         "{}",
-        e.message
+        e
     );
 
     // A reposdir without /etc/yum/repos.d leaves that directory unread.
@@ -220,11 +221,12 @@ fn repo_files_outside_yum_repos_d_are_refused_before_anything_changes() {
     );
     let e = check_reposdir(r.path()).unwrap_err();
     assert!(
-        e.message.contains("/etc/dnf/dnf.conf line 3") && e.message.contains("/srv/mirror.repos.d"),
+        e.to_string().contains("/etc/dnf/dnf.conf line 3")
+            && e.to_string().contains("/srv/mirror.repos.d"),
         "{}",
-        e.message
+        e
     );
     // check_local runs it first.
     let e = check_local(r.path(), &target(TARGET), chrono::Utc::now()).unwrap_err();
-    assert!(e.message.contains("reposdir"), "{}", e.message);
+    assert!(e.to_string().contains("reposdir"), "{e}");
 }

@@ -434,3 +434,82 @@ fn portable(snap: Snapshot, root: &std::path::Path) -> Snapshot {
         })
         .collect()
 }
+
+/// Under a Japanese locale the plan and the refusal are Japanese (repo ids,
+/// paths and URLs as they are), and `--format json` prints the same bytes
+/// as under `LANG=C`, a refused switch too.
+#[test]
+fn japanese_plan_and_identical_json() {
+    let (r, t) = setup(9, Access::Basic);
+    let ja = [("LANG", "ja_JP.UTF-8"), ("LC_ALL", ""), ("LC_MESSAGES", "")];
+    let c = [("LANG", "C"), ("LC_ALL", ""), ("LC_MESSAGES", "")];
+    let out = switch(&r, &t, &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = alma_ext(
+        &[
+            "switch",
+            "--root",
+            &root_arg(&r),
+            "--target",
+            &t.display().to_string(),
+            "--dry-run",
+        ],
+        &ja,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let s = String::from_utf8_lossy(&out.stdout);
+    let plan = s.split("\n--- ").next().unwrap();
+    for w in [
+        "置き換え (その場で無効化",
+        "ext-baseos",
+        "ドライラン: 何も変更していません。",
+    ] {
+        assert!(s.contains(w), "{w:?} not in\n{s}");
+    }
+    assert!(
+        !plan.contains("Replaced") && !plan.contains("Files written"),
+        "{plan}"
+    );
+
+    let mut json = vec![
+        "switch".to_string(),
+        "--root".into(),
+        root_arg(&r),
+        "--target".into(),
+        t.display().to_string(),
+        "--dry-run".into(),
+        "--format".into(),
+        "json".into(),
+    ];
+    let run = |v: &[String], env: &[(&str, &str)]| {
+        let a: Vec<&str> = v.iter().map(String::as_str).collect();
+        alma_ext(&a, env)
+    };
+    assert_eq!(run(&json, &ja).stdout, run(&json, &c).stdout);
+
+    // A refused switch (a broken key): the same JSON, a Japanese message.
+    let key = r.path().join("etc/pki/rpm-gpg/RPM-GPG-KEY-vendor-extended");
+    fs::write(&key, "hello\n").unwrap();
+    json.retain(|a| a != "--dry-run");
+    json.push("--yes".into());
+    let (j, e) = (run(&json, &ja), run(&json, &c));
+    assert_eq!(j.status.code(), Some(4));
+    assert_eq!(e.status.code(), Some(4));
+    assert_eq!(j.stdout, e.stdout);
+    let v: serde_json::Value = serde_json::from_slice(&e.stdout).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("not an armored OpenPGP public key"),
+        "{v}"
+    );
+    let err = String::from_utf8_lossy(&j.stderr);
+    assert!(
+        err.contains("事前確認: gpgkey ")
+            && err.contains("RPM-GPG-KEY-vendor-extended")
+            && err.contains("ASCII 形式の OpenPGP 公開鍵ではありません")
+            && err.contains("何も変更していません"),
+        "{err}"
+    );
+}

@@ -22,7 +22,7 @@ pub fn run(args: Args) -> CmdResult {
     // journald lines stay English: tools and the vendor's upstream read them.
     alma_ext_i18n::set_lang(alma_ext_i18n::Lang::En);
     let root = HostRoot::new(&args.root.root);
-    let settings = config::load(&root).exit(Exit::Config)?;
+    let settings = config::load(&root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     use std::io::IsTerminal;
     logging::init(logging::agent_level(
         &settings.log_level,

@@ -12,6 +12,7 @@ use crate::exit::{fail, CmdResult, Exit, ExitContext};
 use crate::output::{print_json, Format};
 use crate::registration;
 use crate::root::HostRoot;
+use alma_ext_i18n::Localize;
 
 /// Arguments of `alma-ext checkin`.
 #[derive(Debug, clap::Args)]
@@ -35,7 +36,7 @@ struct Output<'a> {
 
 pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
-    let settings = config::load(&root).exit(Exit::Config)?;
+    let settings = config::load(&root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     logging::init(&settings.log_level);
     let mut reg = registration::load(&root)
         .exit(Exit::Failure)?
@@ -68,12 +69,12 @@ pub fn run(args: Args) -> CmdResult {
                         a.exit(),
                         t!(
                             "{error}\naccess to the extended-update repository is lost: {reason}\nwhat to do: {what_to_do}",
-                            error = a,
+                            error = a.localized(),
                             reason = lost.reason,
                             what_to_do = lost.what_to_do
                         ),
                     ),
-                    None => fail(a.exit(), a.to_string()),
+                    None => fail(a.exit(), a.localized()),
                 }
             }
             checkin::CheckinError::Api(a) => {
@@ -82,7 +83,7 @@ pub fn run(args: Args) -> CmdResult {
                 } else {
                     ""
                 };
-                fail(a.exit(), format!("{a}{spooled}"))
+                fail(a.exit(), format!("{}{spooled}", a.localized()))
             }
             checkin::CheckinError::Config(m) => fail(Exit::Config, m),
             checkin::CheckinError::Local(m) => fail(Exit::Failure, m),

@@ -6,7 +6,7 @@ use alma_ext_proto::Facts;
 use alma_ext_i18n::t;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit};
+use crate::exit::{CmdResult, Exit};
 use crate::facts::{self, InvalidFile};
 use crate::output::{print_json, Format};
 use crate::root::HostRoot;
@@ -36,9 +36,20 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root =
-        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
-    let collected = match facts::collect_with_warnings(&root) {
+    let root = HostRoot::open(&args.root.root).map_err(|e| {
+        crate::exit::fail_localized(
+            Exit::Usage,
+            alma_ext_i18n::msg!("--root: {error}", error = crate::root::error_message(&e)),
+        )
+    })?;
+    // JSON and its warnings in English whatever the locale; an error
+    // (computed again) in the user's language.
+    let collect = || facts::collect_with_warnings(&root);
+    let collected = match args.format {
+        Format::Json => alma_ext_i18n::machine(collect),
+        Format::Text => collect(),
+    };
+    let collected = match collected {
         Ok(c) => c,
         Err(e) if e.downcast_ref::<InvalidFile>().is_some() => {
             return Err(crate::exit::Failed {
@@ -173,10 +184,97 @@ pub fn render_text(f: &Facts) -> String {
                 _ => grouped.push((e.decides.clone(), &e.source, &e.value)),
             }
         }
+        if alma_ext_i18n::is_japanese() {
+            // The record in the user's words; paths and what the host said
+            // as they are (the JSON keeps the English record).
+            let rows: Vec<(String, String)> = grouped
+                .iter()
+                .map(|(d, s, v)| {
+                    (
+                        evidence_ja::decides(d),
+                        format!("{s}: {}", evidence_ja::value(v)),
+                    )
+                })
+                .collect();
+            for l in alma_ext_i18n::label_rows(&rows).lines() {
+                out.push_str("  ");
+                out.push_str(l);
+                out.push('\n');
+            }
+            return out;
+        }
         let w = grouped.iter().map(|g| g.0.len()).max().unwrap_or(0);
         for (d, s, v) in grouped {
             out.push_str(&format!("  {d:<w$}  {s}: {v}\n"));
         }
     }
     out
+}
+
+/// The evidence lines under a Japanese locale: each English template the
+/// detection writes, found again in the record and rendered through the
+/// catalogue. Runs only under Japanese (the English path prints the record
+/// as it is).
+mod evidence_ja {
+    use alma_ext_i18n::{msg, Message};
+
+    /// "type, hypervisor" as the answers' names.
+    pub fn decides(d: &str) -> String {
+        d.split(", ")
+            .map(|w| match w {
+                "type" => alma_ext_i18n::t!("type"),
+                "hypervisor" => alma_ext_i18n::t!("hypervisor"),
+                "cloud" => alma_ext_i18n::t!("cloud"),
+                "container" => alma_ext_i18n::t!("container"),
+                "hypervisor_host" => alma_ext_i18n::t!("hypervisor host"),
+                "uuid" => "UUID",
+                other => other,
+            })
+            .collect::<Vec<_>>()
+            .join(alma_ext_i18n::t!(", "))
+    }
+
+    /// The templates of `agent/src/facts/` (detect.rs, mod.rs: keep them in
+    /// step), the more
+    /// specific first: a value that fills one in is shown through its
+    /// Japanese entry, its parts translated in turn.
+    fn templates() -> [Message; 28] {
+        [
+            msg!("{count} KVM guest(s) found"),
+            msg!("{cpuid}: DMI {field}={value} is a vendor of real hardware too, not trusted without the hypervisor bit"),
+            msg!("hypervisor bit {bit}, leaves {leaves}"),
+            msg!("hypervisor bit {bit}"),
+            msg!("SMBIOS virtual machine bit {bit}"),
+            msg!("{product} (EC2 bare metal instance)"),
+            msg!("{product} (sys_vendor {vendor}: a bare-metal product)"),
+            msg!("{features} (XENFEAT_dom0 set: Xen dom0)"),
+            msg!("{value} - the Xen control domain runs on the hardware"),
+            msg!("present without /proc/bc"),
+            msg!("present (PowerNV, OPAL firmware)"),
+            msg!("present ({engine})"),
+            msg!("present, not the control domain (Xen domU)"),
+            msg!("libvirt domain definitions present (KVM host)"),
+            msg!("{value} (SMBIOS virtual machine bit 1)"),
+            msg!("{value} (the vendor's virtual machine product; no CPUID, SMBIOS bit unreadable)"),
+            msg!("{part} (HMC-managed PowerVM LPAR)"),
+            msg!("fw-cfg node (QEMU)"),
+            msg!("{value} (a virtual board, no firmware)"),
+            msg!("platform pSeries, model {model} (PowerVM LPAR, shared processors)"),
+            msg!("platform pSeries, model {model} (PowerVM LPAR, dedicated processors)"),
+            msg!("platform PowerNV (OPAL firmware on the hardware)"),
+            msg!("{lpar} (LPAR, no VM levels)"),
+            msg!("no CPUID, DMI, device tree, /proc/sysinfo or /proc/xen to look at"),
+            msg!("{looked}; no CPUID, no SMBIOS virtual machine bit, no known bare-metal product: not enough to say physical"),
+            msg!("DMI without a hypervisor vendor"),
+            msg!("a device tree without hypervisor node"),
+            msg!("/proc/sysinfo without LPAR or VM levels"),
+        ]
+    }
+
+    /// `v` in Japanese where it is one of the templates (or a list of
+    /// them); as it is otherwise.
+    pub fn value(v: &str) -> String {
+        alma_ext_i18n::render_back(v, &templates(), (", ", alma_ext_i18n::t!(", ")))
+            .unwrap_or_else(|| v.to_string())
+    }
 }

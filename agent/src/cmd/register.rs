@@ -1,7 +1,7 @@
 //! `alma-ext register`: register this machine with the entitlement server
 //! and keep the per-machine credential in a 0600 file.
 
-use alma_ext_i18n::t;
+use alma_ext_i18n::{t, Localize};
 use std::path::PathBuf;
 
 use alma_ext_proto::api::RegisterRequest;
@@ -100,7 +100,8 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, crate::exit::Failed> 
 
 pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
-    let mut settings = config::load(&root).exit(Exit::Config)?;
+    let mut settings =
+        config::load(&root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     logging::init(&settings.log_level);
     let server = args
         .server
@@ -113,7 +114,12 @@ pub fn run(args: Args) -> CmdResult {
             )
         })?;
     let server = normalize_server_url(&server);
-    check_server_url(&server).map_err(|m| fail(Exit::Usage, format!("--server: {m}")))?;
+    check_server_url(&server).map_err(|m| {
+        crate::exit::fail_localized(
+            Exit::Usage,
+            alma_ext_i18n::msg!("--server: {problem}", problem = m),
+        )
+    })?;
     if args.key.trim().is_empty() {
         return Err(fail(Exit::Usage, t!("--key: the activation key is empty")));
     }
@@ -156,7 +162,7 @@ pub fn run(args: Args) -> CmdResult {
     };
     let resp = rt
         .block_on(client.register(&req))
-        .map_err(|e| fail(e.exit(), e))?;
+        .map_err(|e| crate::exit::fail_localized(e.exit(), e))?;
     let reg = Registration {
         server: server.clone(),
         machine: resp.machine.clone(),
@@ -181,17 +187,20 @@ pub fn run(args: Args) -> CmdResult {
     if let Err(e) = registration::save(&root, &reg) {
         let withdrawn = rt.block_on(client.unregister(&Secret::new(resp.credential.clone())));
         let what = match withdrawn {
-            Ok(()) => "the registration was withdrawn on the server".to_string(),
-            Err(w) => format!(
-                "withdrawing it on the server failed too ({w}); an admin can see machine {} with `alma-ext-server inventory`",
-                resp.machine
+            Ok(()) => t!("the registration was withdrawn on the server").to_string(),
+            Err(w) => t!(
+                "withdrawing it on the server failed too ({error}); an admin can see machine {machine} with `alma-ext-server inventory`",
+                error = w.localized(),
+                machine = resp.machine
             ),
         };
         return Err(fail(
             Exit::Failure,
-            format!(
-                "registered as machine {}, but the credential could not be stored ({e:#}); {what}",
-                resp.machine
+            t!(
+                "registered as machine {machine}, but the credential could not be stored ({error}); {what}",
+                machine = resp.machine,
+                error = format!("{e:#}"),
+                what = what
             ),
         ));
     }

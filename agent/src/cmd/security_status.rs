@@ -4,17 +4,17 @@
 //! The classification is [`crate::security::classify`]; this module reads
 //! the target, asks dnf, prints, and maps the outcome to exit codes.
 
-use alma_ext_i18n::t;
+use alma_ext_i18n::{msg, t};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use alma_ext_proto::lifecycle::Release as Dates;
 use alma_ext_proto::Target;
+use alma_ext_switcher::fsops::io_message;
 use alma_ext_switcher::plan::Release;
-use anyhow::Context;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit, ExitContext, Failed};
+use crate::exit::{fail, fail_localized, CmdResult, Exit, ExitContext, Failed};
 use crate::output::{print_json, Format};
 use crate::root::HostRoot;
 use crate::security::{self, query, Report};
@@ -60,13 +60,7 @@ pub struct Args {
 
 fn load_target(args: &Args, root: &Path) -> Result<Option<Target>, Failed> {
     if let Some(f) = &args.target {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the target file {}", f.display()))
-            .exit(Exit::Config)?;
-        return Target::from_toml(&text)
-            .map(Some)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
-            .exit(Exit::Config);
+        return crate::cmd::switch::read_target_file(f).map(Some);
     }
     Ok(registered_target(root))
 }
@@ -101,26 +95,26 @@ pub fn compute(
         .exit(Exit::Failure)?
         .and_then(|t| Release::from_os_release(&t))
         .ok_or_else(|| {
-            fail(
+            fail_localized(
                 Exit::Failure,
-                format!(
-                    "{}: no usable /etc/os-release (ID and VERSION_ID): not an AlmaLinux root",
-                    root_dir.display()
+                msg!(
+                    "{dir}: no usable /etc/os-release (ID and VERSION_ID): not an AlmaLinux root",
+                    dir = root_dir.display()
                 ),
             )
         })?;
     let (table, _) = crate::lifecycle::load_table(&HostRoot::new(root_dir))
-        .map_err(|e| fail(Exit::Config, e))?;
+        .map_err(|e| fail_localized(Exit::Config, e))?;
     let dates = table.release(release.major).cloned();
 
     let dbpath = query::dbpath(&root).ok_or_else(|| {
-        fail(
+        fail_localized(
             Exit::Failure,
-            format!(
-                "{}: no rpm database in the root (looked in {}): security-status reads \
+            msg!(
+                "{dir}: no rpm database in the root (looked in {looked}): security-status reads \
                  what is installed from it, and nothing is created there",
-                root_dir.display(),
-                query::dbpaths_looked()
+                dir = root_dir.display(),
+                looked = query::dbpaths_looked()
             ),
         )
     })?;
@@ -158,9 +152,16 @@ pub fn compute(
 
 pub fn run(args: Args) -> CmdResult {
     // dnf needs an absolute installroot.
-    let root_dir = std::fs::canonicalize(&args.root.root)
-        .with_context(|| format!("--root {}", args.root.root.display()))
-        .exit(Exit::Failure)?;
+    let root_dir = std::fs::canonicalize(&args.root.root).map_err(|e| {
+        fail_localized(
+            Exit::Failure,
+            msg!(
+                "--root {dir}: {error}",
+                dir = args.root.root.display(),
+                error = io_message(&e)
+            ),
+        )
+    })?;
     let target = load_target(&args, &root_dir)?;
     let Computed {
         report,

@@ -9,7 +9,7 @@ use alma_ext_proto::api::{Entitlement, SwitchState, SwitchStatus};
 use alma_ext_proto::facts::Os;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit, ExitContext};
+use crate::exit::{CmdResult, Exit, ExitContext};
 use crate::lifecycle::{self, LifecycleStatus, Progress};
 use crate::output::{print_json, Format};
 use crate::root::HostRoot;
@@ -97,6 +97,16 @@ pub struct Status {
     pub warnings: Vec<String>,
 }
 
+/// The error a switch recorded in its state file (English) in the user's
+/// language, where it is one of the switcher's messages.
+fn recorded_error(e: &str) -> String {
+    if !alma_ext_i18n::is_japanese() {
+        return e.to_string();
+    }
+    let templates = alma_ext_switcher::apply::recorded_error_templates();
+    alma_ext_i18n::render_back(e, &templates, ("; ", "; ")).unwrap_or_else(|| e.to_string())
+}
+
 fn switch_description(s: &SwitchState) -> String {
     match s.status {
         SwitchStatus::Community => t!("community repositories").into(),
@@ -107,7 +117,7 @@ fn switch_description(s: &SwitchState) -> String {
         SwitchStatus::Failed => match &s.error {
             Some(e) => t!(
                 "community repositories (last switch failed and was rolled back: {error})",
-                error = e
+                error = recorded_error(e)
             ),
             None => t!("community repositories (last switch failed and was rolled back)").into(),
         },
@@ -115,8 +125,12 @@ fn switch_description(s: &SwitchState) -> String {
 }
 
 pub fn run(args: Args) -> CmdResult {
-    let root =
-        HostRoot::open(&args.root.root).map_err(|e| fail(Exit::Usage, format!("--root: {e}")))?;
+    let root = HostRoot::open(&args.root.root).map_err(|e| {
+        crate::exit::fail_localized(
+            Exit::Usage,
+            alma_ext_i18n::msg!("--root: {error}", error = crate::root::error_message(&e)),
+        )
+    })?;
     let at = args.at.unwrap_or_else(|| chrono::Local::now().date_naive());
     // The JSON never changes with the language.
     let status = match args.format {
@@ -159,7 +173,8 @@ pub fn compute(root: &HostRoot, at: NaiveDate) -> Result<Status, crate::exit::Fa
             root = root.path().display()
         ));
     }
-    let (table, source) = lifecycle::load_table(root).exit(Exit::Config)?;
+    let (table, source) =
+        lifecycle::load_table(root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     let registration = crate::registration::load(root).exit(Exit::Config)?;
     let switch = alma_ext_switcher::state::load(root.path())
         .map_err(|e| anyhow::anyhow!(t!("reading the switch state: {error}", error = e)))

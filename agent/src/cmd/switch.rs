@@ -5,7 +5,7 @@
 //! target, asks for confirmation, prints the plan and maps failures to exit
 //! codes.
 
-use alma_ext_i18n::t;
+use alma_ext_i18n::{msg, t, Localize, Message};
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -16,15 +16,15 @@ use alma_ext_switcher::apply::{
     read_release, read_repo_files, Applier, ApplyError, Failpoint, Outcome, Recovery,
 };
 use alma_ext_switcher::dnfquery::{DnfReader, DnfView, RealDnf};
+use alma_ext_switcher::fsops::io_message;
 use alma_ext_switcher::journal::{Lock, Op, Store};
 use alma_ext_switcher::plan::{self, Action, Origin, Plan, PlanError};
 use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe, RepoProbe};
 use alma_ext_switcher::system::{self, RealTools};
-use anyhow::Context;
 use serde::Serialize;
 
 use crate::cli::RootArg;
-use crate::exit::{fail, CmdResult, Exit, ExitContext, Failed};
+use crate::exit::{fail_localized, CmdResult, Exit, Failed};
 use crate::output::{print_json, Format};
 use crate::root::HostRoot;
 
@@ -121,33 +121,83 @@ struct Report<'a> {
     state: Option<SwitchState>,
 }
 
+/// Set once a failure's JSON report is printed (it carries the plan).
+static REPORTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn run(args: Args) -> CmdResult {
-    // dnf --installroot and rpm --root need an absolute path.
-    let root = std::fs::canonicalize(&args.root.root)
-        .with_context(|| format!("--root {}", args.root.root.display()))
-        .exit(Exit::Preflight)?;
-    if args.revert {
-        run_revert(&args, &root)
-    } else {
-        run_switch(&args, &root)
+    let result = run_inner(&args);
+    if let Err(f) = &result {
+        // With --format json every failure is a JSON report, also the ones
+        // found before there is a plan (target, lock, dnf's reading).
+        if args.format == Format::Json && !REPORTED.load(std::sync::atomic::Ordering::Relaxed) {
+            let mut report = Report {
+                operation: if args.revert { "revert" } else { "switch" },
+                dry_run: args.dry_run,
+                recovered: None,
+                plan: None,
+                diffs: vec![],
+                result: "failed",
+                error: None,
+                exit_code: None,
+                state: None,
+            };
+            let root = std::fs::canonicalize(&args.root.root).unwrap_or_default();
+            fill_failure(&mut report, f, &root);
+            let _ = print_json(&report);
+        }
     }
+    result
+}
+
+fn run_inner(args: &Args) -> CmdResult {
+    // dnf --installroot and rpm --root need an absolute path.
+    let root = std::fs::canonicalize(&args.root.root).map_err(|e| {
+        fail_localized(
+            Exit::Preflight,
+            msg!(
+                "--root {dir}: {error}",
+                dir = args.root.root.display(),
+                error = io_message(&e)
+            ),
+        )
+    })?;
+    if args.revert {
+        run_revert(args, &root)
+    } else {
+        run_switch(args, &root)
+    }
+}
+
+/// A `--target` file: unreadable (exit 3, the system's reason) or not a
+/// target (exit 3, file, line, column and key).
+pub fn read_target_file(f: &Path) -> Result<Target, Failed> {
+    let text = std::fs::read_to_string(f).map_err(|e| {
+        fail_localized(
+            Exit::Config,
+            msg!(
+                "cannot read the target file {file}: {error}",
+                file = f.display(),
+                error = io_message(&e)
+            ),
+        )
+    })?;
+    Target::from_toml(&text)
+        .map_err(|e| fail_localized(Exit::Config, crate::config::ConfigError::toml(f, &text, &e)))
 }
 
 fn load_target(args: &Args, root: &Path) -> Result<Target, Failed> {
     if let Some(f) = &args.target {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read the target file {}", f.display()))
-            .exit(Exit::Config)?;
-        return Target::from_toml(&text)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", f.display()))
-            .exit(Exit::Config);
+        return read_target_file(f);
     }
-    let reg = crate::registration::load(&HostRoot::new(root)).exit(Exit::Config)?;
+    let reg = crate::registration::load(&HostRoot::new(root)).map_err(|e| crate::exit::Failed {
+        exit: Exit::Config,
+        error: e,
+    })?;
     match reg.and_then(|r| r.target) {
         Some(t) => Ok(t),
-        None => Err(fail(
+        None => Err(fail_localized(
             Exit::Preflight,
-            "no target: pass --target FILE or register with `alma-ext register`",
+            msg!("no target: pass --target FILE or register with `alma-ext register`"),
         )),
     }
 }
@@ -155,14 +205,21 @@ fn load_target(args: &Args, root: &Path) -> Result<Target, Failed> {
 /// Take the switch lock and check that no dnf or rpm is running.
 fn lock(store: &Store, root: &Path) -> Result<Lock, Failed> {
     let lock = Lock::try_acquire(store)
-        .context("cannot take the switch lock")
-        .exit(Exit::Failure)?
+        .map_err(|e| {
+            fail_localized(
+                Exit::Failure,
+                msg!(
+                    "cannot take the switch lock: {error}",
+                    error = io_message(&e)
+                ),
+            )
+        })?
         .ok_or_else(|| {
-            fail(
+            fail_localized(
                 Exit::Busy,
-                format!(
-                    "another alma-ext switch is running (lock {}/lock)",
-                    store.dir().display()
+                msg!(
+                    "another alma-ext switch is running (lock {dir}/lock)",
+                    dir = store.dir().display()
                 ),
             )
         })?;
@@ -173,10 +230,15 @@ fn lock(store: &Store, root: &Path) -> Result<Lock, Failed> {
 fn check_package_lock(root: &Path) -> Result<(), Failed> {
     let rpm = RealTools::default().rpm;
     let dbpaths = system::rpm_dbpaths(root, &rpm);
-    if let Some(who) = system::package_lock_holder(root, &dbpaths).exit(Exit::Failure)? {
-        return Err(fail(
+    let holder = system::package_lock_holder(root, &dbpaths)
+        .map_err(|e| fail_localized(Exit::Failure, io_message(&e)))?;
+    if let Some(who) = holder {
+        return Err(fail_localized(
             Exit::Busy,
-            format!("{who}; wait for it to finish and run again"),
+            msg!(
+                "{holder}; wait for it to finish and run again",
+                holder = who
+            ),
         ));
     }
     Ok(())
@@ -188,7 +250,7 @@ fn map_apply_error(e: ApplyError) -> Failed {
         ApplyError::RolledBack(_) => Exit::RolledBack,
         ApplyError::Interrupted(..) => Exit::Failure,
     };
-    fail(exit, e)
+    fail_localized(exit, e)
 }
 
 /// Ask on the terminal; refuse without one.
@@ -197,9 +259,9 @@ fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {
-        return Err(fail(
+        return Err(fail_localized(
             Exit::NotConfirmed,
-            "no terminal to ask for confirmation: run again with --yes",
+            msg!("no terminal to ask for confirmation: run again with --yes"),
         ));
     }
     alma_ext_stdio::errout!("{question} [y/N] ");
@@ -208,12 +270,12 @@ fn confirm(args: &Args, question: &str) -> Result<(), Failed> {
     std::io::stdin()
         .lock()
         .read_line(&mut answer)
-        .exit(Exit::NotConfirmed)?;
+        .map_err(|e| fail_localized(Exit::NotConfirmed, io_message(&e)))?;
     match answer.trim().to_ascii_lowercase().as_str() {
         "y" | "yes" | "はい" => Ok(()),
-        _ => Err(fail(
+        _ => Err(fail_localized(
             Exit::NotConfirmed,
-            "not confirmed: nothing was changed",
+            msg!("not confirmed: nothing was changed"),
         )),
     }
 }
@@ -243,18 +305,30 @@ fn report_recovery(args: &Args, r: &Option<Recovery>) {
     }
 }
 
+/// Print a JSON report; a failure after it prints no second one.
+fn print_report(report: &Report<'_>) -> Result<(), Failed> {
+    REPORTED.store(true, std::sync::atomic::Ordering::Relaxed);
+    Ok(print_json(report)?)
+}
+
+/// The failure's fields of a JSON report: `error` is the English chain,
+/// whatever the locale (scripts see the same bytes).
+fn fill_failure(report: &mut Report<'_>, f: &Failed, root: &Path) {
+    report.result = match f.exit {
+        Exit::RolledBack => "rolled-back",
+        Exit::NotConfirmed => "not-confirmed",
+        _ => "failed",
+    };
+    report.error = Some(f.to_string());
+    report.exit_code = Some(f.exit.code());
+    report.state = alma_ext_switcher::state::load(root).ok();
+}
+
 /// Print the JSON report of a failure, then return the failure.
 fn json_fail(args: &Args, mut report: Report<'_>, f: Failed, root: &Path) -> Failed {
     if args.format == Format::Json {
-        report.result = match f.exit {
-            Exit::RolledBack => "rolled-back",
-            Exit::NotConfirmed => "not-confirmed",
-            _ => "failed",
-        };
-        report.error = Some(format!("{:#}", f.error));
-        report.exit_code = Some(f.exit.code());
-        report.state = alma_ext_switcher::state::load(root).ok();
-        let _ = print_json(&report);
+        fill_failure(&mut report, &f, root);
+        let _ = print_report(&report);
     }
     f
 }
@@ -262,15 +336,17 @@ fn json_fail(args: &Args, mut report: Report<'_>, f: Failed, root: &Path) -> Fai
 fn run_switch(args: &Args, root: &Path) -> CmdResult {
     let store = Store::new(root);
     let target = load_target(args, root)?;
-    let release = read_release(root).exit(Exit::Failure)?.ok_or_else(|| {
-        fail(
-            Exit::Preflight,
-            format!(
-                "{}: no /etc/os-release: not an AlmaLinux root",
-                root.display()
-            ),
-        )
-    })?;
+    let release = read_release(root)
+        .map_err(|e| fail_localized(Exit::Failure, io_message(&e)))?
+        .ok_or_else(|| {
+            fail_localized(
+                Exit::Preflight,
+                msg!(
+                    "{dir}: no /etc/os-release: not an AlmaLinux root",
+                    dir = root.display()
+                ),
+            )
+        })?;
     let tools = RealTools::default();
     let mut applier = Applier::new(root, &tools, Failpoint::from_env());
     applier.force_recovery = args.force_recovery;
@@ -279,9 +355,9 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
     let mut recovered = None;
     if args.dry_run {
         if store.journal_path().exists() {
-            return Err(fail(
+            return Err(fail_localized(
                 Exit::Preflight,
-                "an interrupted switch or revert is pending: run `alma-ext switch` (or --revert) without --dry-run to finish it",
+                msg!("an interrupted switch or revert is pending: run `alma-ext switch` (or --revert) without --dry-run to finish it"),
             ));
         }
     } else {
@@ -290,26 +366,23 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         report_recovery(args, &recovered);
     }
 
-    preflight::check_links(root).map_err(|e| {
-        fail(
-            Exit::Preflight,
-            format!("preflight: {e}; nothing was changed"),
-        )
-    })?;
-    let files = read_repo_files(root).exit(Exit::Failure)?;
+    preflight::check_links(root).map_err(|e| preflight_failed(Exit::Preflight, e.message()))?;
+    let files = read_repo_files(root).map_err(|e| fail_localized(Exit::Failure, io_message(&e)))?;
     // dnf is the judge: what it reads, with the root's own configuration,
     // variables and reposdirs.
     let dnf = RealDnf::default();
-    let view = dnf.read(root, &[]).map_err(|e| {
-        fail(
-            Exit::Preflight,
-            format!("preflight: {e}; nothing was changed"),
-        )
-    })?;
+    let view = dnf
+        .read(root, &[])
+        .map_err(|e| preflight_failed(Exit::Preflight, e.message()))?;
     let plan_failed = |e: PlanError| match e {
-        PlanError::Divergence(_) | PlanError::Unsupported { .. } => fail(Exit::Preflight, e),
-        e if e.is_machine() => fail(Exit::Preflight, format!("{e}; nothing was changed")),
-        e => fail(Exit::Config, e),
+        PlanError::Divergence(_) | PlanError::Unsupported { .. } => {
+            fail_localized(Exit::Preflight, e)
+        }
+        e if e.is_machine() => fail_localized(
+            Exit::Preflight,
+            msg!("{error}; nothing was changed", error = e.message()),
+        ),
+        e => fail_localized(Exit::Config, e),
     };
     let mut plan = plan::plan(&files, &release, &target).map_err(plan_failed)?;
     plan::judge(&files, &plan, &target, &view).map_err(plan_failed)?;
@@ -342,7 +415,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
         report.result = "already-switched";
         report.state = alma_ext_switcher::state::load(root).ok();
         match args.format {
-            Format::Json => print_json(&report)?,
+            Format::Json => print_report(&report)?,
             Format::Text => alma_ext_stdio::outln!(
                 "{}",
                 t!(
@@ -375,7 +448,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             })
             .collect();
         match args.format {
-            Format::Json => print_json(&report)?,
+            Format::Json => print_report(&report)?,
             Format::Text => {
                 print_plan(&plan);
                 alma_ext_stdio::outln!();
@@ -402,7 +475,7 @@ fn run_switch(args: &Args, root: &Path) -> CmdResult {
             };
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
-                Format::Json => print_json(&report)?,
+                Format::Json => print_report(&report)?,
                 Format::Text => {
                     alma_ext_stdio::outln!(
                         "\n{}",
@@ -446,6 +519,14 @@ fn vault_missing(root: &Path, plan: &Plan, view: &DnfView) -> BTreeSet<String> {
         .collect()
 }
 
+/// A preflight check failed: nothing was changed.
+fn preflight_failed(exit: Exit, why: Message) -> Failed {
+    fail_localized(
+        exit,
+        msg!("preflight: {error}; nothing was changed", error = why),
+    )
+}
+
 fn run_preflight(root: &Path, target: &Target, view: &DnfView) -> Result<(), Failed> {
     let to_exit = |e: preflight::PreflightError| {
         let exit = match e.class {
@@ -453,10 +534,7 @@ fn run_preflight(root: &Path, target: &Target, view: &DnfView) -> Result<(), Fai
             FailureClass::Refused => Exit::Refused,
             FailureClass::Failed => Exit::Preflight,
         };
-        fail(
-            exit,
-            format!("preflight: {}; nothing was changed", e.message),
-        )
+        preflight_failed(exit, e.message)
     };
     preflight::check_local(root, target, chrono::Utc::now()).map_err(to_exit)?;
     let probe = HttpProbe::new(root, target.auth.as_ref()).map_err(to_exit)?;
@@ -514,7 +592,7 @@ fn print_plan(plan: &Plan) {
         t!("Kept enabled as they are:"),
         by(|a| matches!(a, Action::Keep { .. }))
             .map(|d| match &d.action {
-                Action::Keep { reason } => format!("{:<22} {reason}", d.id),
+                Action::Keep { reason } => format!("{:<22} {}", d.id, reason.localized()),
                 _ => unreachable!(),
             })
             .collect(),
@@ -601,7 +679,10 @@ fn print_plan(plan: &Plan) {
             })
             .collect(),
     );
-    section(t!("Warnings:"), plan.warnings.clone());
+    section(
+        t!("Warnings:"),
+        plan.warnings.iter().map(Localize::localized).collect(),
+    );
 }
 
 /// "enabled" or "disabled", padded to one display width.
@@ -624,9 +705,9 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
     let mut recovered = None;
     if args.dry_run {
         if store.journal_path().exists() {
-            return Err(fail(
+            return Err(fail_localized(
                 Exit::Preflight,
-                "an interrupted switch or revert is pending: run `alma-ext switch --revert` without --dry-run to finish it",
+                msg!("an interrupted switch or revert is pending: run `alma-ext switch --revert` without --dry-run to finish it"),
             ));
         }
     } else {
@@ -655,7 +736,7 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             };
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
-                Format::Json => print_json(&report)?,
+                Format::Json => print_report(&report)?,
                 Format::Text => alma_ext_stdio::outln!(
                     "{}",
                     t!("Not switched: the community configuration is in place. Nothing to revert.")
@@ -702,7 +783,7 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
     }
     if args.dry_run {
         match args.format {
-            Format::Json => print_json(&report)?,
+            Format::Json => print_report(&report)?,
             Format::Text => {
                 alma_ext_stdio::outln!();
                 for d in &report.diffs {
@@ -725,7 +806,7 @@ fn run_revert(args: &Args, root: &Path) -> CmdResult {
             };
             report.state = alma_ext_switcher::state::load(root).ok();
             match args.format {
-                Format::Json => print_json(&report)?,
+                Format::Json => print_report(&report)?,
                 Format::Text => {
                     alma_ext_stdio::outln!(
                         "\n{}",

@@ -130,7 +130,7 @@ fn revert(root: &Path) -> Result<(), Failed> {
 
 pub fn run(args: Args) -> CmdResult {
     let root = HostRoot::new(&args.root.root);
-    let settings = config::load(&root).exit(Exit::Config)?;
+    let settings = config::load(&root).map_err(|e| crate::exit::fail_localized(Exit::Config, e))?;
     logging::init(&settings.log_level);
     let switch = alma_ext_switcher::state::load(root.path()).map_err(|e| {
         fail(
@@ -161,7 +161,7 @@ pub fn run(args: Args) -> CmdResult {
                 .exit(Exit::Config)?;
             let rt = runtime()?;
             rt.block_on(client.unregister(cred))
-                .map_err(|e| fail(e.exit(), e))
+                .map_err(|e| crate::exit::fail_localized(e.exit(), e))
         }
     };
     if let Err(e) = told {

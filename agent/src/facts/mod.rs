@@ -67,7 +67,11 @@ pub fn collect_with_warnings(root: &HostRoot) -> anyhow::Result<Collected> {
     let mut warnings = unreadable;
     if let Some(p) = &os_path {
         for pr in problems {
-            warnings.push(format!("{} {pr} (line ignored)", root.join(p).display()));
+            warnings.push(alma_ext_i18n::t!(
+                "{path} {problem} (line ignored)",
+                path = root.join(p).display(),
+                problem = pr
+            ));
         }
     }
 

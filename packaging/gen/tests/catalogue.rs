@@ -1,5 +1,5 @@
 //! The Japanese catalogue `i18n/po/ja.po` is complete: every message the
-//! code passes to `t!(...)` and every `--help` text of both binaries has a
+//! code passes to `t!(...)` or `msg!(...)` and every `--help` text of both binaries has a
 //! non-empty Japanese entry with the same `{placeholders}`, and the
 //! catalogue holds no entry that nothing uses. A failure names each
 //! missing entry (as a `.po` stanza to paste and translate) and each unused
@@ -17,16 +17,22 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The crates whose code prints messages.
+/// The crates whose code prints messages (and the one file of the
+/// catalogue's own crate that does: the rest of it holds examples).
 const SOURCE_DIRS: &[&str] = &[
     "agent/src",
     "server/src",
     "switcher/src",
     "stdio/src",
     "proto/src",
+    "i18n/src/io.rs",
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    if dir.is_file() {
+        out.push(dir.to_path_buf());
+        return;
+    }
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
@@ -70,7 +76,12 @@ fn rust_literal(s: &str) -> Option<(String, &str)> {
     None
 }
 
-/// Every msgid passed to `t!(...)` in the source, with where it is used.
+/// The macros whose first argument is a msgid: `t!` (a text now) and
+/// `msg!` (an `alma_ext_i18n::Message`, rendered later in either language).
+const MSGID_MACROS: &[&str] = &["t!(", "msg!("];
+
+/// Every msgid passed to `t!(...)` or `msg!(...)` in the source, with where
+/// it is used.
 fn msgids_in_code() -> BTreeMap<String, String> {
     let root = workspace();
     let mut files = Vec::new();
@@ -80,21 +91,23 @@ fn msgids_in_code() -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     for f in files {
         let text = fs::read_to_string(&f).unwrap();
-        let mut rest = text.as_str();
-        while let Some(i) = rest.find("t!(") {
-            let before = rest[..i].chars().last();
-            rest = &rest[i + 3..];
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
+        for mac in MSGID_MACROS {
+            let mut rest = text.as_str();
+            while let Some(i) = rest.find(mac) {
+                let before = rest[..i].chars().last();
+                rest = &rest[i + mac.len()..];
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let Some(lit) = rest.trim_start().strip_prefix('"') else {
+                    continue;
+                };
+                let (msgid, after) = rust_literal(lit).expect("closed literal");
+                let line = text[..text.len() - after.len()].lines().count();
+                let rel = f.strip_prefix(&root).unwrap().display().to_string();
+                out.entry(msgid).or_insert(format!("{rel}:{line}"));
+                rest = after;
             }
-            let Some(lit) = rest.trim_start().strip_prefix('"') else {
-                continue;
-            };
-            let (msgid, after) = rust_literal(lit).expect("closed literal");
-            let line = text[..text.len() - after.len()].lines().count();
-            let rel = f.strip_prefix(&root).unwrap().display().to_string();
-            out.entry(msgid).or_insert(format!("{rel}:{line}"));
-            rest = after;
         }
     }
     out
