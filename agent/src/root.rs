@@ -164,6 +164,11 @@ impl HostRoot {
     /// For sysfs/procfs attributes where "missing" and "unreadable" mean the
     /// same to the caller.
     pub fn read_trimmed(&self, abs: impl AsRef<Path>) -> Option<String> {
+        if self.is_system() {
+            // One open, as every other read of the live root.
+            let bytes = read_live(abs.as_ref(), hostroot::ATTRIBUTE_LIMIT).ok()??;
+            return trimmed(hostroot::text(bytes));
+        }
         self.root.as_ref()?.read_trimmed(abs)
     }
 

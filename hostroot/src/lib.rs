@@ -29,7 +29,7 @@ use std::sync::Arc;
 pub const DEFAULT_LIMIT: u64 = 1 << 20;
 
 /// The cap of [`Root::read_trimmed`]: sysfs/procfs attributes are short.
-const ATTRIBUTE_LIMIT: u64 = 64 << 10;
+pub const ATTRIBUTE_LIMIT: u64 = 64 << 10;
 
 /// How many symlinks [`Root::resolve`] follows through dangling links before
 /// it gives up, as the kernel's `MAXSYMLINKS`.
