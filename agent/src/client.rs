@@ -97,6 +97,46 @@ impl ApiError {
 
 alma_ext_i18n::localize_via_message!(ApiError);
 
+impl ApiError {
+    /// The templates of every message above, the more specific first: the
+    /// error of the last check-in is kept in English in
+    /// `registration.json`, and `alma-ext status` shows it in the user's
+    /// language with [`alma_ext_i18n::render_back`].
+    pub fn recorded_templates() -> Vec<alma_ext_i18n::Message> {
+        let text = String::new;
+        [
+            ApiError::Rejected {
+                code: text(),
+                message: text(),
+                field: Some(text()),
+            },
+            ApiError::Rejected {
+                code: text(),
+                message: text(),
+                field: None,
+            },
+            ApiError::ReregisterRequired(text()),
+            ApiError::Unavailable {
+                status: 0,
+                message: text(),
+            },
+            ApiError::Unexpected {
+                status: 0,
+                message: text(),
+            },
+            ApiError::Refused {
+                code: text(),
+                message: text(),
+            },
+            ApiError::Protocol(text()),
+            ApiError::Unreachable(text()),
+        ]
+        .iter()
+        .map(ApiError::message)
+        .collect()
+    }
+}
+
 impl std::error::Error for ApiError {}
 
 impl ApiError {

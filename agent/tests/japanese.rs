@@ -760,3 +760,54 @@ fn a_recorded_switch_error_is_shown_in_japanese() {
     assert!(ja.stdout == c.stdout);
     assert!(stdout(&c).contains(error));
 }
+
+/// The error of the last check-in is kept in English in
+/// `registration.json` (and in the JSON); `status` shows it in Japanese
+/// where it is one of the agent's messages, the transport's words as they
+/// are.
+#[test]
+fn the_last_check_in_error_is_shown_in_japanese() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    alma_ext_test_support::copy_tree(&alma("9"), &root);
+    let state = root.join("var/lib/alma-ext");
+    std::fs::create_dir_all(&state).unwrap();
+    let cases = [
+        (
+            "server unreachable: error sending request for url \
+             (https://127.0.0.1:9/v1/checkin): tcp connect error: Connection refused (os error 111)",
+            "サーバーに接続できません: error sending request for url \
+             (https://127.0.0.1:9/v1/checkin): tcp connect error",
+        ),
+        (
+            "server refused (contract_revoked): the contract was revoked",
+            "(contract_revoked): the contract was revoked",
+        ),
+    ];
+    for (error, want) in cases {
+        std::fs::write(
+            state.join("registration.json"),
+            serde_json::json!({
+                "server": "https://127.0.0.1:9", "machine": "m-1",
+                "last_error": error, "last_error_at": "2026-11-29T03:00:00Z"
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let args = [
+            "status",
+            "--root",
+            root.to_str().unwrap(),
+            "--at",
+            "2026-11-30",
+        ];
+        let (ja, c) = (stdout(&run(JA, &args)), stdout(&run(C, &args)));
+        assert!(ja.contains(want), "{want:?} not in\n{ja}");
+        assert!(!ja.contains("server "), "English left in\n{ja}");
+        assert!(c.contains(error), "{c}");
+        let json = [&args[..], &["--format", "json"]].concat();
+        let (ja, c) = (run(JA, &json), run(C, &json));
+        assert!(ja.stdout == c.stdout);
+        assert!(stdout(&c).contains(error));
+    }
+}

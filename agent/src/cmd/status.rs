@@ -107,6 +107,17 @@ fn recorded_error(e: &str) -> String {
     alma_ext_i18n::render_back(e, &templates, ("; ", "; ")).unwrap_or_else(|| e.to_string())
 }
 
+/// The error of the last check-in, recorded in English in
+/// `registration.json`, in the user's language where it is one of the
+/// client's messages (the server's and the transport's words as they are).
+fn recorded_checkin_error(e: &str) -> String {
+    if !alma_ext_i18n::is_japanese() {
+        return e.to_string();
+    }
+    let templates = crate::client::ApiError::recorded_templates();
+    alma_ext_i18n::render_back(e, &templates, ("; ", "; ")).unwrap_or_else(|| e.to_string())
+}
+
 fn switch_description(s: &SwitchState) -> String {
     match s.status {
         SwitchStatus::Community => t!("community repositories").into(),
@@ -352,6 +363,7 @@ pub fn render_text(s: &Status) -> String {
         ));
         if let Some(e) = &reg.last_error {
             let when = reg.last_error_at.as_ref().map(t).unwrap_or_default();
+            let e = recorded_checkin_error(e);
             rows.push((t!("Last error"), format!("{when} {e}").trim().to_string()));
         }
     }

@@ -183,7 +183,11 @@ pub async fn send(
             // server took the check-in.
             reg.refusal = crate::access::refusal_in_reply(&r.entitlement, now);
             if let Some(rf) = &reg.refusal {
-                reg.last_error = Some(format!("server refused ({}): {}", rf.code, rf.message));
+                let refused = ApiError::Refused {
+                    code: rf.code.clone(),
+                    message: rf.message.clone(),
+                };
+                reg.last_error = Some(refused.to_string());
                 reg.last_error_at = Some(now);
             }
             if let Some(t) = &r.lifecycle {
