@@ -48,7 +48,7 @@ fn invalid_config_exits_3_naming_file_line_key() {
     assert_eq!(out.status.code(), Some(3));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("/etc/alma-ext/agent.d/20-site.toml line 3: server.prxy:"),
+        err.contains("/etc/alma-ext/agent.d/20-site.toml line 3, column 1: server.prxy:"),
         "{err}"
     );
 }
@@ -134,7 +134,7 @@ fn notify_watchdog_sighup_sigterm() {
     assert_eq!(st.code(), Some(0));
     let log = std::fs::read_to_string(d.path().join("stderr")).unwrap();
     assert!(
-        log.contains("invalid configuration, keeping the old one: /etc/alma-ext/agent.d/50-bad.toml line 2: switch.auto:"),
+        log.contains("invalid configuration, keeping the old one: /etc/alma-ext/agent.d/50-bad.toml line 2, column 8: switch.auto:"),
         "{log}"
     );
     assert!(log.contains("configuration reloaded"), "{log}");
