@@ -15,7 +15,9 @@
 //!   exit status 101, stdout flushed at exit (`std::process::exit`).
 //! - clap building the whole command tree: [`FrontCli`] holds `facts` and
 //!   `status` only, and anything else is parsed by the whole tree.
-#![no_main]
+// A test build (`cargo test --all-targets`) keeps the harness's `main`.
+#![cfg_attr(not(test), no_main)]
+#![cfg_attr(test, allow(dead_code, unused_imports))]
 
 use std::ffi::{c_char, c_int};
 
@@ -24,6 +26,7 @@ use alma_ext_agent::edge;
 use alma_ext_agent::exit::CmdResult;
 use clap::Parser;
 
+#[cfg(not(test))]
 #[no_mangle]
 extern "C" fn main(_argc: c_int, _argv: *const *const c_char) -> c_int {
     // SAFETY: setting a signal's disposition to SIG_IGN, before any thread
