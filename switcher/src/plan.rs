@@ -223,6 +223,21 @@ pub enum PlanError {
         file: PathBuf,
         dir: String,
     },
+    /// A section the switch would change whose name dnf substitutes
+    /// (`[extras-$basearch]` is `extras-x86_64` to dnf): the switch names
+    /// repos as the files write them, and could not check its work.
+    SubstitutedId {
+        section: String,
+        id: String,
+        file: PathBuf,
+    },
+    /// A section the switch would repoint that dnf does not load at all
+    /// (`[$nope]`: not a repo id dnf accepts): the switch could not check
+    /// its work.
+    NotLoaded {
+        section: String,
+        file: PathBuf,
+    },
 }
 
 impl PlanError {
@@ -277,6 +292,17 @@ impl PlanError {
                 id = id,
                 dir = dir
             ),
+            PlanError::SubstitutedId { section, id, file } => msg!(
+                "{file}: the section [{section}] is the repo {id} to dnf (it substitutes the variables in the name); alma-ext switch would change it and cannot check that by its name: write the name without variables and run again",
+                file = file.display(),
+                section = section,
+                id = id
+            ),
+            PlanError::NotLoaded { section, file } => msg!(
+                "{file}: dnf does not load the section [{section}] (its name is not a repo id dnf accepts); alma-ext switch would repoint it and cannot check that: fix or remove the section and run again",
+                file = file.display(),
+                section = section
+            ),
         }
     }
 }
@@ -294,6 +320,8 @@ impl PlanError {
                 | PlanError::UnknownKey { .. }
                 | PlanError::NothingToSwitch(_)
                 | PlanError::OutsideReposDir { .. }
+                | PlanError::SubstitutedId { .. }
+                | PlanError::NotLoaded { .. }
         )
     }
 }
@@ -1018,7 +1046,39 @@ pub fn judge(
             });
         }
     }
-    // 3. Every target key is a repo of the machine.
+    // 3. Each section the switch changes is the repo of that name to dnf:
+    //    the switch checks its work by that name (`intended_enabled`,
+    //    the vault URLs), and dnf substitutes variables in section names.
+    for d in &plan.repos {
+        if !matches!(
+            d.action,
+            Action::Replace { .. } | Action::Vault { .. } | Action::Disable
+        ) {
+            continue;
+        }
+        let dnf = view
+            .repos
+            .iter()
+            .find(|r| r.section == d.id && view.host_path(&r.file) == d.file);
+        if let Some(r) = dnf {
+            if r.id != d.id {
+                return Err(PlanError::SubstitutedId {
+                    section: d.id.clone(),
+                    id: r.id.clone(),
+                    file: d.file.clone(),
+                });
+            }
+        }
+        // A repointed repo is checked by dnf's URL for its id afterwards:
+        // dnf must load that id (from this file, or first from another).
+        if matches!(d.action, Action::Vault { .. }) && view.repo(&d.id).is_none() {
+            return Err(PlanError::NotLoaded {
+                section: d.id.clone(),
+                file: d.file.clone(),
+            });
+        }
+    }
+    // 4. Every target key is a repo of the machine.
     let mut ids: Vec<&str> = view.repos.iter().map(|r| r.id.as_str()).collect();
     ids.sort_unstable();
     let new_ids: BTreeSet<&str> = target.repos.values().map(|r| r.id.as_str()).collect();
@@ -1041,7 +1101,7 @@ pub fn judge(
                 .join(", "),
         });
     }
-    // 4. Something to switch.
+    // 5. Something to switch.
     if !plan.already_switched && !plan.new_repos.iter().any(|r| r.enabled) {
         let states: Vec<Message> = target
             .repos

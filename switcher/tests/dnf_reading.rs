@@ -202,6 +202,86 @@ proptest! {
     }
 }
 
+/// Found by `after_a_switch_dnf_reads_the_plan`: a community section whose
+/// name holds a variable (`[extras-$basearch]`) is `extras-x86_64` to dnf.
+/// The switch would repoint it and then look for `extras-$basearch` in
+/// dnf's reading: the judge refuses before any change, naming the file,
+/// the section and dnf's id.
+#[test]
+fn a_section_name_dnf_substitutes_is_refused_before_any_change() {
+    use alma_ext_switcher::plan::{self, PlanError, Release};
+    let r = root();
+    let dir = r.path().join("etc/yum.repos.d");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("almalinux-base.repo"), COMMUNITY).unwrap();
+    fs::write(
+        dir.join("f0.repo"),
+        "[extras-$basearch]\nbaseurl=https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/\n",
+    )
+    .unwrap();
+    let files = alma_ext_switcher::apply::read_repo_files(r.path()).unwrap();
+    let before = RealDnf::default().read(r.path(), &[]).unwrap();
+    let release = Release {
+        id: "almalinux".into(),
+        version: "9.6".into(),
+        major: 9,
+    };
+    let t = common::target(common::TARGET);
+    let p = plan::plan(&files, &release, &t).unwrap();
+    let err = plan::judge(&files, &p, &t, &before).unwrap_err();
+    let arch = before.basearch.clone().unwrap();
+    match &err {
+        PlanError::SubstitutedId { section, id, file } => {
+            assert_eq!(section, "extras-$basearch");
+            assert_eq!(id, &format!("extras-{arch}"));
+            assert_eq!(file, std::path::Path::new("/etc/yum.repos.d/f0.repo"));
+        }
+        other => panic!("{other}"),
+    }
+    assert!(err.is_machine());
+    assert!(
+        err.to_string()
+            .contains("/etc/yum.repos.d/f0.repo: the section [extras-$basearch]"),
+        "{err}"
+    );
+}
+
+/// Found by the same property: a community section dnf does not load at
+/// all (`[$nope]`: "Bad id for repo") would be repointed and then missed
+/// in dnf's reading; the judge refuses before any change.
+#[test]
+fn a_section_dnf_does_not_load_is_refused_before_any_change() {
+    use alma_ext_switcher::plan::{self, PlanError, Release};
+    let r = root();
+    let dir = r.path().join("etc/yum.repos.d");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("almalinux-base.repo"), COMMUNITY).unwrap();
+    fs::write(
+        dir.join("f0.repo"),
+        "[$nope]\nbaseurl=https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/\n",
+    )
+    .unwrap();
+    let files = alma_ext_switcher::apply::read_repo_files(r.path()).unwrap();
+    let before = RealDnf::default().read(r.path(), &[]).unwrap();
+    let release = Release {
+        id: "almalinux".into(),
+        version: "9.6".into(),
+        major: 9,
+    };
+    let t = common::target(common::TARGET);
+    let p = plan::plan(&files, &release, &t).unwrap();
+    let err = plan::judge(&files, &p, &t, &before).unwrap_err();
+    assert!(
+        matches!(&err, PlanError::NotLoaded { section, .. } if section == "$nope"),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .contains("/etc/yum.repos.d/f0.repo: dnf does not load the section [$nope]"),
+        "{err}"
+    );
+}
+
 /// Without dnf's interpreter, or without its dnf module, the error names
 /// what failed.
 #[test]
