@@ -12,13 +12,27 @@ const INSTALLED_HELPER: &str = "/usr/libexec/alma-ext/alma-ext-full";
 
 /// `bin` with `args`, as `alma-ext` (`argv[0]`, as `alma-ext` passes its
 /// own to the helper).
+///
+/// A binary copied by this test can be "busy" (ETXTBSY) for a moment: a
+/// process another test thread forks at that time holds the copy's write
+/// descriptor until it execs. That passes; try again.
 fn run(bin: &str, args: &[&str]) -> Output {
-    Command::new(bin)
-        .arg0("alma-ext")
-        .args(args)
-        .env_remove("ALMA_EXT_ACTIVATION_KEY")
-        .output()
-        .unwrap_or_else(|e| panic!("running {bin}: {e}"))
+    let mut tries = 0;
+    loop {
+        match Command::new(bin)
+            .arg0("alma-ext")
+            .args(args)
+            .env_remove("ALMA_EXT_ACTIVATION_KEY")
+            .output()
+        {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("running {bin}: {e}"),
+            Ok(out) => return out,
+        }
+    }
 }
 
 fn text(b: &[u8]) -> String {

@@ -278,3 +278,14 @@ fn the_engine_checks_inventories_built_in_code_too() {
     inv.version = 3;
     assert_eq!(report(&inv).unwrap_err().kind, ErrorKind::Version);
 }
+
+/// Found by `mangled_valid_inventories_never_panic`: an unknown key that
+/// is the empty string (`{"": 1}`) has an empty path; the error names the
+/// document, not an empty field.
+#[test]
+fn an_empty_unknown_key_names_the_document() {
+    let e = parse_inventory(r#"{"version": 1, "machines": [], "": 1}"#).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Schema, "{e}");
+    assert_eq!(e.field, "(document)", "{e}");
+    assert!(e.to_string().contains("unknown field ``"), "{e}");
+}

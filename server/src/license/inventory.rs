@@ -646,7 +646,9 @@ fn explain_serde_error(
             };
         }
     }
-    if field == "." {
+    // The top level, or a key that is the empty string (`{"": 1}`: the
+    // path of an unknown field is the field's own name).
+    if field == "." || field.is_empty() {
         field = "(document)".to_string();
     }
     let id = tree.as_ref().and_then(|t| owner_id(t, &field));
