@@ -155,17 +155,26 @@ fn live_root_finds_a_running_qemu_process() {
     let qemu = dir.path().join("qemu-system-x86_64");
     std::fs::copy("/bin/sh", &qemu).unwrap();
     let uuid = "5D0C1E2A-7B3F-4C11-9E6A-0123456789AB";
-    let mut child = std::process::Command::new(&qemu)
-        .args([
-            "-c",
-            "sleep 60; :",
-            "-name",
-            "guest=live-test-guest",
-            "-uuid",
-            uuid,
-        ])
-        .spawn()
-        .unwrap();
+    // The copy can be "busy" (ETXTBSY) for a moment while a process
+    // another test thread forks holds its write descriptor: try again.
+    let args = [
+        "-c",
+        "sleep 60; :",
+        "-name",
+        "guest=live-test-guest",
+        "-uuid",
+        uuid,
+    ];
+    let mut tries = 0;
+    let mut child = loop {
+        match std::process::Command::new(&qemu).args(args).spawn() {
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => break other.unwrap(),
+        }
+    };
     // `spawn` returns once the exec has succeeded: /proc/PID/exe names
     // the copy already.
     let out = std::process::Command::new(agent_common::agent_bin())
