@@ -52,7 +52,7 @@ pub fn exec() -> Failed {
             return fail(
                 Exit::Failure,
                 alma_ext_i18n::t!(
-                    "{helper}, which runs this command, is missing: looked for {paths} (reinstall the alma-ext package)",
+                    "{helper}, which runs this command, is missing: looked for {paths} (reinstall the alma-ext package; in a source tree, `cargo build -p alma-ext-agent` builds it)",
                     helper = NAME,
                     paths = paths.join(alma_ext_i18n::t!(" and "))
                 ),

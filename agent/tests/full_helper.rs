@@ -93,7 +93,8 @@ fn a_missing_helper_is_an_error_naming_the_paths_looked_at() {
         text(&out.stderr),
         format!(
             "alma-ext: error: alma-ext-full, which runs this command, is missing: looked for \
-             {root}/alma-ext-full and {INSTALLED_HELPER} (reinstall the alma-ext package)\n"
+             {root}/alma-ext-full and {INSTALLED_HELPER} (reinstall the alma-ext package; \
+             in a source tree, `cargo build -p alma-ext-agent` builds it)\n"
         )
     );
     // The commands alma-ext runs itself need no helper.
