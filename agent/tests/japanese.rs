@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-const JA: &str = "ja_JP.UTF-8";
-const C: &str = "C";
+use alma_ext_test_support::japanese::{
+    assert_japanese, assert_no_japanese, in_locale, stderr, stdout, C, JA,
+};
 
 const SUBCOMMANDS: [&str; 9] = [
     "facts",
@@ -22,21 +23,10 @@ const SUBCOMMANDS: [&str; 9] = [
 ];
 
 fn run(lang: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alma-ext"))
+    in_locale(env!("CARGO_BIN_EXE_alma-ext"), lang)
         .args(args)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", lang)
         .output()
         .expect("run alma-ext")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("UTF-8 stderr")
 }
 
 fn host(case: &str) -> PathBuf {
@@ -47,57 +37,6 @@ fn host(case: &str) -> PathBuf {
 
 fn alma(major: &str) -> PathBuf {
     alma_ext_test_support::almalinux_root(major)
-}
-
-fn is_japanese(c: char) -> bool {
-    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
-}
-
-fn assert_no_japanese(what: &str, text: &str) {
-    assert!(
-        !text.chars().any(is_japanese),
-        "{what}: English output holds Japanese:\n{text}"
-    );
-}
-
-/// Lines holding three English words in a row (lower-case letters only,
-/// so commands, paths, flags, ids and dates do not count): an untranslated
-/// sentence.
-fn english_sentences(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|line| {
-            let mut run = 0;
-            for w in line.split_whitespace() {
-                let w = w.trim_end_matches([',', ';', ':', '.', ')']);
-                let w = w.trim_start_matches('(');
-                if w.len() >= 2 && w.chars().all(|c| c.is_ascii_lowercase()) {
-                    run += 1;
-                    if run >= 3 {
-                        return true;
-                    }
-                } else {
-                    run = 0;
-                }
-            }
-            false
-        })
-        .collect()
-}
-
-fn assert_japanese(what: &str, text: &str, terms: &[&str]) {
-    assert!(
-        text.chars().any(is_japanese),
-        "{what}: no Japanese:\n{text}"
-    );
-    for t in terms {
-        assert!(text.contains(t), "{what}: lacks {t:?}:\n{text}");
-    }
-    let english = english_sentences(text);
-    assert!(
-        english.is_empty(),
-        "{what}: untranslated English:\n{}\n--- in ---\n{text}",
-        english.join("\n")
-    );
 }
 
 #[test]
@@ -497,12 +436,9 @@ fn rarer_usage_errors_are_japanese_too() {
         assert!(c.starts_with("error: "), "{c}");
     }
     use std::os::unix::ffi::OsStrExt;
-    let o = std::process::Command::new(env!("CARGO_BIN_EXE_alma-ext"))
+    let o = in_locale(env!("CARGO_BIN_EXE_alma-ext"), JA)
         .args(["register", "--server", "https://ext.example", "--key"])
         .arg(std::ffi::OsStr::from_bytes(b"k-\xff"))
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", JA)
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));

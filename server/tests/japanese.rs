@@ -5,73 +5,18 @@
 //! every subcommand.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-const JA: &str = "ja_JP.UTF-8";
-const C: &str = "C";
+use alma_ext_test_support::japanese::{
+    assert_japanese, assert_no_japanese, in_locale, is_japanese, stderr, stdout, C, JA,
+};
 
 fn run(lang: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+    in_locale(env!("CARGO_BIN_EXE_alma-ext-server"), lang)
         .args(args)
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", lang)
         .env("ALMA_EXT_SERVER_LOG", "off")
         .output()
         .expect("run alma-ext-server")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).expect("UTF-8 stdout")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).expect("UTF-8 stderr")
-}
-
-fn is_japanese(c: char) -> bool {
-    matches!(c, '\u{3040}'..='\u{30ff}' | '\u{4e00}'..='\u{9fff}' | '\u{ff00}'..='\u{ffef}')
-}
-
-fn assert_no_japanese(what: &str, text: &str) {
-    assert!(
-        !text.chars().any(is_japanese),
-        "{what}: English output holds Japanese:\n{text}"
-    );
-}
-
-/// Lines with three lower-case English words in a row.
-fn english_sentences(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|line| {
-            let mut run = 0;
-            line.split_whitespace().any(|w| {
-                let w = w.trim_matches(|c: char| ",;:.()".contains(c));
-                if w.len() >= 2 && w.chars().all(|c| c.is_ascii_lowercase()) {
-                    run += 1;
-                } else {
-                    run = 0;
-                }
-                run >= 3
-            })
-        })
-        .collect()
-}
-
-fn assert_japanese(what: &str, text: &str, terms: &[&str]) {
-    assert!(
-        text.chars().any(is_japanese),
-        "{what}: no Japanese:\n{text}"
-    );
-    for t in terms {
-        assert!(text.contains(t), "{what}: lacks {t:?}:\n{text}");
-    }
-    let english = english_sentences(text);
-    assert!(
-        english.is_empty(),
-        "{what}: untranslated English:\n{}\n--- in ---\n{text}",
-        english.join("\n")
-    );
 }
 
 fn inventories() -> Vec<PathBuf> {
@@ -664,12 +609,9 @@ fn every_kind_of_usage_error_is_japanese() {
         (JA, "引数に UTF-8 として正しくない文字が含まれています"),
         (C, "invalid UTF-8"),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+        let o = in_locale(env!("CARGO_BIN_EXE_alma-ext-server"), lang)
             .args(["machine", "show"])
             .arg(bad)
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", lang)
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(2));
@@ -751,11 +693,8 @@ fn a_full_stdout_is_reported_in_japanese() {
         (JA, "alma-ext-server: エラー: 標準出力に書き込めません: デバイスに空きがありません (os error 28)"),
         (C, "alma-ext-server: error: writing to stdout: No space left on device (os error 28)"),
     ] {
-        let o = Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+        let o = in_locale(env!("CARGO_BIN_EXE_alma-ext-server"), lang)
             .args(["--help"])
-            .env_remove("LC_ALL")
-            .env_remove("LC_MESSAGES")
-            .env("LANG", lang)
             .stdout(std::fs::File::create("/dev/full").unwrap())
             .output()
             .unwrap();
@@ -771,11 +710,8 @@ fn serve_speaks_english_once_it_listens() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite://{}", dir.path().join("fleet.db").display());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_alma-ext-server"))
+    let mut child = in_locale(env!("CARGO_BIN_EXE_alma-ext-server"), JA)
         .args(["serve", "--listen", "127.0.0.1:0", "--database", &db])
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env("LANG", JA)
         .env("ALMA_EXT_SERVER_LOG", "info")
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -8,6 +8,7 @@ mod net;
 mod server;
 mod tree;
 
+pub mod japanese;
 pub mod stdout;
 
 pub use fixtures::{almalinux_fixtures, almalinux_root, workspace_root};
