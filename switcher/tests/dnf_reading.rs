@@ -202,23 +202,16 @@ proptest! {
     }
 }
 
-/// Found by `after_a_switch_dnf_reads_the_plan`: a community section whose
-/// name holds a variable (`[extras-$basearch]`) is `extras-x86_64` to dnf.
-/// The switch would repoint it and then look for `extras-$basearch` in
-/// dnf's reading: the judge refuses before any change, naming the file,
-/// the section and dnf's id.
-#[test]
-fn a_section_name_dnf_substitutes_is_refused_before_any_change() {
-    use alma_ext_switcher::plan::{self, PlanError, Release};
+/// The judge's answer for the community repos plus one more repo file
+/// `f0.repo` holding `extra`, with dnf's `$basearch` on this machine:
+/// the plan must be refused.
+fn refused_with(extra: &str) -> (alma_ext_switcher::plan::PlanError, String) {
+    use alma_ext_switcher::plan::{self, Release};
     let r = root();
     let dir = r.path().join("etc/yum.repos.d");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join("almalinux-base.repo"), COMMUNITY).unwrap();
-    fs::write(
-        dir.join("f0.repo"),
-        "[extras-$basearch]\nbaseurl=https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/\n",
-    )
-    .unwrap();
+    fs::write(dir.join("f0.repo"), extra).unwrap();
     let files = alma_ext_switcher::apply::read_repo_files(r.path()).unwrap();
     let before = RealDnf::default().read(r.path(), &[]).unwrap();
     let release = Release {
@@ -229,7 +222,20 @@ fn a_section_name_dnf_substitutes_is_refused_before_any_change() {
     let t = common::target(common::TARGET);
     let p = plan::plan(&files, &release, &t).unwrap();
     let err = plan::judge(&files, &p, &t, &before).unwrap_err();
-    let arch = before.basearch.clone().unwrap();
+    (err, before.basearch.clone().unwrap())
+}
+
+/// Found by `after_a_switch_dnf_reads_the_plan`: a community section whose
+/// name holds a variable (`[extras-$basearch]`) is `extras-x86_64` to dnf.
+/// The switch would repoint it and then look for `extras-$basearch` in
+/// dnf's reading: the judge refuses before any change, naming the file,
+/// the section and dnf's id.
+#[test]
+fn a_section_name_dnf_substitutes_is_refused_before_any_change() {
+    use alma_ext_switcher::plan::PlanError;
+    let (err, arch) = refused_with(
+        "[extras-$basearch]\nbaseurl=https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/\n",
+    );
     match &err {
         PlanError::SubstitutedId { section, id, file } => {
             assert_eq!(section, "extras-$basearch");
@@ -251,26 +257,10 @@ fn a_section_name_dnf_substitutes_is_refused_before_any_change() {
 /// in dnf's reading; the judge refuses before any change.
 #[test]
 fn a_section_dnf_does_not_load_is_refused_before_any_change() {
-    use alma_ext_switcher::plan::{self, PlanError, Release};
-    let r = root();
-    let dir = r.path().join("etc/yum.repos.d");
-    fs::create_dir_all(&dir).unwrap();
-    fs::write(dir.join("almalinux-base.repo"), COMMUNITY).unwrap();
-    fs::write(
-        dir.join("f0.repo"),
+    use alma_ext_switcher::plan::PlanError;
+    let (err, _) = refused_with(
         "[$nope]\nbaseurl=https://repo.almalinux.org/almalinux/$releasever/BaseOS/$basearch/os/\n",
-    )
-    .unwrap();
-    let files = alma_ext_switcher::apply::read_repo_files(r.path()).unwrap();
-    let before = RealDnf::default().read(r.path(), &[]).unwrap();
-    let release = Release {
-        id: "almalinux".into(),
-        version: "9.6".into(),
-        major: 9,
-    };
-    let t = common::target(common::TARGET);
-    let p = plan::plan(&files, &release, &t).unwrap();
-    let err = plan::judge(&files, &p, &t, &before).unwrap_err();
+    );
     assert!(
         matches!(&err, PlanError::NotLoaded { section, .. } if section == "$nope"),
         "{err}"
