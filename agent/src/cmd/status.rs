@@ -97,25 +97,17 @@ pub struct Status {
     pub warnings: Vec<String>,
 }
 
-/// The error a switch recorded in its state file (English) in the user's
-/// language, where it is one of the switcher's messages.
-fn recorded_error(e: &str) -> String {
+/// An error recorded in English in a state file, in the user's language
+/// where it is one of `templates` (the words it quotes as they are): the
+/// switcher's messages for `state.json`
+/// (`alma_ext_switcher::apply::recorded_error_templates`), the client's
+/// for the last check-in in `registration.json`
+/// (`ApiError::recorded_templates`).
+fn recorded(e: &str, templates: fn() -> Vec<alma_ext_i18n::Message>) -> String {
     if !alma_ext_i18n::is_japanese() {
         return e.to_string();
     }
-    let templates = alma_ext_switcher::apply::recorded_error_templates();
-    alma_ext_i18n::render_back(e, &templates, ("; ", "; ")).unwrap_or_else(|| e.to_string())
-}
-
-/// The error of the last check-in, recorded in English in
-/// `registration.json`, in the user's language where it is one of the
-/// client's messages (the server's and the transport's words as they are).
-fn recorded_checkin_error(e: &str) -> String {
-    if !alma_ext_i18n::is_japanese() {
-        return e.to_string();
-    }
-    let templates = crate::client::ApiError::recorded_templates();
-    alma_ext_i18n::render_back(e, &templates, ("; ", "; ")).unwrap_or_else(|| e.to_string())
+    alma_ext_i18n::render_back(e, &templates(), ("; ", "; ")).unwrap_or_else(|| e.to_string())
 }
 
 fn switch_description(s: &SwitchState) -> String {
@@ -128,7 +120,7 @@ fn switch_description(s: &SwitchState) -> String {
         SwitchStatus::Failed => match &s.error {
             Some(e) => t!(
                 "community repositories (last switch failed and was rolled back: {error})",
-                error = recorded_error(e)
+                error = recorded(e, alma_ext_switcher::apply::recorded_error_templates)
             ),
             None => t!("community repositories (last switch failed and was rolled back)").into(),
         },
@@ -363,7 +355,7 @@ pub fn render_text(s: &Status) -> String {
         ));
         if let Some(e) = &reg.last_error {
             let when = reg.last_error_at.as_ref().map(t).unwrap_or_default();
-            let e = recorded_checkin_error(e);
+            let e = recorded(e, crate::client::ApiError::recorded_templates);
             rows.push((t!("Last error"), format!("{when} {e}").trim().to_string()));
         }
     }
