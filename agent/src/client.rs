@@ -326,7 +326,7 @@ fn read_ca(path: &Path) -> anyhow::Result<Vec<reqwest::Certificate>> {
         said(msg!(
             "reading CA file {path}: {error}",
             path = path.display(),
-            error = alma_ext_switcher::fsops::io_message(&e)
+            error = alma_ext_i18n::io_message(&e)
         ))
     })?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {

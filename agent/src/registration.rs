@@ -205,7 +205,7 @@ pub fn load(root: &HostRoot) -> anyhow::Result<Option<Registration>> {
         said(alma_ext_i18n::msg!(
             "reading {file}: {error}",
             file = REGISTRATION_FILE,
-            error = alma_ext_switcher::fsops::io_message(&e)
+            error = alma_ext_i18n::io_message(&e)
         ))
     })?
     else {

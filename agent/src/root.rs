@@ -22,12 +22,7 @@ pub struct HostRoot {
     root: Option<hostroot::Root>,
 }
 
-/// Trim whitespace and the NULs that end device-tree strings; None when
-/// nothing is left.
-pub fn trimmed(s: String) -> Option<String> {
-    let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\0');
-    (!t.is_empty()).then(|| t.to_string())
-}
+pub use hostroot::trimmed;
 
 /// The root layer's error as an `io::Error` that names the path.
 fn io_error(e: hostroot::Error) -> io::Error {
@@ -164,12 +159,8 @@ impl HostRoot {
     /// For sysfs/procfs attributes where "missing" and "unreadable" mean the
     /// same to the caller.
     pub fn read_trimmed(&self, abs: impl AsRef<Path>) -> Option<String> {
-        if self.is_system() {
-            // One open, as every other read of the live root.
-            let bytes = read_live(abs.as_ref(), hostroot::ATTRIBUTE_LIMIT).ok()??;
-            return trimmed(hostroot::text(bytes));
-        }
-        self.root.as_ref()?.read_trimmed(abs)
+        let bytes = self.read_bounded(abs, hostroot::ATTRIBUTE_LIMIT).ok()??;
+        trimmed(hostroot::text(bytes))
     }
 
     /// Anything (a dangling symlink included) is at `abs`.
@@ -283,8 +274,8 @@ impl HostRoot {
 /// A root-layer error as a message: the path as it is, the reason in the
 /// user's language (`Display` stays the English of `hostroot`).
 pub fn error_message(e: &hostroot::Error) -> alma_ext_i18n::Message {
+    use alma_ext_i18n::io_message;
     use alma_ext_i18n::msg;
-    use alma_ext_switcher::fsops::io_message;
     match e {
         hostroot::Error::OpenRoot { path, source } => msg!(
             "cannot open the root directory {path}: {error}",

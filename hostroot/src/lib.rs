@@ -376,9 +376,7 @@ impl Root {
     /// absent, unreadable, not a regular file, too large or empty, where all
     /// of these mean the same to the caller.
     pub fn read_trimmed(&self, abs: impl AsRef<Path>) -> Option<String> {
-        let s = self.read_string(abs, ATTRIBUTE_LIMIT).ok()??;
-        let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\0');
-        (!t.is_empty()).then(|| t.to_string())
+        trimmed(self.read_string(abs, ATTRIBUTE_LIMIT).ok()??)
     }
 
     /// The target of the symlink at `abs` as written in the link (not made
@@ -546,6 +544,13 @@ pub fn read_capped(file: &File, len: u64, limit: u64) -> io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(first.min(cap) as usize);
     file.take(cap).read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// An attribute's text without the whitespace and the NULs that end
+/// device-tree strings around it; `None` when nothing is left.
+pub fn trimmed(s: String) -> Option<String> {
+    let t = s.trim_matches(|c: char| c.is_whitespace() || c == '\0');
+    (!t.is_empty()).then(|| t.to_string())
 }
 
 /// Bytes read from a file as text: no copy when they are UTF-8, invalid

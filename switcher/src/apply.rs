@@ -155,7 +155,7 @@ alma_ext_i18n::display_in_english!(ApplyError);
 /// An I/O error as a message (the system's reason in the user's
 /// language, paths as they are).
 fn said(e: io::Error) -> Message {
-    fsops::io_message(&e)
+    alma_ext_i18n::io_message(&e)
 }
 
 /// "switch" or "revert", for messages.

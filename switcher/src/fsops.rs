@@ -174,5 +174,3 @@ pub fn probe_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let _ = fs::remove_file(&tmp);
     res.map_err(|e| annotate(e, path.parent().unwrap_or(path)))
 }
-
-pub use alma_ext_i18n::io_message;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use alma_ext_i18n::{msg, Message};
 
-use crate::fsops::io_message;
+use alma_ext_i18n::io_message;
 use alma_ext_proto::target::{Auth, Target};
 use base64::Engine;
 use serde::Serialize;

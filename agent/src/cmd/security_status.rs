@@ -8,9 +8,9 @@ use alma_ext_i18n::{msg, t};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use alma_ext_i18n::io_message;
 use alma_ext_proto::lifecycle::Release as Dates;
 use alma_ext_proto::Target;
-use alma_ext_switcher::fsops::io_message;
 use alma_ext_switcher::plan::Release;
 
 use crate::cli::RootArg;

@@ -10,13 +10,13 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
+use alma_ext_i18n::io_message;
 use alma_ext_proto::api::SwitchState;
 use alma_ext_proto::Target;
 use alma_ext_switcher::apply::{
     read_release, read_repo_files, Applier, ApplyError, Failpoint, Outcome, Recovery,
 };
 use alma_ext_switcher::dnfquery::{DnfReader, DnfView, RealDnf};
-use alma_ext_switcher::fsops::io_message;
 use alma_ext_switcher::journal::{Lock, Op, Store};
 use alma_ext_switcher::plan::{self, Action, Origin, Plan, PlanError};
 use alma_ext_switcher::preflight::{self, FailureClass, HttpProbe, RepoProbe};
